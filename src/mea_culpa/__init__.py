@@ -1,0 +1,3 @@
+"""mea-culpa: a calm command-line guide for recovering from a mistake."""
+
+__version__ = "0.1.0"

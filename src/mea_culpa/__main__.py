@@ -1,0 +1,5 @@
+"""`python -m mea_culpa` runs the command line."""
+
+from mea_culpa.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Where things live: the home, the playbook search path and the built-in data.
+
+Every location can be moved by an environment variable, so that tests (and careful users)
+can point the whole tool somewhere else with one setting.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "MEA_CULPA_HOME"
+PATH_ENV = "MEA_CULPA_PATH"
+CONFIG_ENV = "MEA_CULPA_CONFIG"
+APP_NAME = "mea-culpa"
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _builtin_dir(name: str) -> Path:
+    # In a wheel the data sits inside the package (hatch force-include); in an editable
+    # install or a checkout it sits at the top of the repository, two levels above.
+    packaged = _PACKAGE / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    return _PACKAGE.parent.parent / name
+
+
+def builtin_playbooks_dir() -> Path:
+    """The folder holding the playbooks shipped with mea-culpa."""
+    return _builtin_dir("playbooks")
+
+
+def builtin_templates_dir() -> Path:
+    """The folder holding the message and export templates shipped with mea-culpa."""
+    return _builtin_dir("templates")
+
+
+def home() -> Path:
+    """The folder for all state: the journal and anything else mea-culpa writes."""
+    value = os.environ.get(HOME_ENV)
+    if value:
+        return Path(value).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def journal_path() -> Path:
+    """The SQLite journal file."""
+    return home() / "journal.sqlite3"
+
+
+def user_config_dir() -> Path:
+    """The per-user configuration folder; its `playbooks/` is on the search path."""
+    value = os.environ.get(CONFIG_ENV)
+    if value:
+        return Path(value).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME, appauthor=False)
+
+
+@dataclass(frozen=True)
+class PlaybookSource:
+    """One folder on the playbook search path, and why it is there."""
+
+    path: Path
+    origin: str  # "--playbooks", "MEA_CULPA_PATH", "project", "user", "built-in"
+
+
+def playbook_search_path(extra: tuple[Path, ...] = (), cwd: Path | None = None) -> list[PlaybookSource]:
+    """The folders searched for playbooks, earliest first; an earlier id shadows a later one."""
+    sources = [PlaybookSource(Path(p).expanduser(), "--playbooks") for p in extra]
+    for part in os.environ.get(PATH_ENV, "").split(os.pathsep):
+        if part.strip():
+            sources.append(PlaybookSource(Path(part).expanduser(), PATH_ENV))
+    sources.append(PlaybookSource((cwd or Path.cwd()) / ".mea-culpa" / "playbooks", "project"))
+    sources.append(PlaybookSource(user_config_dir() / "playbooks", "user"))
+    sources.append(PlaybookSource(builtin_playbooks_dir(), "built-in"))
+    return sources
+
+
+class PathEscape(ValueError):
+    """A file name that would leave the folder it must stay in."""
+
+
+def resolve_inside(root: Path, name: str) -> Path | None:
+    """`root/name` if it exists and stays inside `root` (no `..`, no absolute path, no
+    symlink out); None if it does not exist; PathEscape if it would leave `root`."""
+    candidate = Path(name)
+    if candidate.is_absolute() or name.startswith(("/", "\\")) or name[1:2] == ":":
+        raise PathEscape(f"{name!r} is an absolute path; name a file inside the playbook's folder")
+    if ".." in candidate.parts:
+        raise PathEscape(f"{name!r} climbs out with '..'; name a file inside the playbook's folder")
+    full = root / candidate
+    if not full.exists():
+        return None
+    real_root = root.resolve()
+    real = full.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise PathEscape(f"{name!r} is a link that leads outside {root}; copy the file in instead")
+    return full

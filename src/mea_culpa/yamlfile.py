@@ -1,0 +1,241 @@
+"""Reading YAML as plain data, keeping the line and column of every value.
+
+PyYAML's `safe_load` forgets where values came from and silently keeps the last of two
+duplicate keys. Playbooks and answers files are the users' own writing, so every problem
+must point at its line: this module composes the node tree (safe semantics only, the C
+parser when present), refuses anything that is not plain data, and records marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mea_culpa.errors import Diagnostic
+
+Key = tuple[object, ...]  # a path into the data: mapping keys and sequence indexes
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+try:  # libyaml is several times faster; fall back to the pure-Python parser
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+@dataclass
+class Document:
+    """Plain data read from a YAML file, with the place of every value and key."""
+
+    path: str
+    data: Any
+    marks: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Key, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, key: Key, *, of_key: bool = False) -> tuple[int, int]:
+        """Line and column (1-based) of a value, or of its key; the nearest parent if unknown."""
+        table = self.key_marks if of_key else self.marks
+        probe = key
+        while True:
+            if probe in table:
+                return table[probe]
+            if probe in self.marks:
+                return self.marks[probe]
+            if not probe:
+                return (1, 1)
+            probe = probe[:-1]
+
+    def diagnostic(self, key: Key, message: str, *, of_key: bool = False) -> Diagnostic:
+        line, col = self.where(key, of_key=of_key)
+        return Diagnostic(self.path, line, col, dotted(key), message)
+
+
+def dotted(key: Key) -> str:
+    """`("stages", 2, "steps", 0, "when")` -> `stages[2].steps[0].when`."""
+    out = ""
+    for part in key:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class YamlProblems(Exception):
+    """The file could not be read as plain YAML data; carries every problem found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(str(diagnostics[0]))
+        self.diagnostics = diagnostics
+
+
+def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
+    """The file's text as UTF-8 (a BOM is accepted, CRLF becomes LF), within a size limit."""
+    shown = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise YamlProblems([Diagnostic(shown, 0, 0, "", f"file is too large ({size:,} bytes; the limit is {max_bytes:,})")])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise YamlProblems([Diagnostic(shown, 0, 0, "", "no such file")]) from None
+    except IsADirectoryError:
+        raise YamlProblems([Diagnostic(shown, 0, 0, "", "is a folder, not a file")]) from None
+    except OSError as exc:
+        raise YamlProblems([Diagnostic(shown, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+    return decode(raw, shown)
+
+
+def decode(raw: bytes, shown: str) -> str:
+    """UTF-8 text (with or without BOM), newlines normalised; bad bytes point at their line."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise YamlProblems(
+            [Diagnostic(shown, line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse(text: str, path: str) -> Document:
+    """Compose `text` into plain data with marks, or raise YamlProblems with every problem."""
+    _check_depth(text, path)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise YamlProblems([_from_yaml_error(exc, path)]) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
+        raise YamlProblems([Diagnostic(path, 0, 0, "", f"not valid YAML: {exc}")]) from None
+    doc = Document(path, None)
+    if node is None:
+        return doc
+    builder = _Builder(doc)
+    doc.data = builder.build(node, ())
+    if builder.problems:
+        raise YamlProblems(builder.problems)
+    return doc
+
+
+def load(path: Path, *, display: str | None = None, max_bytes: int = MAX_BYTES) -> Document:
+    """Read and compose a YAML file (see `parse`)."""
+    shown = display or str(path)
+    return parse(read_text(path, display=shown, max_bytes=max_bytes), shown)
+
+
+def _check_depth(text: str, path: str) -> None:
+    # The composer recurses once per nesting level (in C with libyaml, where running out
+    # of stack would crash the process), so measure the depth on the flat event stream first.
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                    raise YamlProblems([Diagnostic(path, line, col, "", f"nested more than {MAX_DEPTH} levels deep; flatten the structure")])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        raise YamlProblems([_from_yaml_error(exc, path)]) from None
+
+
+def _from_yaml_error(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = (exc.problem or exc.context or "not valid YAML").strip()
+    if "tab character" in problem or "'\\t'" in problem:
+        problem = "a tab character: YAML indents with spaces only; replace the tab with spaces"
+    else:
+        problem = f"not valid YAML: {problem}"
+        if exc.context and exc.problem:
+            problem += f" ({exc.context.strip()})"
+    return Diagnostic(path, line, col, "", problem)
+
+
+class _Builder:
+    """Turns a composed node tree into plain Python data, refusing anything else."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def _mark(self, node: yaml.Node) -> tuple[int, int]:
+        return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _problem(self, node: yaml.Node, key: Key, message: str) -> None:
+        line, col = self._mark(node)
+        self.problems.append(Diagnostic(self.doc.path, line, col, dotted(key), message))
+
+    def build(self, node: yaml.Node, key: Key) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            if self.count == MAX_NODES + 1:
+                self._problem(node, key, f"expands to more than {MAX_NODES:,} values (repeated aliases?); write the data out plainly")
+            return None
+        self.doc.marks.setdefault(key, self._mark(node))
+        if node.tag not in _PLAIN_TAGS:
+            self._problem(node, key, f"the YAML tag {node.tag!r} is not allowed: playbooks and answers are plain data")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, key)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, key + (i,)) for i, child in enumerate(node.value)]
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self._problem(node, key, f"cannot read this value: {exc}")
+            return None
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, key: Key) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self._problem(key_node, key, "keys must be plain words (YAML merge keys and complex keys are not supported)")
+                continue
+            name = key_node.value if key_node.tag == "tag:yaml.org,2002:str" else self.constructor.construct_object(key_node)
+            if isinstance(name, (int, float, bool)) or name is None:
+                name = key_node.value
+            if name in seen:
+                first = seen[name].start_mark.line + 1
+                self._problem(key_node, key + (name,), f"duplicate key {name!r} (first given on line {first}); keep one")
+                continue
+            seen[name] = key_node
+            self.doc.key_marks[key + (name,)] = self._mark(key_node)
+            out[name] = self.build(value_node, key + (name,))
+        return out
+
+
+def walk_strings(data: Any, key: Key = ()) -> Iterator[tuple[Key, str]]:
+    """Every string in a data tree with its path (used to scan user text)."""
+    if isinstance(data, str):
+        yield key, data
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            yield from walk_strings(v, key + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from walk_strings(v, key + (i,))
