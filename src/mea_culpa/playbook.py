@@ -66,31 +66,7 @@ VOCABULARY: frozenset[str] = frozenset(
     }
 )
 ID_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-STEP_# The conventional step ids that the built-in message templates read. A playbook provides
-# the ones that fit its situation; in a template, one the playbook lacks or the user did
-# not answer is simply empty (`{% if repair %}`), and printing it names the missing step.
-# Documented in docs/templates.md.
-VOCABULARY: frozenset[str] = frozenset(
-    {
-        # facts
-        "severity", "sender_name", "organization", "recipient_name", "what_happened", "who_affected",
-        "affected_count", "impact", "happened_at", "noticed_at", "still_happening", "what_is_affected",
-        "workaround", "data_lost",
-        # cause
-        "trigger", "contributing_factors", "system_gap", "explanation",
-        # own
-        "responsibility",
-        # apologize
-        "apology_channels",
-        # fix
-        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes",
-        # prevent
-        "prevention_actions", "prevention_summary",
-        # move on
-        "lesson", "still_to_tell", "keep_record",
-    }
-)
-ID_PATTERN = r"[a-z][a-z0-9_]*"
+STEP_ID_PATTERN = r"[a-z][a-z0-9_]*"
 SCHEMA_URL = "https://mea-culpa.invalid/schema/playbook.json"  # editors read the local file; see `mea-culpa schema`
 
 

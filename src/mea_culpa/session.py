@@ -1,0 +1,338 @@
+"""A session: one run of a playbook, its answers and step states, and its pure transitions.
+
+Every transition returns a new Session and the Change that a store must persist, so the
+runner can commit each change before it asks the next question. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from mea_culpa.playbook import STAGE_KINDS, Playbook, Stage, Step
+
+STATUSES = ("in-progress", "completed", "abandoned")
+# What a step can be in a session. "pending" and "not-applicable" are never stored: they
+# follow from the playbook and the answers (see `plan`).
+STEP_STATES = ("answered", "done", "skipped", "blocked", "later", "pending", "not-applicable")
+
+
+def utc_now() -> str:
+    """Now, as the UTC ISO-8601 text every stored timestamp uses."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_to_utc(value: str | None) -> str | None:
+    """A local ISO date-time (as the user typed it) as UTC ISO text."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # the machine's local zone: what the user meant
+    return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A step's stored state: its answer, or an action's state with the reason."""
+
+    state: str  # answered | done | skipped | blocked | later
+    value: Any = None
+    reason: str = ""
+    at: str = ""
+    source: str = "typed"  # typed | file | command-line | default | resumed
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    state: str  # entered | completed | skipped
+    reason: str = ""
+    entered_at: str | None = None
+    completed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the session's log; `stats` computes its durations from these."""
+
+    at: str
+    kind: str  # session-started, stage-entered, stage-completed, stage-skipped, answer, answer-changed, session-completed, draft, resumed
+    stage: str | None = None
+    step: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A rendered (and possibly edited) message, with its apology-check result."""
+
+    message_id: str
+    tone: str
+    text: str
+    created_at: str
+    phase: str | None = None
+    edited: bool = False
+    score: int | None = None
+    findings: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a store must write for one transition: the changed row and the event."""
+
+    kind: str  # "session" | "step" | "stage" | "draft"
+    key: str | None
+    event: Event | None
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    title: str
+    playbook_id: str
+    playbook_title: str
+    playbook_version: str
+    playbook_hash: str
+    playbook_path: str
+    status: str
+    created_at: str
+    updated_at: str
+    tags: tuple[str, ...] = ()
+    happened_at: str | None = None  # UTC
+    noticed_at: str | None = None  # UTC
+    steps: Mapping[str, StepRecord] = field(default_factory=lambda: _frozen({}))
+    stages: Mapping[str, StageRecord] = field(default_factory=lambda: _frozen({}))
+    events: tuple[Event, ...] = ()
+    drafts: tuple[Draft, ...] = ()
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """Step id -> stored value, for every step with a record (actions as {state, reason})."""
+        out = {}
+        for step_id, record in self.steps.items():
+            out[step_id] = {"state": record.state, "reason": record.reason} if record.state != "answered" else record.value
+        return out
+
+    @property
+    def severity(self) -> str | None:
+        record = self.steps.get("severity")
+        return record.value if record and isinstance(record.value, str) else None
+
+    @property
+    def stage_reached(self) -> str | None:
+        """The latest stage entered, completed or skipped."""
+        reached = [kind for kind in STAGE_KINDS if kind in self.stages]
+        return reached[-1] if reached else None
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """ASCII kebab-case of a title, for human-readable session ids."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+    return words[:limit].rstrip("-") or "session"
+
+
+def new_session(playbook: Playbook, *, session_id: str, title: str, now: str, tags: tuple[str, ...] = ()) -> tuple[Session, Change]:
+    session = Session(
+        id=session_id,
+        title=title,
+        playbook_id=playbook.id,
+        playbook_title=playbook.title,
+        playbook_version=playbook.version,
+        playbook_hash=playbook.content_hash,
+        playbook_path=str(playbook.path or ""),
+        status="in-progress",
+        created_at=now,
+        updated_at=now,
+        tags=tuple(dict.fromkeys(playbook.tags + tags)),
+    )
+    event = Event(now, "session-started", detail=playbook.id)
+    return replace(session, events=(event,)), Change("session", None, event)
+
+
+def _with_event(session: Session, event: Event, **changes: Any) -> Session:
+    return replace(session, updated_at=event.at, events=session.events + (event,), **changes)
+
+
+def set_answer(session: Session, step: Step, value: Any, *, now: str, source: str = "typed") -> tuple[Session, Change]:
+    """Record an already-checked answer (see answers.coerce)."""
+    if step.type == "action" and isinstance(value, dict):
+        record = StepRecord(value["state"], None, value.get("reason", ""), now, source)
+    else:
+        record = StepRecord("answered", value, "", now, source)
+    previous = session.steps.get(step.id)
+    kind = "answer-changed" if previous is not None else "answer"
+    steps = dict(session.steps)
+    steps[step.id] = record
+    extra: dict[str, Any] = {}
+    if step.id == "happened_at" and isinstance(value, str):
+        extra["happened_at"] = local_to_utc(value)
+    if step.id == "noticed_at" and isinstance(value, str):
+        extra["noticed_at"] = local_to_utc(value)
+    event = Event(now, kind, step.stage, step.id, record.state if step.type == "action" else "")
+    return _with_event(session, event, steps=_frozen(steps), **extra), Change("step", step.id, event)
+
+
+def clear_answer(session: Session, step: Step, *, now: str) -> tuple[Session, Change]:
+    """Forget a step's answer (the user chose to answer it again)."""
+    steps = dict(session.steps)
+    steps.pop(step.id, None)
+    event = Event(now, "answer-cleared", step.stage, step.id)
+    return _with_event(session, event, steps=_frozen(steps)), Change("step", step.id, event)
+
+
+def _stage_change(session: Session, kind: str, record: StageRecord, event: Event) -> tuple[Session, Change]:
+    stages = dict(session.stages)
+    stages[kind] = record
+    return _with_event(session, event, stages=_frozen(stages)), Change("stage", kind, event)
+
+
+def enter_stage(session: Session, kind: str, *, now: str) -> tuple[Session, Change]:
+    old = session.stages.get(kind)
+    record = StageRecord("entered", "", old.entered_at if old and old.entered_at else now, None)
+    return _stage_change(session, kind, record, Event(now, "stage-entered", kind))
+
+
+def complete_stage(session: Session, kind: str, *, now: str) -> tuple[Session, Change]:
+    old = session.stages.get(kind)
+    record = StageRecord("completed", "", old.entered_at if old and old.entered_at else now, now)
+    return _stage_change(session, kind, record, Event(now, "stage-completed", kind))
+
+
+def skip_stage(session: Session, kind: str, reason: str, *, now: str) -> tuple[Session, Change]:
+    old = session.stages.get(kind)
+    record = StageRecord("skipped", reason, old.entered_at if old else now, now)
+    return _stage_change(session, kind, record, Event(now, "stage-skipped", kind, detail=reason))
+
+
+def set_status(session: Session, status: str, *, now: str) -> tuple[Session, Change]:
+    kind = {"completed": "session-completed", "abandoned": "session-abandoned"}.get(status, "resumed")
+    event = Event(now, kind)
+    return _with_event(session, event, status=status), Change("session", None, event)
+
+
+def note_resumed(session: Session, *, now: str, detail: str = "") -> tuple[Session, Change]:
+    event = Event(now, "resumed", detail=detail)
+    return _with_event(session, event), Change("session", None, event)
+
+
+def add_draft(session: Session, draft: Draft) -> tuple[Session, Change]:
+    event = Event(draft.created_at, "draft", detail=draft.message_id)
+    return _with_event(session, event, drafts=session.drafts + (draft,)), Change("draft", draft.message_id, event)
+
+
+# --- what applies, given the answers so far -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    step: Step
+    applicable: bool
+    record: StepRecord | None
+
+    @property
+    def state(self) -> str:
+        if not self.applicable:
+            return "not-applicable"
+        return self.record.state if self.record else "pending"
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    stage: Stage
+    applicable: bool
+    record: StageRecord | None
+    steps: tuple[PlannedStep, ...]
+
+    @property
+    def state(self) -> str:
+        if not self.applicable:
+            return "not-applicable"
+        if self.record is None:
+            return "pending"
+        return self.record.state
+
+
+@dataclass(frozen=True)
+class Plan:
+    stages: tuple[PlannedStage, ...]
+    context: Mapping[str, Any]  # step id -> value (None when not answered or not applicable)
+
+    def step(self, step_id: str) -> PlannedStep | None:
+        for stage in self.stages:
+            for planned in stage.steps:
+                if planned.step.id == step_id:
+                    return planned
+        return None
+
+
+def session_facts(session: Session) -> dict[str, Any]:
+    """Plain facts about a session that expressions and templates may read as `session`."""
+    return {
+        "id": session.id,
+        "title": session.title,
+        "playbook": session.playbook_id,
+        "playbook_title": session.playbook_title,
+        "status": session.status,
+        "severity": session.severity,
+        "started": session.created_at,
+        "happened_at": session.happened_at,
+        "noticed_at": session.noticed_at,
+        "tags": list(session.tags),
+    }
+
+
+def step_value(record: StepRecord | None) -> Any:
+    if record is None:
+        return None
+    if record.state == "answered":
+        return record.value
+    return {"state": record.state, "reason": record.reason}
+
+
+def plan(playbook: Playbook, session: Session) -> Plan:
+    """Which stages and steps apply, in order, given the answers so far. A `when` sees only
+    the answers of earlier steps that themselves apply."""
+    from mea_culpa import expressions
+
+    context: dict[str, Any] = {step.id: None for step in playbook.steps}
+    context["session"] = session_facts(session)
+    stages = []
+    for stage in playbook.stages:
+        stage_ok = True
+        if stage.when:
+            stage_ok = expressions.condition(stage.when, context, what=f"stage {stage.kind}: when")
+        planned_steps = []
+        for step in stage.steps:
+            ok = stage_ok
+            if ok and step.when:
+                ok = expressions.condition(step.when, context, what=f"step {step.id}: when")
+            record = session.steps.get(step.id)
+            planned_steps.append(PlannedStep(step, ok, record))
+            if ok:
+                context[step.id] = step_value(record)
+        stages.append(PlannedStage(stage, stage_ok, session.stages.get(stage.kind), tuple(planned_steps)))
+    return Plan(tuple(stages), _frozen(context))
+
+
+def default_for(step: Step, plan_: Plan) -> Any:
+    """The step's default, with `{{ earlier_answer }}` rendered from the answers so far."""
+    from mea_culpa import expressions
+
+    default = step.default
+    if expressions.is_template(default):
+        rendered = expressions.render_string(default, plan_.context, what=f"step {step.id}: default").strip()
+        return rendered or None
+    return default
