@@ -49,6 +49,7 @@ class StepRecord:
     reason: str = ""
     at: str = ""
     source: str = "typed"  # typed | file | command-line | default | resumed
+    stage: str = ""  # the stage kind the step belongs to, kept for queries over the journal
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,9 @@ def _with_event(session: Session, event: Event, **changes: Any) -> Session:
 def set_answer(session: Session, step: Step, value: Any, *, now: str, source: str = "typed") -> tuple[Session, Change]:
     """Record an already-checked answer (see answers.coerce)."""
     if step.type == "action" and isinstance(value, dict):
-        record = StepRecord(value["state"], None, value.get("reason", ""), now, source)
+        record = StepRecord(value["state"], None, value.get("reason", ""), now, source, step.stage)
     else:
-        record = StepRecord("answered", value, "", now, source)
+        record = StepRecord("answered", value, "", now, source, step.stage)
     previous = session.steps.get(step.id)
     kind = "answer-changed" if previous is not None else "answer"
     steps = dict(session.steps)
