@@ -1,0 +1,158 @@
+"""Finding playbooks along the search path, and resolving what the user named.
+
+Listing reads each file shallowly (id, title, summary, stage count) without Jinja, so
+`mea-culpa list` stays fast; resolving a playbook validates it fully.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mea_culpa.errors import MeaCulpaError, NotFound, UsageError
+from mea_culpa.paths import PlaybookSource, playbook_search_path
+from mea_culpa.playbook import Playbook, load
+
+PLAYBOOK_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A playbook file found on the search path, read shallowly."""
+
+    id: str
+    title: str
+    summary: str
+    stages: int
+    path: Path
+    origin: str
+    problem: str = ""  # set when the file could not be read; `validate` gives the details
+    shadowed_by: str | None = None  # the origin of the entry that hides this one
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "summary": self.summary,
+            "stages": self.stages,
+            "source": self.origin,
+            "path": str(self.path),
+            "tags": list(self.tags),
+        }
+        if self.shadowed_by:
+            out["shadowed_by"] = self.shadowed_by
+        if self.problem:
+            out["problem"] = self.problem
+        return out
+
+
+def _files(folder: Path) -> Iterable[Path]:
+    """Playbook files in a folder: `*.yaml` at the top, or `<name>/playbook.yaml` for a
+    playbook that keeps its own templates beside it."""
+    if not folder.is_dir():
+        return []
+    found = []
+    try:
+        for child in sorted(folder.iterdir()):
+            if child.is_file() and child.suffix in PLAYBOOK_SUFFIXES:
+                found.append(child)
+            elif child.is_dir():
+                for name in ("playbook.yaml", "playbook.yml"):
+                    if (child / name).is_file():
+                        found.append(child / name)
+                        break
+    except OSError:
+        return []
+    return found
+
+
+def _shallow(path: Path, origin: str) -> Entry:
+    from mea_culpa import yamlfile
+
+    try:
+        data = yamlfile.parse(yamlfile.read_text(path), str(path)).data
+    except yamlfile.YamlProblems as exc:
+        fallback = path.parent.name if path.stem == "playbook" else path.stem
+        return Entry(fallback, "", "", 0, path, origin, problem=exc.diagnostics[0].message)
+    if not isinstance(data, dict):
+        return Entry(path.stem, "", "", 0, path, origin, problem="not a playbook (expected a mapping)")
+    stages = data.get("stages")
+    tags = data.get("tags")
+    return Entry(
+        id=str(data.get("id") or path.stem),
+        title=str(data.get("title") or ""),
+        summary=str(data.get("summary") or "").strip(),
+        stages=len(stages) if isinstance(stages, list) else 0,
+        path=path,
+        origin=origin,
+        tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+    )
+
+
+def entries(extra: tuple[Path, ...] = (), *, include_shadowed: bool = True) -> list[Entry]:
+    """Every playbook on the search path, earliest source first; later duplicates of an id
+    are marked as shadowed."""
+    out: list[Entry] = []
+    winner: dict[str, Entry] = {}
+    for source in playbook_search_path(extra):
+        for path in _files(source.path):
+            entry = _shallow(path, source.origin)
+            if entry.id in winner:
+                entry = Entry(**{**entry.__dict__, "shadowed_by": f"{winner[entry.id].origin} ({winner[entry.id].path})"})
+                if include_shadowed:
+                    out.append(entry)
+                continue
+            winner[entry.id] = entry
+            out.append(entry)
+    return out
+
+
+def _looks_like_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.endswith(PLAYBOOK_SUFFIXES) or name.startswith(".")
+
+
+def resolve(name: str, extra: tuple[Path, ...] = ()) -> Playbook:
+    """The playbook the user named: a file path, or an id on the search path (validated)."""
+    if _looks_like_path(name):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise NotFound(f"no playbook file {name!r}", hint="give a path to a .yaml file, or an id from: mea-culpa list")
+        return load(path)
+    for entry in entries(extra, include_shadowed=False):
+        if entry.id == name:
+            return load(entry.path)
+    import difflib
+
+    ids = [e.id for e in entries(extra, include_shadowed=False)]
+    close = difflib.get_close_matches(name, ids, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise NotFound(f"no playbook {name!r} on the search path", hint=f"{hint}see them all with: mea-culpa list")
+
+
+def playbook_for_session(session: Any, extra: tuple[Path, ...] = ()) -> tuple[Playbook, bool]:
+    """The playbook a session was run with, and whether it changed since (content hash).
+    Prefers the file it was started from; falls back to its id on the search path."""
+    path = Path(session.playbook_path) if session.playbook_path else None
+    playbook = None
+    if path is not None and path.is_file():
+        try:
+            playbook = load(path)
+        except MeaCulpaError:
+            playbook = None
+    if playbook is None:
+        try:
+            playbook = resolve(session.playbook_id, extra)
+        except NotFound:
+            raise UsageError(
+                f"the playbook {session.playbook_id!r} of session {session.id} can no longer be found",
+                hint="put it back on the search path, or pass its folder with --playbooks DIR",
+            ) from None
+    return playbook, playbook.content_hash != session.playbook_hash
+
+
+def sources(extra: tuple[Path, ...] = ()) -> list[PlaybookSource]:
+    """The search path, for `list --verbose` and error hints."""
+    return playbook_search_path(extra)
