@@ -77,13 +77,13 @@ class AnswersError(MeaCulpaError):
 
     exit_code = ExitCode.BAD_INPUT
 
-    def __init__(self, problems: Iterable[str], *, source: str = "answers") -> None:
+    def __init__(self, problems: Iterable[str], *, source: str = "answers", hint: str | None = None) -> None:
         self.problems = tuple(problems)
         self.source = source
-        super().__init__(f"{source}: " + "; ".join(self.problems))
+        super().__init__(f"{source}: " + "; ".join(self.problems), hint=hint)
 
     def lines(self) -> list[str]:
-        return [f"{self.source}: {p}" for p in self.problems]
+        return [f"{self.source}: {p}" for p in self.problems] + ([self.hint] if self.hint else [])
 
 
 class TemplateError(MeaCulpaError):

@@ -187,6 +187,44 @@ class Playbook:
     def folder(self) -> Path | None:
         return self.path.parent if self.path else None
 
+    def as_data(self) -> dict[str, Any]:
+        """The playbook as plain data (`show --json`)."""
+
+        def choices(items: tuple[Choice, ...]) -> list[dict[str, str]]:
+            return [{"value": c.value, "label": c.label, **({"help": c.help} if c.help else {})} for c in items]
+
+        def step(st: Step) -> dict[str, Any]:
+            out: dict[str, Any] = {"id": st.id, "type": st.type, "prompt": st.prompt, "required": st.required}
+            for name in ("help", "when", "default"):
+                if getattr(st, name) not in (None, ""):
+                    out[name] = getattr(st, name)
+            if st.choices:
+                out["choices"] = choices(st.choices)
+            if st.fields:
+                out["fields"] = [{"id": f.id, "prompt": f.prompt, "type": f.type, "required": f.required} for f in st.fields]
+            if st.sensitive:
+                out["sensitive"] = True
+            if st.action_items:
+                out["action_items"] = True
+            return out
+
+        return {
+            "id": self.id,
+            "title": self.title,
+            "summary": self.summary,
+            "version": self.version,
+            "tags": list(self.tags),
+            "path": str(self.path) if self.path else None,
+            "stages": [
+                {"stage": s.kind, "title": s.title, "guidance": s.guidance, **({"when": s.when} if s.when else {}), "steps": [step(x) for x in s.steps]}
+                for s in self.stages
+            ],
+            "messages": [
+                {"id": m.id, "title": m.title, "template": m.template, "audience": m.audience, "channel": m.channel, "tones": list(m.tones), **({"when": m.when} if m.when else {}), **({"phases": list(m.phases)} if m.phases else {})}
+                for m in self.messages
+            ],
+        }
+
 
 # --- the YAML shape (validation + JSON Schema from one description) ------------------
 

@@ -1,0 +1,365 @@
+"""The command line: parse options, call the core, show the result. The only place that exits.
+
+Kept light on purpose: typer is the only import at the top, every command imports what it
+needs when it runs, and help is plain text (no rich) so that `--help`, `--version` and
+`list` answer as fast as the interpreter allows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mea_culpa import __version__
+from mea_culpa.errors import ExitCode, MeaCulpaError
+
+app = typer.Typer(
+    name="mea-culpa",
+    help=(
+        "A calm guide through recovering from a mistake: collect the facts, understand the "
+        "cause, own it, apologize, fix, prevent, move on.\n\n"
+        "\b\nStart here:\n  mea-culpa start            choose a playbook and begin\n"
+        "  mea-culpa list             the playbooks you can use"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,  # plain help: rich would double the start-up time of --help
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+
+PlaybookDirs = typer.Option(
+    None,
+    "--playbooks",
+    metavar="DIR",
+    help="Also look for playbooks in DIR, before the usual places (repeatable).",
+)
+
+
+class _State:
+    debug = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mea-culpa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback when something fails."),
+) -> None:
+    _State.debug = debug or _State.debug
+
+
+def _dirs(playbooks: Optional[list[Path]]) -> tuple[Path, ...]:
+    return tuple(playbooks or ())
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+# --- read-only playbook commands ---------------------------------------------------------
+
+
+@app.command("list")
+def list_playbooks(
+    playbooks: Optional[list[Path]] = PlaybookDirs,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
+) -> None:
+    """List the playbooks on the search path.
+
+    \b
+    Search order (an earlier id hides a later one):
+      --playbooks DIR, MEA_CULPA_PATH, ./.mea-culpa/playbooks,
+      your config folder's playbooks/, then the built-ins.
+
+    \b
+    Example:
+      mea-culpa list
+      mea-culpa list --json
+    """
+    from mea_culpa import catalog
+
+    entries = catalog.entries(_dirs(playbooks))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        typer.echo("No playbooks found. Create one with: mea-culpa new NAME", err=True)
+        return
+    rows = [("ID", "TITLE", "STAGES", "SOURCE")]
+    notes = []
+    for e in entries:
+        source = e.origin
+        if e.shadowed_by:
+            source += " (hidden)"
+            notes.append(f"  {e.id} from {e.path} is hidden by the one in {e.shadowed_by}")
+        if e.problem:
+            source += " (broken)"
+            notes.append(f"  {e.path}: {e.problem} (details: mea-culpa validate {e.path})")
+        rows.append((e.id, e.title or "-", str(e.stages), source))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        typer.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+    if notes:
+        typer.echo("\n" + "\n".join(notes), err=True)
+
+
+@app.command()
+def show(
+    playbook: str = typer.Argument(..., metavar="ID|FILE", help="A playbook id from `mea-culpa list`, or a file."),
+    playbooks: Optional[list[Path]] = PlaybookDirs,
+    as_json: bool = typer.Option(False, "--json", help="Print the playbook as JSON data."),
+) -> None:
+    """Show a playbook: its stages, guidance and steps.
+
+    \b
+    Example:
+      mea-culpa show service-outage
+      mea-culpa show ./my-playbook.yaml --json
+    """
+    from mea_culpa import catalog
+
+    book = catalog.resolve(playbook, _dirs(playbooks))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(book.as_data(), indent=2, ensure_ascii=False))
+        return
+    from mea_culpa import ui
+
+    ui.show_playbook(book)
+
+
+@app.command()
+def validate(
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Playbook files to check."),
+) -> None:
+    """Check playbook files and print every problem as file:line:col: key: message.
+
+    Exit 0 when every file is valid, 2 otherwise.
+
+    \b
+    Example:
+      mea-culpa validate .mea-culpa/playbooks/*.yaml
+    """
+    from mea_culpa.errors import PlaybookError
+    from mea_culpa.playbook import load
+
+    bad = 0
+    for path in files:
+        try:
+            book = load(path)
+        except PlaybookError as exc:
+            bad += 1
+            for line in exc.lines():
+                typer.echo(line)
+            count = len(exc.diagnostics)
+            typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}", err=True)
+        else:
+            typer.echo(f"{path}: ok ({book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages)", err=True)
+    if bad:
+        raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+@app.command()
+def schema(
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
+    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+) -> None:
+    """Print the JSON Schema of the playbook format, for editors.
+
+    With the YAML language server (VS Code, Neovim, Helix…), put this first line in a
+    playbook and the editor completes and checks it:
+
+    \b
+      # yaml-language-server: $schema=./playbook.schema.json
+
+    \b
+    Example:
+      mea-culpa schema -o .mea-culpa/playbooks/playbook.schema.json
+    """
+    import json
+
+    from mea_culpa.playbook import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    from mea_culpa.files import write_atomic
+
+    write_atomic(output, text, force=force)
+    typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
+    from_: Optional[str] = typer.Option(None, "--from", metavar="ID", help="Start from a copy of this playbook."),
+    directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", help="Where to write it."),
+    playbooks: Optional[list[Path]] = PlaybookDirs,
+) -> None:
+    """Create a new playbook that validates as written, ready to edit. Never overwrites.
+
+    Writes DIR/NAME.yaml and, beside it, playbook.schema.json so that editors complete
+    and check the file. Playbooks in ./.mea-culpa/playbooks are found from this folder.
+
+    \b
+    Example:
+      mea-culpa new late-invoice
+      mea-culpa new our-outage --from service-outage
+    """
+    from mea_culpa import scaffold
+
+    path = scaffold.create(name, directory, from_id=from_, extra=_dirs(playbooks))
+    typer.echo(f"created {path}", err=True)
+    typer.echo(f"next: edit it, then run  mea-culpa validate {path}  and  mea-culpa start {name}", err=True)
+
+
+# --- the guided run ----------------------------------------------------------------------
+
+
+@app.command()
+def start(
+    playbook: Optional[str] = typer.Argument(None, metavar="[PLAYBOOK]", help="A playbook id or file; without it, choose from a list."),
+    title: Optional[str] = typer.Option(None, "--title", help="A short name for what happened (used in the session id)."),
+    answers: Optional[Path] = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file (step id: value)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable; wins over --answers)."),
+    no_input: bool = typer.Option(False, "--no-input", help="Ask nothing: every required answer must come from --answers or --set."),
+    no_save: bool = typer.Option(False, "--no-save", help="Keep this session in memory only; nothing is written."),
+    tag: Optional[list[str]] = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
+    playbooks: Optional[list[Path]] = PlaybookDirs,
+) -> None:
+    """Start a guided run through a playbook. Every answer is saved as you go.
+
+    Ctrl-C stops safely: the session is kept and `mea-culpa resume` continues it.
+
+    \b
+    Examples:
+      mea-culpa start
+      mea-culpa start service-outage --title "checkout down"
+      mea-culpa start general --answers answers.yaml --no-input
+    """
+    from mea_culpa import run_command
+
+    run_command.start(
+        playbook, title=title, answers_file=answers, assignments=set_ or [], no_input=no_input,
+        no_save=no_save, tags=tuple(tag or ()), extra=_dirs(playbooks),
+    )
+
+
+@app.command()
+def resume(
+    session: Optional[str] = typer.Argument(None, metavar="[SESSION]", help="A session id (or its start); default: the latest unfinished."),
+    answers: Optional[Path] = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
+    no_input: bool = typer.Option(False, "--no-input", help="Ask nothing; finish from the answers given."),
+    playbooks: Optional[list[Path]] = PlaybookDirs,
+) -> None:
+    """Continue an interrupted session exactly where it stopped.
+
+    \b
+    Example:
+      mea-culpa resume
+      mea-culpa resume 2026-11-22-checkout-down
+    """
+    from mea_culpa import run_command
+
+    run_command.resume(session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks))
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules (each imports only typer at the top)."""
+    try:
+        from mea_culpa.commands.check import check
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        app.command()(check)
+    try:
+        from mea_culpa.commands.draft import draft
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.command()(draft)
+    try:
+        from mea_culpa.commands.export import export
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.command()(export)
+    try:
+        from mea_culpa.commands.journal import register
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        register(app)
+
+
+_register_optional()
+
+
+# --- the boundary ---------------------------------------------------------------------------
+
+
+def _print_error(err: MeaCulpaError) -> None:
+    from mea_culpa.errors import AnswersError, PlaybookError
+
+    lines = err.lines()
+    plain = isinstance(err, (PlaybookError, AnswersError))  # file:line:col lines stay grep-able
+    for i, line in enumerate(lines):
+        if plain or i > 0:
+            typer.echo(line, err=True)
+        else:
+            typer.secho(f"error: {line}", err=True, fg=None if os.environ.get("NO_COLOR") else "red")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the `mea-culpa` command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _State.debug = "--debug" in args or os.environ.get("MEA_CULPA_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="mea-culpa", standalone_mode=False)
+    except MeaCulpaError as err:
+        if _State.debug:
+            raise
+        _print_error(err)
+        sys.exit(int(err.exit_code))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # typer's usage errors: unknown option, missing argument…
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:  # pragma: no cover - every typer error has show() today
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("stopped.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `mea-culpa export | head`: the reader left; that is not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    except Exception:
+        if _State.debug:
+            raise
+        exc = sys.exc_info()[1]
+        typer.echo(
+            f"error: internal problem ({type(exc).__name__}: {exc}). This is a bug in mea-culpa; your saved "
+            "answers are safe. Run again with --debug to see the details, and please report them.",
+            err=True,
+        )
+        sys.exit(ExitCode.FAILED)

@@ -1,0 +1,230 @@
+"""`start` and `resume`: set up a run (playbook, answers, journal, asker), run it, report.
+
+This is the face of the guided run: it decides whether a person can be asked, turns
+interruptions into a saved session and a one-line hint, and prints the summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mea_culpa import answers as answers_mod
+from mea_culpa import session as sm
+from mea_culpa.errors import Interrupted, UsageError
+from mea_culpa.playbook import Playbook
+
+
+def can_ask() -> bool:
+    """Whether a person is at a terminal to answer questions."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, Any]:
+    """`--set id=value` pairs as raw answers (checked later like any other answer)."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected ID=VALUE, e.g. --set severity=minor")
+        step = book.step(key.strip())
+        raw: Any = value
+        if step is not None and step.type == "multi-choice":
+            raw = [v.strip() for v in value.split(",") if v.strip()]
+        elif step is not None and step.type in ("list", "action") and value.strip()[:1] in "[{":
+            from mea_culpa import yamlfile
+
+            try:
+                raw = yamlfile.parse(value, f"--set {key}").data
+            except yamlfile.YamlProblems as exc:
+                raise UsageError(f"--set {key}: {exc.diagnostics[0].message}") from None
+        out[key.strip()] = raw
+    return out
+
+
+def prefilled_answers(book: Playbook, answers_file: Path | None, assignments: Sequence[str]) -> dict[str, tuple[Any, str]]:
+    """Answers from the file and the command line, checked like typed ones. The command
+    line wins over the file. Raises AnswersError naming every id that does not fit."""
+    out: dict[str, tuple[Any, str]] = {}
+    if answers_file is not None:
+        raw = answers_mod.load_file(answers_file)
+        for key, value in answers_mod.check_all(book, raw, source=str(answers_file)).items():
+            out[key] = (value, "file")
+    if assignments:
+        raw = parse_assignments(book, assignments)
+        for key, value in answers_mod.check_all(book, raw, source="--set").items():
+            out[key] = (value, "command-line")
+    return out
+
+
+@contextmanager
+def _stop_signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) stop the run like Ctrl-C: saved, resumable."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:  # the terminal is gone (SIGHUP): the session is saved all the same
+        pass
+
+
+def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
+    from mea_culpa.runner import Runner, SaveAndQuit
+
+    runner = Runner(book, session, journal, asker, prefilled=prefilled)
+    resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
+    try:
+        with _stop_signals_as_interrupt():
+            return runner.run()
+    except SaveAndQuit:
+        _say(f"Saved. {resume_hint}")
+        raise SystemExit(0) from None
+    except (KeyboardInterrupt, EOFError):
+        raise Interrupted(f"stopped; everything answered so far is saved. {resume_hint}" if saved else f"stopped; {resume_hint}") from None
+
+
+def start(
+    playbook_name: str | None,
+    *,
+    title: str | None,
+    answers_file: Path | None,
+    assignments: Sequence[str],
+    no_input: bool,
+    no_save: bool,
+    tags: tuple[str, ...],
+    extra: tuple[Path, ...],
+) -> None:
+    from mea_culpa import catalog
+    from mea_culpa.journal import memory_journal, open_journal
+
+    interactive = not no_input and can_ask()
+    if not interactive and not no_input:
+        _say("(no terminal to ask questions: running as with --no-input)")
+    asker: Any
+    if interactive:
+        from mea_culpa.asking import QuestionaryAsker
+
+        asker = QuestionaryAsker()
+    else:
+        from mea_culpa.asking import NoInputAsker
+
+        asker = NoInputAsker()
+    if playbook_name is None:
+        if not interactive:
+            raise UsageError("no playbook named", hint="name one, e.g.: mea-culpa start general --answers FILE --no-input (see: mea-culpa list)")
+        choices = [e for e in catalog.entries(extra, include_shadowed=False) if not e.problem]
+        if not choices:
+            raise UsageError("no playbooks found", hint="create one with: mea-culpa new NAME")
+        try:
+            playbook_name = asker.choose_playbook(choices)
+        except (KeyboardInterrupt, EOFError):
+            raise Interrupted("stopped before anything was asked; nothing to save") from None
+    book = catalog.resolve(playbook_name, extra)
+    prefilled = prefilled_answers(book, answers_file, assignments)  # bad answers: exit 2, journal untouched
+    if title is None:
+        if interactive:
+            from mea_culpa import ui
+
+            ui.intro(book)
+            try:
+                title = asker.text("A short name for this session (Enter keeps it)", default=book.title).strip() or book.title
+            except (KeyboardInterrupt, EOFError):
+                raise Interrupted("stopped before anything was asked; nothing to save") from None
+        else:
+            title = book.title
+    elif interactive:
+        from mea_culpa import ui
+
+        ui.intro(book)
+    real = None if no_save else open_journal()
+    today = dt.date.today().isoformat()
+    session_id = real.new_id(today, sm.slug(title)) if real else f"{today}-{sm.slug(title)}"
+    session, change = sm.new_session(book, session_id=session_id, title=title, now=sm.utc_now(), tags=tags)
+    if interactive:
+        # Each answer is committed to the journal before the next question.
+        journal = real or memory_journal()
+        journal.apply(session, change)
+        final = _run(book, session, journal, asker, prefilled, saved=real is not None)
+    else:
+        # Nothing is typed, so nothing can be lost: run in memory, and write the session
+        # only once it is complete, so that missing answers leave the journal untouched.
+        scratch = memory_journal()
+        scratch.apply(session, change)
+        final = _run(book, session, scratch, asker, prefilled, saved=False)
+        if real is not None:
+            real.save(final)
+    _finish(book, final, saved=real is not None)
+
+
+def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
+    from mea_culpa import ui
+
+    plan = sm.plan(book, final)
+    ui.summary(final, plan, saved=saved)
+    keep = final.steps.get("keep_record")
+    if saved and keep is not None and keep.value is False:
+        ui.notice(f"You chose not to keep this record. Once the messages are sent: mea-culpa forget {final.id}")
+    if saved:
+        print(final.id)  # the one piece of data: scripts can capture the session id
+
+
+def resume(
+    session_id: str | None,
+    *,
+    answers_file: Path | None,
+    assignments: Sequence[str],
+    no_input: bool,
+    extra: tuple[Path, ...],
+) -> None:
+    from mea_culpa import catalog, ui
+    from mea_culpa.journal import open_journal
+
+    journal = open_journal(create=False)
+    sid = journal.resolve(session_id, status=None if session_id else "in-progress")
+    session = journal.load(sid)
+    book, changed = catalog.playbook_for_session(session, extra)
+    prefilled = prefilled_answers(book, answers_file, assignments)
+    interactive = not no_input and can_ask()
+    if not interactive and not no_input:
+        _say("(no terminal to ask questions: running as with --no-input)")
+    session, change = sm.note_resumed(session, now=sm.utc_now(), detail="playbook changed" if changed else "")
+    if interactive:
+        from mea_culpa.asking import QuestionaryAsker
+
+        journal.apply(session, change)
+        ui.resumed(session, sm.plan(book, session), changed=changed)
+        final = _run(book, session, journal, QuestionaryAsker(), prefilled, saved=True)
+    else:
+        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.journal import memory_journal
+
+        if changed:
+            ui.notice("The playbook changed since this session started; answers are matched by step id.")
+        scratch = memory_journal()
+        scratch.save(session)
+        final = _run(book, session, scratch, NoInputAsker(), prefilled, saved=False)
+        journal.save(final)
+    _finish(book, final, saved=True)

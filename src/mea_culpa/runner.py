@@ -1,0 +1,211 @@
+"""Walks a session through a playbook with an Asker, committing every change as it goes.
+
+The runner never prints. It asks through the `Asker` seam (questionary at a terminal, a
+script in tests, nothing at all with --no-input) and hands every transition to the store
+before the next question, so that an interrupted run loses nothing that was answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mea_culpa import answers as answers_mod
+from mea_culpa import session as sm
+from mea_culpa.errors import AnswersError
+from mea_culpa.playbook import Playbook, Step
+from mea_culpa.session import Change, Plan, PlannedStage, Session
+
+
+class Store(Protocol):
+    def apply(self, session: Session, change: Change) -> None: ...
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the user chose at the end of a stage (or of the whole session)."""
+
+    action: str  # continue | edit | skip | quit
+    step_id: str | None = None  # for edit
+    reason: str = ""  # for skip
+
+
+class NeedsAnswer(Exception):
+    """Raised by an asker that cannot ask (no terminal, --no-input)."""
+
+
+class SaveAndQuit(Exception):
+    """The user chose "save and quit" at a review: the session stays in progress."""
+
+
+class Asker(Protocol):
+    """The one seam between the runner and the person. Implementations: asking.py."""
+
+    def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None: ...
+
+    def ask(self, step: Step, default: Any, check: Callable[[Any], str | None], current: Any = None) -> Any:
+        """Return a raw answer for `step` that `check` accepts (check returns the problem or None)."""
+        ...
+
+    def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review: ...
+
+    def final_review(self, plan: Plan, session: Session) -> Review: ...
+
+
+class Runner:
+    """One run of a session. `prefilled` answers (already checked) win over the session's."""
+
+    def __init__(
+        self,
+        playbook: Playbook,
+        session: Session,
+        store: Store,
+        asker: Asker,
+        *,
+        prefilled: Mapping[str, tuple[Any, str]] | None = None,
+        clock: Callable[[], str] = sm.utc_now,
+    ) -> None:
+        self.playbook = playbook
+        self.session = session
+        self.store = store
+        self.asker = asker
+        self.prefilled = dict(prefilled or {})
+        self.clock = clock
+        self.missing: dict[str, str] = {}  # step id -> why nobody could answer it (no input)
+
+    # every transition goes through here: the new state is committed before anything else
+    def _commit(self, result: tuple[Session, Change]) -> None:
+        session, change = result
+        self.store.apply(session, change)
+        self.session = session
+
+    def plan(self) -> Plan:
+        return sm.plan(self.playbook, self.session)
+
+    def run(self) -> Session:
+        """Ask until every applicable stage is complete or skipped; returns the final session.
+        Raises KeyboardInterrupt / SaveAndQuit with everything so far committed."""
+        self._apply_prefilled()
+        shown: set[str] = set()
+        while True:
+            current = self.plan()
+            pending = self._next_stage(current)
+            if pending is None:
+                if self._finish(current):
+                    return self.session
+                continue
+            kind = pending.stage.kind
+            if kind not in self.session.stages or self.session.stages[kind].state != "entered":
+                self._commit(sm.enter_stage(self.session, kind, now=self.clock()))
+            if kind not in shown:
+                applicable = [s for s in self.plan().stages if s.applicable]
+                position = next(i for i, s in enumerate(applicable, 1) if s.stage.kind == kind)
+                self.asker.stage_header(pending, position, len(applicable), self.plan())
+                shown.add(kind)
+            self._ask_stage(kind)
+            review = self.asker.stage_review(self._planned(kind), self.plan(), self.session)
+            self._handle_review(review, kind)
+
+    def _apply_prefilled(self) -> None:
+        for step_id, (value, source) in self.prefilled.items():
+            step = self.playbook.step(step_id)
+            if step is None:
+                continue
+            existing = self.session.steps.get(step_id)
+            if existing is not None and sm.step_value(existing) == value:
+                continue
+            self._commit(sm.set_answer(self.session, step, value, now=self.clock(), source=source))
+
+    def _planned(self, kind: str) -> PlannedStage:
+        return next(s for s in self.plan().stages if s.stage.kind == kind)
+
+    def _next_stage(self, plan: Plan) -> PlannedStage | None:
+        for planned in plan.stages:
+            if not planned.applicable:
+                continue
+            record = planned.record
+            if record is not None and record.state == "skipped":
+                continue
+            open_steps = [p for p in planned.steps if p.state == "pending" and p.step.id not in self.missing]
+            if record is not None and record.state == "completed" and not open_steps:
+                continue
+            return planned
+        return None
+
+    def _ask_stage(self, kind: str) -> None:
+        # Re-plan after every answer: a `when` may switch on a step later in this stage.
+        while True:
+            planned = self._planned(kind)
+            step = next((p.step for p in planned.steps if p.state == "pending" and p.step.id not in self.missing), None)
+            if step is None:
+                return
+            self._ask_step(step)
+
+    def _ask_step(self, step: Step, *, again: bool = False) -> None:
+        current = self.plan()
+        try:
+            default = sm.default_for(step, current)
+        except Exception:  # a default that fails to render must not block the question
+            default = None
+        existing = self.session.steps.get(step.id)
+        current_value = sm.step_value(existing) if existing else None
+
+        def check(raw: Any) -> str | None:
+            try:
+                answers_mod.coerce(step, raw)
+            except answers_mod.AnswerProblem as exc:
+                return str(exc)
+            return None
+
+        try:
+            raw = self.asker.ask(step, default, check, current_value if again else None)
+        except NeedsAnswer:
+            if default is not None:
+                try:
+                    value = answers_mod.coerce(step, default)
+                except answers_mod.AnswerProblem as exc:
+                    self.missing[step.id] = f"the default does not fit: {exc}"
+                    return
+                self._commit(sm.set_answer(self.session, step, value, now=self.clock(), source="default"))
+            elif step.required:
+                self.missing[step.id] = f"an answer is needed ({step.prompt})"
+            else:
+                self._commit(sm.set_answer(self.session, step, None, now=self.clock(), source="default"))
+            return
+        value = answers_mod.coerce(step, raw)  # the asker already checked it; this normalises
+        self._commit(sm.set_answer(self.session, step, value, now=self.clock(), source="typed"))
+
+    def _handle_review(self, review: Review, kind: str) -> None:
+        if review.action == "quit":
+            raise SaveAndQuit()
+        if review.action == "skip":
+            self._commit(sm.skip_stage(self.session, kind, review.reason, now=self.clock()))
+            return
+        if review.action == "edit" and review.step_id:
+            step = self.playbook.step(review.step_id)
+            if step is not None:
+                self._ask_step(step, again=True)
+            return
+        planned = self._planned(kind)
+        if all(p.state != "pending" or p.step.id in self.missing for p in planned.steps):
+            self._commit(sm.complete_stage(self.session, kind, now=self.clock()))
+
+    def _finish(self, plan: Plan) -> bool:
+        if self.missing:
+            raise AnswersError(
+                [f"{step_id}: {why}" for step_id, why in self.missing.items()],
+                source="missing answer",
+                hint="give them with --answers FILE or --set ID=VALUE, or run at a terminal without --no-input",
+            )
+        review = self.asker.final_review(plan, self.session)
+        if review.action == "quit":
+            raise SaveAndQuit()
+        if review.action == "edit" and review.step_id:
+            step = self.playbook.step(review.step_id)
+            if step is not None:
+                self._ask_step(step, again=True)
+            return False
+        if self.session.status != "completed":
+            self._commit(sm.set_status(self.session, "completed", now=self.clock()))
+        return True

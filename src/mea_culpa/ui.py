@@ -1,0 +1,180 @@
+"""The calm face: rich views for stage headers, guidance, reviews and summaries.
+
+Everything here writes to standard error, so that standard output stays for data
+(`export`, `draft`) even during an interactive run.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from mea_culpa.playbook import Playbook, Step
+from mea_culpa.session import Plan, PlannedStage, Session
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+STATE_MARKS = {
+    "answered": ("✓", "green"),
+    "done": ("✓", "green"),
+    "later": ("…", "yellow"),
+    "skipped": ("↷", "yellow"),
+    "blocked": ("✗", "red"),
+    "pending": ("○", "dim"),
+    "not-applicable": ("–", "dim"),
+    "completed": ("✓", "green"),
+    "entered": ("…", "yellow"),
+}
+
+
+@lru_cache(maxsize=1)
+def console() -> Console:
+    from rich.console import Console
+
+    # NO_COLOR and TERM=dumb are honoured by rich itself; keep lines readable when narrow.
+    return Console(stderr=True, highlight=False, soft_wrap=False)
+
+
+def _markdown(text: str) -> Any:
+    from rich.markdown import Markdown
+
+    return Markdown(text)
+
+
+def describe_value(step: Step | None, value: Any, *, limit: int = 80) -> str:
+    """A one-line human form of a stored answer."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict) and "state" in value:
+        reason = f" ({value['reason']})" if value.get("reason") else ""
+        return f"{value['state']}{reason}"
+    if isinstance(value, list):
+        if value and isinstance(value[0], dict):
+            parts = []
+            for item in value:
+                what = item.get("what") or next((str(v) for v in item.values() if v), "")
+                extra = ", ".join(str(item[k]) for k in ("owner", "due") if item.get(k))
+                parts.append(f"{what} ({extra})" if extra else str(what))
+            text = "; ".join(parts)
+        else:
+            text = ", ".join(step.choice_label(v) if step else str(v) for v in value)
+    elif step is not None and step.choices:
+        text = step.choice_label(value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def intro(playbook: Playbook) -> None:
+    from rich.panel import Panel
+
+    c = console()
+    c.print()
+    c.print(Panel(_markdown(playbook.intro or "Take a breath. We will go through this one step at a time."),
+                  title=f"[bold]{playbook.title}[/bold]", border_style="cyan", padding=(1, 2)))
+    c.print("[dim]Every answer is saved as you go. Ctrl-C stops safely; `mea-culpa resume` continues.[/dim]")
+
+
+def stage_header(planned: PlannedStage, position: int, total: int) -> None:
+    from rich.rule import Rule
+
+    c = console()
+    c.print()
+    c.print(Rule(f"[bold][{position}/{total}] {planned.stage.title}[/bold]", style="cyan", align="left"))
+    if planned.stage.guidance:
+        c.print(_markdown(planned.stage.guidance))
+    c.print()
+
+
+def notice(text: str, *, style: str = "yellow") -> None:
+    console().print(f"[{style}]{text}[/{style}]")
+
+
+def answers_table(plan: Plan, *, title: str, only_stage: str | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("stage", style="dim", no_wrap=True)
+    table.add_column("step")
+    table.add_column("answer")
+    for planned in plan.stages:
+        if only_stage and planned.stage.kind != only_stage:
+            continue
+        for p in planned.steps:
+            if p.state == "not-applicable":
+                continue
+            mark, colour = STATE_MARKS.get(p.state, ("?", "white"))
+            value = describe_value(p.step, plan.context.get(p.step.id) if p.record else None)
+            if p.record and p.record.state != "answered":
+                value = describe_value(p.step, {"state": p.record.state, "reason": p.record.reason})
+            table.add_row(f"[{colour}]{mark}[/{colour}]", planned.stage.kind, p.step.prompt, value)
+    console().print(table)
+
+
+def resumed(session: Session, plan: Plan, *, changed: bool) -> None:
+    c = console()
+    c.print()
+    c.print(f"[bold]Resuming[/bold] {session.title} [dim]({session.id}, {session.playbook_id})[/dim]")
+    if changed:
+        notice("The playbook changed since this session started; answers are matched by step id.")
+    answers_table(plan, title="Already answered")
+
+
+def summary(session: Session, plan: Plan, *, saved: bool) -> None:
+    from rich.panel import Panel
+
+    c = console()
+    done = sum(1 for s in plan.stages for p in s.steps if p.state in ("answered", "done"))
+    later = [p for s in plan.stages for p in s.steps if p.state in ("later", "blocked")]
+    skipped = [s for s in plan.stages if s.state == "skipped"]
+    lines = [f"[bold green]Done.[/bold green] {done} steps answered."]
+    if later:
+        lines.append(f"Still open: {', '.join(p.step.prompt for p in later)}")
+    if skipped:
+        lines.append(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}")
+    actions = [item for s in plan.stages for p in s.steps if p.step.action_items and isinstance(plan.context.get(p.step.id), list) for item in plan.context[p.step.id]]
+    if actions:
+        lines.append(f"{len(actions)} prevention action{'s' if len(actions) != 1 else ''} recorded; `mea-culpa actions` reminds you of them.")
+    c.print()
+    c.print(Panel("\n".join(lines), title="Summary", border_style="green", padding=(1, 2)))
+    if saved:
+        c.print("[bold]Next steps[/bold]")
+        c.print(f"  mea-culpa draft {session.id}          draft the messages (apology, updates, follow-up, team note)")
+        c.print(f"  mea-culpa export {session.id} -f md   the completed checklist")
+    else:
+        c.print("[dim]This session was not saved (--no-save).[/dim]")
+
+
+def show_playbook(playbook: Playbook) -> None:
+    from rich.console import Console
+    from rich.tree import Tree
+
+    c = Console(highlight=False)  # `show` prints data: standard output
+    tree = Tree(f"[bold]{playbook.title}[/bold] [dim]({playbook.id} v{playbook.version})[/dim]")
+    if playbook.summary:
+        tree.add(f"[italic]{playbook.summary}[/italic]")
+    for stage in playbook.stages:
+        label = f"[bold cyan][{stage.number}/7] {stage.title}[/bold cyan]" + (f" [dim]when {stage.when}[/dim]" if stage.when else "")
+        branch = tree.add(label)
+        if stage.guidance:
+            branch.add(_markdown(stage.guidance))
+        for step in stage.steps:
+            extra = []
+            if not step.required:
+                extra.append("optional")
+            if step.when:
+                extra.append(f"when {step.when}")
+            if step.sensitive:
+                extra.append("sensitive")
+            note = f" [dim]({'; '.join(extra)})[/dim]" if extra else ""
+            branch.add(f"[green]{step.id}[/green] [dim]{step.type}[/dim] {step.prompt}{note}")
+    if playbook.messages:
+        msgs = tree.add("[bold]Messages[/bold]")
+        for m in playbook.messages:
+            msgs.add(f"[green]{m.id}[/green] {m.title} [dim]({m.audience}, {m.channel})[/dim]")
+    c.print(tree)
