@@ -1,0 +1,181 @@
+"""The runner over the core, driven by a scripted asker: when, defaults, back, skip, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mea_culpa import session as sm
+from mea_culpa.asking import NoInputAsker, ScriptedAsker, attempts
+from mea_culpa.errors import AnswersError
+from mea_culpa.journal import memory_journal, open_journal
+from mea_culpa.playbook import load
+from mea_culpa.runner import Review, Runner, SaveAndQuit
+
+ANSWERS = {
+    "severity": "minor",
+    "what_happened": "We sent the March invoices twice.",
+    "affected_count": 12,
+    "contributing_factors": "The export job has no check for invoices already sent.",
+    "channels": ["email"],
+    "apology_sent": {"state": "done"},
+    "fixed": True,
+    "prevention_actions": [{"what": "Add a sent-check to the export", "owner": "Ana", "due": "2026-12-01"}],
+    "lesson": "Jobs that send money-related mail need a duplicate check.",
+}
+
+
+@pytest.fixture
+def book(mini_playbook_path: Path):
+    return load(mini_playbook_path)
+
+
+def fresh(book, sid: str = "2026-11-22-test") -> tuple[sm.Session, sm.Change]:
+    return sm.new_session(book, session_id=sid, title="Test", now="2026-11-22T10:00:00Z")
+
+
+def run(book, answers, **kw):
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    asker = ScriptedAsker(answers, **kw)
+    runner = Runner(book, session, journal, asker)
+    return runner.run(), asker, journal
+
+
+def test_a_complete_run_records_every_answer_and_completes(book):
+    final, asker, journal = run(book, ANSWERS)
+    assert final.status == "completed"
+    assert final.steps["what_happened"].value == "We sent the March invoices twice."
+    assert final.steps["apology_sent"].state == "done"
+    assert journal.load(final.id).answers == final.answers
+
+
+def test_stage_headers_count_only_applicable_stages(book):
+    _, asker, _ = run(book, {**ANSWERS, "severity": "none"})
+    assert [h[0] for h in asker.headers] == ["facts", "cause", "own", "fix", "prevent", "move-on"]
+    assert asker.headers[2] == ("own", 3, 6)
+
+
+def test_when_switches_a_step_on_from_an_earlier_answer(book):
+    _, asker, _ = run(book, {**ANSWERS, "contributing_factors": "It was human error", "system_gap": "No review step"})
+    assert "system_gap" in asker.asked
+    _, asker, _ = run(book, ANSWERS)
+    assert "system_gap" not in asker.asked
+
+
+def test_critical_adds_the_make_good_step(book):
+    final, asker, _ = run(book, {**ANSWERS, "severity": "critical", "make_good": "A free month"})
+    assert "make_good" in asker.asked and final.steps["make_good"].value == "A free month"
+
+
+def test_templated_default_is_rendered_from_earlier_answers(book):
+    final, _, _ = run(book, ANSWERS)  # responsibility not scripted: the asker falls back to the default
+    assert final.steps["responsibility"].value == "We sent the March invoices twice. That was my mistake."
+    assert final.steps["responsibility"].source == "default"
+
+
+def test_an_invalid_answer_is_explained_and_asked_again(book):
+    final, asker, _ = run(book, {**ANSWERS, "affected_count": attempts("lots", -3, 40)})
+    assert final.steps["affected_count"].value == 40
+    assert [p[0] for p in asker.problems] == ["affected_count", "affected_count"]
+    assert "not a number" in asker.problems[0][1]
+    assert "at least 0" in asker.problems[1][1]
+
+
+def test_editing_an_earlier_answer_at_a_review_replaces_it(book):
+    edited = {**ANSWERS, "severity": attempts("minor", "critical"), "make_good": "A refund"}
+    final, asker, _ = run(book, edited, reviews={"fix": [Review("edit", "severity")]})
+    assert final.steps["severity"].value == "critical"
+    assert final.steps["make_good"].value == "A refund"  # the edit switched the step on
+    assert any(e.kind == "answer-changed" and e.step == "severity" for e in final.events)
+
+
+def test_skipping_a_stage_keeps_the_reason_and_never_marks_it_done(book):
+    final, _, _ = run(book, ANSWERS, reviews={"prevent": [Review("skip", reason="covered by last week's review")]})
+    assert final.stages["prevent"].state == "skipped"
+    assert final.stages["prevent"].reason == "covered by last week's review"
+    plan = sm.plan(book, final)
+    assert next(s for s in plan.stages if s.stage.kind == "prevent").state == "skipped"
+
+
+def test_save_and_quit_leaves_the_session_in_progress(book):
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    runner = Runner(book, session, journal, ScriptedAsker(ANSWERS, reviews={"cause": [Review("quit")]}))
+    with pytest.raises(SaveAndQuit):
+        runner.run()
+    saved = journal.load(session.id)
+    assert saved.status == "in-progress"
+    assert saved.stages["facts"].state == "completed"
+    assert saved.steps["contributing_factors"].value == ANSWERS["contributing_factors"]
+
+
+def test_an_interrupted_run_resumes_at_the_first_unanswered_step(book, isolated_home):
+    journal = open_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    with pytest.raises(KeyboardInterrupt):
+        Runner(book, session, journal, ScriptedAsker(ANSWERS, interrupt_before="responsibility")).run()
+    journal.close()
+
+    journal = open_journal()
+    saved = journal.load(session.id)
+    assert set(saved.steps) == {"severity", "what_happened", "affected_count", "noticed_at", "contributing_factors"}
+    asker = ScriptedAsker({**ANSWERS, "responsibility": "I sent them twice."})
+    final = Runner(book, saved, journal, asker).run()
+    assert asker.asked[0] == "responsibility"  # nothing answered is asked again
+    assert final.status == "completed"
+    assert final.steps["severity"].value == "minor"
+
+
+def test_prefilled_answers_win_over_the_resumed_session(book):
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    session, change = sm.set_answer(session, book.step("severity"), "major", now="2026-11-22T10:01:00Z")
+    journal.apply(session, change)
+    final = Runner(book, session, journal, ScriptedAsker(ANSWERS), prefilled={"severity": ("minor", "file")}).run()
+    assert final.steps["severity"].value == "minor"
+    assert final.steps["severity"].source == "file"
+
+
+def test_no_input_lists_every_missing_required_answer(book):
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    runner = Runner(book, session, journal, NoInputAsker(), prefilled={"severity": ("minor", "file")})
+    with pytest.raises(AnswersError) as err:
+        runner.run()
+    missing = [p.split(":")[0] for p in err.value.problems]
+    assert missing == ["what_happened", "contributing_factors", "channels", "apology_sent", "fixed", "prevention_actions", "lesson"]
+
+
+def test_every_change_is_committed_before_the_next_question(book):
+    """The store sees each answer before the asker is asked the next question."""
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    seen_before_asking: dict[str, set[str]] = {}
+
+    class Watching(ScriptedAsker):
+        def ask(self, step, default, check, current=None):
+            seen_before_asking[step.id] = set(journal.load(session.id).steps)
+            return super().ask(step, default, check, current)
+
+    Runner(book, session, journal, Watching(ANSWERS)).run()
+    assert seen_before_asking["what_happened"] == {"severity"}
+    assert seen_before_asking["lesson"] >= {"severity", "what_happened", "prevention_actions"}
+
+
+def test_noticed_at_becomes_a_session_fact_in_utc(book):
+    final, _, _ = run(book, ANSWERS)
+    assert final.noticed_at is not None and final.noticed_at.endswith("Z")
+
+
+def test_action_items_reach_the_actions_table(book):
+    final, _, journal = run(book, ANSWERS)
+    rows = journal.conn.execute("SELECT what, owner, due, status FROM actions WHERE session_id = ?", (final.id,)).fetchall()
+    assert [tuple(r) for r in rows] == [("Add a sent-check to the export", "Ana", "2026-12-01", "open")]
