@@ -314,10 +314,11 @@ _register_optional()
 
 
 def _print_error(err: MeaCulpaError) -> None:
-    from mea_culpa.errors import AnswersError, PlaybookError
+    from mea_culpa.errors import AnswersError, Interrupted, PlaybookError
 
     lines = err.lines()
-    plain = isinstance(err, (PlaybookError, AnswersError))  # file:line:col lines stay grep-able
+    # file:line:col lines stay grep-able; an interruption is not an error
+    plain = isinstance(err, (PlaybookError, AnswersError, Interrupted))
     for i, line in enumerate(lines):
         if plain or i > 0:
             typer.echo(line, err=True)

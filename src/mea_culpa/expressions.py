@@ -103,7 +103,9 @@ _BLAME = re.compile(
     r"\b(?:human error|user error|operator error|(?:his|her|their|[A-Z][a-z]+'s) (?:fault|mistake|error|carelessness)"
     r"|careless(?:ness)?|lazy|stupid|incompetent|sloppy|should have known|the (?:intern|new (?:guy|girl|hire))"
     r"|(?:he|she) (?:forgot|didn't|did not|failed|messed|screwed|ignored)"
-    r"|(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+ (?:forgot|failed to|didn't|did not|messed up|screwed up|ignored|should have))",
+    # a capitalised name doing the failing ("Sam forgot"), but not "We forgot" or "Nobody checked"
+    r"|\b(?!(?:We|I|They|It|Someone|Somebody|Nobody|No one|Everyone|Everybody|The|This|That|Our|You|One|Each|Nothing)\b)"
+    r"[A-Z][a-z]+ (?:forgot|failed to|didn't|did not|messed up|screwed up|ignored|should have))",
 )
 
 

@@ -103,7 +103,7 @@ def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefille
         _say(f"Saved. {resume_hint}")
         raise SystemExit(0) from None
     except (KeyboardInterrupt, EOFError):
-        raise Interrupted(f"stopped; everything answered so far is saved. {resume_hint}" if saved else f"stopped; {resume_hint}") from None
+        raise Interrupted("Stopped. Everything you answered is saved." if saved else "Stopped.", hint=resume_hint) from None
 
 
 def start(
@@ -187,8 +187,8 @@ def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
     keep = final.steps.get("keep_record")
     if saved and keep is not None and keep.value is False:
         ui.notice(f"You chose not to keep this record. Once the messages are sent: mea-culpa forget {final.id}")
-    if saved:
-        print(final.id)  # the one piece of data: scripts can capture the session id
+    if saved and not sys.stdout.isatty():
+        print(final.id)  # the one piece of data, for scripts: id=$(mea-culpa start … --no-input)
 
 
 def resume(
