@@ -212,10 +212,11 @@ def template_names(source: str, env: SandboxedEnvironment | None = None) -> set[
     env = env or _env()
     try:
         tree = env.parse(source)
+        # find_undeclared_variables compiles the tree, which is where unknown filters fail
+        return set(meta.find_undeclared_variables(tree))
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
         raise ExpressionSyntaxError(f"{exc.message or 'does not parse'}{where}") from None
-    return set(meta.find_undeclared_variables(tree))
 
 
 def is_template(value: Any) -> bool:
