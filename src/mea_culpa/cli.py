@@ -331,7 +331,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     _State.debug = "--debug" in args or os.environ.get("MEA_CULPA_DEBUG") == "1"
     try:
-        app(args=args, prog_name="mea-culpa", standalone_mode=False)
+        # Without standalone mode, typer returns the code of `raise typer.Exit(code)`.
+        code = app(args=args, prog_name="mea-culpa", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MeaCulpaError as err:
         if _State.debug:
             raise
