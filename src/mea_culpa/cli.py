@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -58,7 +57,7 @@ def _root(
     _State.debug = debug or _State.debug
 
 
-def _dirs(playbooks: Optional[list[Path]]) -> tuple[Path, ...]:
+def _dirs(playbooks: list[Path] | None) -> tuple[Path, ...]:
     return tuple(playbooks or ())
 
 
@@ -71,7 +70,7 @@ def _stdout_is_tty() -> bool:
 
 @app.command("list")
 def list_playbooks(
-    playbooks: Optional[list[Path]] = PlaybookDirs,
+    playbooks: list[Path] | None = PlaybookDirs,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
     """List the playbooks on the search path.
@@ -118,7 +117,7 @@ def list_playbooks(
 @app.command()
 def show(
     playbook: str = typer.Argument(..., metavar="ID|FILE", help="A playbook id from `mea-culpa list`, or a file."),
-    playbooks: Optional[list[Path]] = PlaybookDirs,
+    playbooks: list[Path] | None = PlaybookDirs,
     as_json: bool = typer.Option(False, "--json", help="Print the playbook as JSON data."),
 ) -> None:
     """Show a playbook: its stages, guidance and steps.
@@ -174,7 +173,7 @@ def validate(
 
 @app.command()
 def schema(
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
 ) -> None:
     """Print the JSON Schema of the playbook format, for editors.
@@ -206,9 +205,9 @@ def schema(
 @app.command()
 def new(
     name: str = typer.Argument(..., help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
-    from_: Optional[str] = typer.Option(None, "--from", metavar="ID", help="Start from a copy of this playbook."),
+    from_: str | None = typer.Option(None, "--from", metavar="ID", help="Start from a copy of this playbook."),
     directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", help="Where to write it."),
-    playbooks: Optional[list[Path]] = PlaybookDirs,
+    playbooks: list[Path] | None = PlaybookDirs,
 ) -> None:
     """Create a new playbook that validates as written, ready to edit. Never overwrites.
 
@@ -232,14 +231,14 @@ def new(
 
 @app.command()
 def start(
-    playbook: Optional[str] = typer.Argument(None, metavar="[PLAYBOOK]", help="A playbook id or file; without it, choose from a list."),
-    title: Optional[str] = typer.Option(None, "--title", help="A short name for what happened (used in the session id)."),
-    answers: Optional[Path] = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file (step id: value)."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable; wins over --answers)."),
+    playbook: str | None = typer.Argument(None, metavar="[PLAYBOOK]", help="A playbook id or file; without it, choose from a list."),
+    title: str | None = typer.Option(None, "--title", help="A short name for what happened (used in the session id)."),
+    answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file (step id: value)."),
+    set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable; wins over --answers)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing: every required answer must come from --answers or --set."),
     no_save: bool = typer.Option(False, "--no-save", help="Keep this session in memory only; nothing is written."),
-    tag: Optional[list[str]] = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
-    playbooks: Optional[list[Path]] = PlaybookDirs,
+    tag: list[str] | None = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
+    playbooks: list[Path] | None = PlaybookDirs,
 ) -> None:
     """Start a guided run through a playbook. Every answer is saved as you go.
 
@@ -261,11 +260,11 @@ def start(
 
 @app.command()
 def resume(
-    session: Optional[str] = typer.Argument(None, metavar="[SESSION]", help="A session id (or its start); default: the latest unfinished."),
-    answers: Optional[Path] = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
+    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id (or its start); default: the latest unfinished."),
+    answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file."),
+    set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing; finish from the answers given."),
-    playbooks: Optional[list[Path]] = PlaybookDirs,
+    playbooks: list[Path] | None = PlaybookDirs,
 ) -> None:
     """Continue an interrupted session exactly where it stopped.
 
@@ -326,7 +325,7 @@ def _print_error(err: MeaCulpaError) -> None:
             typer.secho(f"error: {line}", err=True, fg=None if os.environ.get("NO_COLOR") else "red")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the `mea-culpa` command."""
     args = list(sys.argv[1:] if argv is None else argv)
     _State.debug = "--debug" in args or os.environ.get("MEA_CULPA_DEBUG") == "1"

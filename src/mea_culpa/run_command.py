@@ -6,6 +6,7 @@ interruptions into a saved session and a one-line hint, and prints the summary.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import sys
@@ -85,10 +86,8 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
 
 
 def _say(text: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP): the session is saved all the same
         print(text, file=sys.stderr, flush=True)
-    except OSError:  # the terminal is gone (SIGHUP): the session is saved all the same
-        pass
 
 
 def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
