@@ -1,0 +1,235 @@
+"""`mea-culpa draft`: render a message from a session, check it, store it, print it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from mea_culpa.journal import Journal
+    from mea_culpa.playbook import Message, Playbook
+    from mea_culpa.session import Session
+
+
+def draft(
+    session: str | None = typer.Argument(
+        None, help="The session id, or the start of it. Default: the latest session.", show_default=False
+    ),
+    message: str | None = typer.Option(
+        None, "--message", "-m", help="The message to draft, e.g. customer-apology. Default: choose from a list."
+    ),
+    tone: str = typer.Option("warm", "--tone", help="warm, formal or light (light only for small mistakes)."),
+    phase: str | None = typer.Option(
+        None, "--phase", help="For a status update: investigating, identified, monitoring or resolved."
+    ),
+    edit: bool = typer.Option(False, "--edit", help="Open the draft in $VISUAL or $EDITOR and keep your edited text too."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the draft to this file instead of stdout."),
+    force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
+    playbooks: list[Path] | None = typer.Option(
+        None, "--playbooks", help="A folder of playbooks to search first (repeatable)."
+    ),
+) -> None:
+    """Draft a message from a session's answers: an apology, a status update, a follow-up,
+    a blameless note for the team, a personal note or a short public post.
+
+    The draft goes to stdout (or --output); its apology-check score and findings go to
+    stderr. Every draft, and your edited version with --edit, is kept in the session.
+
+    Example: mea-culpa draft --message status-update --phase investigating | pbcopy
+    """
+    from mea_culpa import messages
+    from mea_culpa.catalog import playbook_for_session
+    from mea_culpa.errors import UsageError
+    from mea_culpa.journal import open_journal
+
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"{output} exists; pass --force to overwrite")
+    editor = _editor() if edit else []
+    with open_journal(create=False) as journal:
+        current = journal.load(journal.resolve(session))
+        playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
+        if changed:
+            _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
+        chosen = _pick_message(playbook, current, message)
+        phase = _pick_phase(chosen, phase)
+        rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase)
+        audience = messages.check_audience(chosen)
+        result = _check(rendered.text, audience)
+        current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
+        _report(chosen, tone, phase, current.id, result, edited=False)
+        text = rendered.text
+        if edit:
+            edited_text = _edit(text, editor)
+            if edited_text is None or edited_text.strip() == text.strip():
+                _say("no changes in the editor; the draft is kept as it was rendered")
+            else:
+                text = edited_text if edited_text.endswith("\n") else edited_text + "\n"
+                result = _check(text, audience)
+                current = _store(journal, current, chosen, tone, phase, text, result, edited=True)
+                _report(chosen, tone, phase, current.id, result, edited=True)
+    if output is not None:
+        from mea_culpa.files import write_atomic
+
+        write_atomic(output, text, force=force)
+        _say(f"wrote {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
+    """Ask through the project's Asker when there is one and a terminal to ask on."""
+    if not _interactive():
+        return None
+    try:
+        from mea_culpa import asking
+    except ImportError:
+        return None
+    # The Asker is the only place that talks to questionary; use its chooser when it has one.
+    asker = getattr(asking, "QuestionaryAsker", None)
+    if asker is None or not callable(getattr(asker, "choose", None)):
+        return None
+    picked = asker().choose(title, choices)
+    return picked if isinstance(picked, str) else None
+
+
+def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> Message:
+    from mea_culpa import messages
+    from mea_culpa.errors import UsageError
+
+    if wanted is not None:
+        return messages.find_message(playbook, wanted)
+    offered = messages.available(playbook, session)
+    if not offered:
+        raise UsageError(f"playbook {playbook.id!r} offers no messages for this session")
+    picked = _choose("Which message?", [(m.id, m.title) for m in offered])
+    if picked is None:
+        raise UsageError(f"choose a message with --message: {', '.join(m.id for m in offered)}")
+    return messages.find_message(playbook, picked)
+
+
+def _pick_phase(message: Message, phase: str | None) -> str | None:
+    from mea_culpa import messages
+    from mea_culpa.errors import UsageError
+
+    valid = messages.phases_for(message)
+    if phase is not None or not valid:
+        return phase
+    picked = _choose("Which phase?", [(p, p) for p in valid])
+    if picked is None:
+        raise UsageError(f"the {message.id} message needs --phase: {', '.join(valid)}")
+    return picked
+
+
+def _check(text: str, audience: str) -> Any:
+    """The apology check's result, or None while the check is not installed."""
+    try:
+        from mea_culpa.apology import check_text
+    except ImportError:
+        return None
+    return check_text(text, audience)
+
+
+def _store(
+    journal: Journal, session: Session, message: Message, tone: str, phase: str | None, text: str, result: Any, *, edited: bool
+) -> Session:
+    from mea_culpa.session import Draft, add_draft, utc_now
+
+    record = Draft(
+        message_id=message.id,
+        tone=tone,
+        text=text,
+        created_at=utc_now(),
+        phase=phase,
+        edited=edited,
+        score=result.score if result is not None else None,
+        findings=tuple(f.to_dict() for f in result.findings) if result is not None else (),
+    )
+    session, change = add_draft(session, record)
+    journal.apply(session, change)
+    return session
+
+
+def _report(message: Message, tone: str, phase: str | None, session_id: str, result: Any, *, edited: bool) -> None:
+    what = " · ".join(p for p in (message.id, tone, phase, "edited" if edited else "") if p)
+    _say(f"{what} · kept in session {session_id}")
+    if result is None:
+        return
+    _say(f"apology check: {result.score}/100")
+    if not _informs(message):
+        for tip in list(getattr(result, "tips", ()))[:3]:
+            _say(f"  tip: {tip}")
+    for f in result.findings:
+        line = f"  {f.line}:{f.column} {f.level} [{f.category}] “{f.match}”: {f.message}"
+        if f.suggestion:
+            line += f" ({f.suggestion})"
+        _say(line)
+
+
+def _informs(message: Message) -> bool:
+    """Status updates and public posts inform; the missing parts of an apology are no fault."""
+    from mea_culpa import messages
+
+    return bool(messages.phases_for(message)) or message.audience == "public"
+
+
+def _terminal() -> dict[str, Any]:
+    """Streams for the editor: the terminal itself when stdout is piped elsewhere."""
+    if sys.stdout.isatty() or not os.path.exists("/dev/tty"):
+        return {}
+    try:
+        tty = open("/dev/tty", "r+b", buffering=0)  # noqa: SIM115 - closed by the caller
+    except OSError:
+        return {}
+    return {"stdin": tty, "stdout": tty}
+
+
+def _editor() -> list[str]:
+    """The command of the user's editor ($VISUAL, then $EDITOR), checked before drafting."""
+    import shlex
+
+    from mea_culpa.errors import UsageError
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    command = shlex.split(editor, posix=os.name != "nt") if editor else []
+    if not command:
+        raise UsageError("--edit needs an editor: set VISUAL or EDITOR, e.g. export EDITOR=nano")
+    return command
+
+
+def _edit(text: str, command: list[str]) -> str | None:
+    """The text after the user edited it in their editor; None if they could not."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mea-culpa-") as folder:
+        path = Path(folder) / "draft.txt"
+        path.write_text(text, encoding="utf-8")
+        streams = _terminal()
+        try:
+            done = subprocess.run([*command, str(path)], check=False, **streams)
+        except OSError as exc:
+            _say(f"cannot start the editor {command[0]!r} ({exc.strerror or exc}); the draft is kept as it was rendered")
+            return None
+        finally:
+            for stream in set(streams.values()):
+                stream.close()
+        if done.returncode != 0:
+            _say(f"the editor exited with status {done.returncode}; the draft is kept as it was rendered")
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _say(f"cannot read the edited draft ({exc}); the draft is kept as it was rendered")
+            return None

@@ -1,0 +1,83 @@
+"""`mea-culpa export`: a session as a checklist to share, or an answers file to replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from mea_culpa.journal import Journal
+
+
+def export(
+    session: str | None = typer.Argument(
+        None, help="The session id, or the start of it. Default: the latest session.", show_default=False
+    ),
+    format: str | None = typer.Option(  # noqa: A002 - the option's name is the user's word
+        None,
+        "--format",
+        "-f",
+        help="md, html, json or yaml. Default: from the --output suffix, else md.",
+        show_default=False,
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
+    include_sensitive: bool = typer.Option(
+        False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
+    ),
+    playbooks: list[Path] | None = typer.Option(
+        None, "--playbooks", help="A folder of playbooks to search first (repeatable)."
+    ),
+) -> None:
+    """Export a session: the completed checklist as Markdown, HTML or JSON, or its answers
+    as a YAML file that `mea-culpa start PLAYBOOK --answers FILE --no-input` replays.
+
+    Sensitive answers are redacted unless --include-sensitive; --output never replaces a
+    file unless --force.
+
+    Example: mea-culpa export --format html -o report.html
+    """
+    from mea_culpa import export as exporting
+    from mea_culpa.catalog import playbook_for_session
+    from mea_culpa.errors import UsageError
+    from mea_culpa.journal import open_journal
+
+    if format is not None:
+        fmt = exporting.normalise_format(format)
+    elif output is not None:
+        fmt = exporting.format_for_path(output.name) or "md"
+    else:
+        fmt = "md"
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"{output} exists; pass --force to overwrite")
+    with open_journal(create=False) as journal:
+        current = journal.load(journal.resolve(session))
+        status = _action_status(journal, current.id)
+    playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
+    if changed:
+        typer.echo(f"note: playbook {playbook.id!r} changed since this session started; exporting with the current version", err=True)
+    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status)
+    if output is not None:
+        from mea_culpa.files import write_atomic
+
+        write_atomic(output, text, force=force)
+        typer.echo(f"wrote {output} ({fmt})", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, int], str]:
+    """The status the journal keeps for each action item (open, done…), by step and position."""
+    import sqlite3
+
+    # The journal has no query for this yet; read its actions table directly and treat
+    # any failure as "all open" so that an export never fails for it.
+    try:
+        rows = journal.conn.execute(
+            "SELECT step_id, position, status FROM actions WHERE session_id = ? AND kind = 'action'", (session_id,)
+        ).fetchall()
+    except sqlite3.Error:
+        return {}
+    return {(row[0], int(row[1])): str(row[2]) for row in rows}

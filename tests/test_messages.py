@@ -1,0 +1,535 @@
+"""Drafting messages from a session: the words, the tones, the phases, and one clear line
+when an answer is missing. Built on a fixture playbook that reads every vocabulary id, and
+on every built-in playbook with its example answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mea_culpa import answers as answers_mod
+from mea_culpa import messages
+from mea_culpa import session as sm
+from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
+from mea_culpa.playbook import Playbook, load
+
+FIXTURE = Path(__file__).parent / "data" / "messages"
+REPO = Path(__file__).resolve().parent.parent
+NOW = dt.datetime(2026, 3, 14, 16, 42, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+DROP = object()
+
+
+@lru_cache(maxsize=1)
+def fixture_playbook() -> Playbook:
+    return load(FIXTURE / "playbook.yaml")
+
+
+def example(**changes: Any) -> dict[str, Any]:
+    values = {**answers_mod.load_file(FIXTURE / "answers.yaml"), **changes}
+    return {k: v for k, v in values.items() if v is not DROP}
+
+
+def make_session(playbook: Playbook, values: dict[str, Any]) -> sm.Session:
+    """A session with these answers, recorded stage by stage with a fixed clock."""
+    checked = answers_mod.check_all(playbook, values, source="test")
+    session, _ = sm.new_session(playbook, session_id="2026-03-14-wrong-addresses", title="Orders sent to old addresses", now="2026-03-14T16:30:00Z")
+    for stage in playbook.stages:
+        session, _ = sm.enter_stage(session, stage.kind, now="2026-03-14T16:31:00Z")
+        for step in stage.steps:
+            if step.id in checked:
+                session, _ = sm.set_answer(session, step, checked[step.id], now="2026-03-14T16:32:00Z")
+        session, _ = sm.complete_stage(session, stage.kind, now="2026-03-14T16:33:00Z")
+    return session
+
+
+def draft(message_id: str, *, tone: str = "warm", phase: str | None = None, **changes: Any) -> messages.Rendered:
+    playbook = fixture_playbook()
+    return messages.render(playbook, make_session(playbook, example(**changes)), message_id, tone=tone, phase=phase, now=NOW)
+
+
+def reads_as_typed(text: str) -> None:
+    """No debris a person would not have typed."""
+    assert "\n\n\n" not in text
+    assert not re.search(r"[ \t]+$", text, re.MULTILINE), "trailing spaces"
+    assert not re.search(r"\S  +\S", text), "doubled spaces"
+    assert not re.search(r"\w \.", text), "space before a full stop"
+    assert not text.startswith("\n") and text.endswith("\n") and not text.endswith("\n\n")
+    for leftover in ("{{", "}}", "{%", "None", "Undefined", "[]"):
+        assert leftover not in text
+
+
+# --- the customer apology ---------------------------------------------------------------
+
+
+def test_customer_apology_says_what_happened_owns_it_repairs_and_prevents():
+    r = draft("customer-apology")
+    assert r.text.startswith("Subject: ")
+    assert r.text.split("\n")[1] == ""
+    assert r.subject and r.text == f"Subject: {r.subject}\n\n{r.body}"
+    body = r.body
+    assert body.startswith("Hi Mr Okafor,\n\nI'm sorry. On Friday we sent 42 Mother's Day orders")
+    assert "For you, that meant your flowers did not arrive on Mother's Day" in body
+    assert "This was our mistake: we changed the checkout" in body
+    assert "Here is how we're putting it right: we have refunded your order in full" in body
+    assert "So that it doesn't happen again, every change to our checkout now goes through a test order" in body
+    assert body.rstrip().endswith("Best wishes,\nPriya Raman\nBloom & Stem")
+    reads_as_typed(r.text)
+
+
+@pytest.mark.parametrize("tone", ["warm", "formal"])
+def test_customer_apology_has_no_non_apology_phrase(tone):
+    text = draft("customer-apology", tone=tone).text.lower()
+    for phrase in ("inconvenience", "sorry, but", "sorry if", "if you were", "take this seriously", "mistakes were made", "never again", "human error"):
+        assert phrase not in text
+
+
+def test_customer_apology_lists_the_committed_actions_when_there_is_no_summary():
+    text = draft("customer-apology", prevention_summary=DROP).body
+    assert "here is what we're changing:\n- By Friday 27 March 2026: add a test order to every checkout release" in text
+    assert "- By Friday 10 April 2026: alert when the courier export" in text
+    assert "second courier" not in text  # an idea is not promised to a customer
+    reads_as_typed(text)
+
+
+def test_empty_optional_answers_leave_no_gaps():
+    r = draft("customer-apology", recipient_name=DROP, organization=DROP, repair=DROP, explanation=DROP)
+    assert r.body.startswith("Hello,\n\nI'm sorry.")
+    assert "putting it right" not in r.body
+    assert r.body.rstrip().endswith("Best wishes,\nPriya Raman")
+    reads_as_typed(r.text)
+
+
+def test_critical_mistakes_add_the_make_good():
+    text = draft("customer-apology", severity="critical", make_good="a year of free delivery").body
+    assert "free of charge. We'd also like to make it up to you: a year of free delivery." in text
+
+
+def test_an_answer_that_does_not_apply_is_left_out():
+    text = draft("customer-apology", make_good="a year of free delivery").body  # severity major: make_good does not apply
+    assert "free delivery" not in text
+
+
+def test_names_keep_their_capital_after_a_colon():
+    text = draft("customer-apology", repair="Priya will call you today and refund your order").body
+    assert "putting it right: Priya will call you today" in text
+    text = draft("customer-apology", repair="We have refunded your order").body
+    assert "putting it right: we have refunded your order." in text
+
+
+# --- tones ------------------------------------------------------------------------------
+
+
+def test_light_tone_is_refused_for_a_major_mistake():
+    with pytest.raises(UsageError) as caught:
+        draft("customer-apology", tone="light")
+    assert str(caught.value) == "a light tone is for small mistakes, and this one is major; use --tone warm or --tone formal"
+
+
+def test_light_tone_is_refused_for_a_critical_mistake():
+    with pytest.raises(UsageError, match="this one is critical"):
+        draft("customer-apology", tone="light", severity="critical", make_good="a voucher")
+
+
+def test_light_tone_suits_a_minor_mistake():
+    r = draft("customer-apology", tone="light", severity="minor")
+    assert r.subject == "Sorry about that, and here's the fix"
+    assert "We got this one wrong, and I'm sorry." in r.body
+    reads_as_typed(r.text)
+
+
+def test_tones_differ_in_greeting_and_closing():
+    formal = draft("customer-apology", tone="formal").body
+    assert formal.startswith("Dear Mr Okafor,\n\nPlease accept my sincere apology.")
+    assert "Yours sincerely," in formal
+    assert "'" not in formal.split("\n\n", 2)[1].replace("Mother's", "")  # no contractions in the opening
+
+
+def test_a_tone_the_message_does_not_offer_names_the_ones_it_does():
+    with pytest.raises(UsageError) as caught:
+        draft("internal-note", tone="light", severity="minor")
+    assert str(caught.value) == "the internal-note message is written in a warm or formal tone, not 'light'"
+
+
+def test_an_unknown_tone_is_refused():
+    with pytest.raises(UsageError, match="there is no tone 'cheerful'; choose warm, formal or light"):
+        draft("customer-apology", tone="cheerful")
+
+
+# --- status updates ---------------------------------------------------------------------
+
+PHASE_OPENINGS = {
+    "investigating": "We're looking into a problem with delivery addresses on new orders.",
+    "identified": "We've found the cause of the problem with delivery addresses on new orders, and we're working on a fix. A change to our checkout",
+    "monitoring": "We've put a fix in place for the problem with delivery addresses on new orders, and we're watching closely to make sure it holds. We put the address field back",
+    "resolved": "The problem with delivery addresses on new orders is fixed, and everything is working normally again.",
+}
+
+
+@pytest.mark.parametrize("phase", list(PHASE_OPENINGS))
+def test_status_update_for_each_phase(phase):
+    r = draft("status-update", phase=phase)
+    assert r.text == r.body  # a status page has no subject line
+    assert r.subject and r.subject.lower().startswith(phase)
+    assert r.body.startswith(PHASE_OPENINGS[phase])
+    assert not re.search(r"\b(ETA|estimated|expect(ed)? to be fixed|within \d+ (minutes|hours))\b", r.body)
+    if phase == "resolved":
+        assert "No data was lost." in r.body
+        assert "next update" not in r.body
+    else:
+        # now is 16:42 UTC+1; the next update in 30 minutes, rounded up to five
+        assert r.body.rstrip().endswith("We'll post the next update by 17:15 UTC+1, or sooner if anything changes.")
+    reads_as_typed(r.text)
+
+
+def test_status_update_names_who_is_affected_and_the_workaround_while_it_lasts():
+    body = draft("status-update", phase="investigating").body
+    assert "It affects customers who changed their address at checkout on Friday. In the meantime, write your address in the order note" in body
+
+
+def test_resolved_update_says_plainly_when_data_was_lost():
+    body = draft("status-update", phase="resolved", data_lost=True).body
+    assert "some data was lost" in body
+    assert "No data was lost" not in body
+
+
+def test_critical_mistakes_get_updates_every_fifteen_minutes_unless_the_playbook_says():
+    body = draft("status-update", phase="investigating", severity="critical", next_update_minutes=DROP, make_good="a voucher").body
+    assert "next update by 17:00 UTC+1" in body
+
+
+def test_status_update_needs_a_phase_and_names_them():
+    with pytest.raises(UsageError) as caught:
+        draft("status-update")
+    assert str(caught.value) == "the status-update message needs --phase: investigating, identified, monitoring or resolved"
+
+
+def test_an_unknown_phase_is_refused():
+    with pytest.raises(UsageError, match="there is no phase 'fixed' for status-update; choose investigating, identified, monitoring or resolved"):
+        draft("status-update", phase="fixed")
+
+
+def test_a_phase_for_a_message_without_phases_is_refused():
+    with pytest.raises(UsageError, match="the customer-apology message has no phases; leave out --phase resolved"):
+        draft("customer-apology", phase="resolved")
+
+
+# --- the other messages -----------------------------------------------------------------
+
+
+def test_follow_up_tells_what_happened_what_was_fixed_what_changed_and_the_make_good():
+    r = draft("follow-up")
+    body = r.body
+    for heading in ("What happened\n", "What we fixed\n", "What we've changed\n", "Putting it right for you\n"):
+        assert heading in body
+    assert "about the problem on Friday 13 March 2026" in body
+    assert body.count("sorry") == 0  # it shows the apology was meant rather than repeating it
+    reads_as_typed(r.text)
+
+
+def test_internal_note_is_blameless_with_owners_and_dates():
+    r = draft("internal-note")
+    body = r.text
+    assert "Subject:" not in body  # a document: the title is in the body
+    assert "blameless" in body
+    assert "- The checkout update changed which address field the courier export reads." in body
+    assert "Owner: Priya; due Friday 27 March 2026; effort: half a day." in body
+    assert "Look at a second courier for holiday weekends. Owner: Priya; due Friday 1 May 2026 (an idea, not yet a commitment)." in body
+    assert "we noticed, 1 day 7 hours later" in body
+    assert "human error" not in body.lower()
+    reads_as_typed(body)
+
+
+def test_personal_note_speaks_to_one_person_in_the_first_person():
+    r = draft("personal-note")
+    assert r.body.startswith("Hi Mr Okafor,\n\nI'm sorry.")
+    assert "I know that meant your flowers did not arrive" in r.body
+    assert "Here's how I'm putting it right:" in r.body
+    assert r.body.rstrip().endswith("Warm wishes,\nPriya Raman")
+    reads_as_typed(r.text)
+
+
+def test_social_post_fits_in_280_characters():
+    r = draft("social-post")
+    assert len(r.text.rstrip()) <= messages.SOCIAL_LIMIT
+    assert r.text == "On Friday we sent 42 Mother's Day orders, including yours, to the delivery address saved on your account last year instead of the address you gave at checkout. That was our mistake, and we're sorry. It's fixed now.\n"
+
+
+def test_social_post_while_it_goes_on_names_the_next_update():
+    text = draft("social-post", what_happened="Our checkout is sending orders to old addresses", fix_status={"state": "later"}, still_happening=True).text
+    assert text.startswith("Our checkout is sending orders to old addresses. That was our mistake, and we're sorry. We're on it; meanwhile, write your address")
+    assert text.rstrip().endswith("Next update by 17:15 UTC+1.")
+
+
+def test_a_social_post_that_would_be_too_long_names_the_answer_to_shorten():
+    long = "On Friday " + "we sent orders to the wrong place, " * 8 + "and we are still counting."
+    with pytest.raises(TemplateError) as caught:
+        draft("social-post", what_happened=long)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("the social-post draft is ")
+    assert f"over the 280 a post allows; shorten the answer to 'what_happened' ({len(long)} characters)" in message
+
+
+def test_a_playbook_may_ship_its_own_template():
+    r = draft("thank-you")
+    assert r.body.startswith("Hi,\n\nThank you for helping us get customers who changed their address")
+
+
+# --- missing answers and broken templates ------------------------------------------------
+
+
+def test_a_missing_answer_is_one_line_naming_the_step():
+    with pytest.raises(TemplateError) as caught:
+        draft("customer-apology", what_happened=DROP)
+    assert str(caught.value) == (
+        "the draft needs an answer to 'what_happened' (\"What happened, in plain words?\", stage facts); "
+        "add it with: mea-culpa resume 2026-03-14-wrong-addresses"
+    )
+
+
+def test_a_vocabulary_id_the_playbook_lacks_names_the_playbook(write):
+    book = write(
+        "small/playbook.yaml",
+        """
+        id: small
+        title: Small
+        summary: A playbook without a repair step.
+        version: "1"
+        stages:
+          - stage: facts
+            steps:
+              - {id: what_happened, type: text, prompt: What happened?}
+        messages:
+          - {id: note, title: Note, template: note}
+        """,
+    )
+    write("small/note.j2", "{{ what_happened }}. {{ repair }}\n")
+    playbook = load(book)
+    session = make_session(playbook, {"what_happened": "We broke it"})
+    with pytest.raises(TemplateError) as caught:
+        messages.render(playbook, session, "note", now=NOW)
+    assert str(caught.value) == (
+        "the draft needs an answer to 'repair', but playbook 'small' has no step with that id; "
+        "add the step, or test it in the template with {% if repair %}"
+    )
+
+
+def test_a_template_that_prints_an_answer_that_does_not_apply_says_so(write):
+    book = write(
+        "cond/playbook.yaml",
+        """
+        id: cond
+        title: Cond
+        summary: A conditional step printed without a test.
+        version: "1"
+        stages:
+          - stage: facts
+            steps:
+              - {id: severity, type: choice, prompt: How bad?, choices: [minor, critical]}
+              - {id: make_good, type: text, prompt: What extra?, when: "severity == 'critical'"}
+        messages:
+          - {id: note, title: Note, template: note.j2}
+        """,
+    )
+    write("cond/note.j2", "Also: {{ make_good }}\n")
+    playbook = load(book)
+    session = make_session(playbook, {"severity": "minor"})
+    with pytest.raises(TemplateError, match=r"^the draft needs an answer to 'make_good' \(\"What extra\?\", stage facts\), which does not apply to this session; test it in the template with \{% if make_good %\}$"):
+        messages.render(playbook, session, "note", now=NOW)
+
+
+def _one_message_playbook(write, template: str, name: str = "note.j2") -> Playbook:
+    book = write(
+        "tpl/playbook.yaml",
+        f"""
+        id: tpl
+        title: Tpl
+        summary: One message.
+        version: "1"
+        stages:
+          - stage: facts
+            steps:
+              - {{id: what_happened, type: text, prompt: What happened?}}
+        messages:
+          - {{id: note, title: Note, template: {name}}}
+        """,
+    )
+    write(f"tpl/{name}", template)
+    return load(book)
+
+
+def test_a_template_cannot_include_a_file_outside_its_folders(write):
+    write("secret.txt", "top secret\n")
+    playbook = _one_message_playbook(write, '{% include "../secret.txt" %}\n')
+    with pytest.raises((SecurityError, TemplateError)) as caught:
+        messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
+    assert "top secret" not in str(caught.value)
+
+
+def test_a_template_cannot_follow_a_link_out_of_its_folder(write, tmp_path):
+    write("outside/secret.j2", "top secret\n")
+    playbook = _one_message_playbook(write, '{% include "partials/link.j2" %}\n')
+    (tmp_path / "tpl" / "partials").mkdir()
+    (tmp_path / "tpl" / "partials" / "link.j2").symlink_to(tmp_path / "outside" / "secret.j2")
+    with pytest.raises(SecurityError, match="leads outside"):
+        messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
+
+
+def test_a_template_error_at_render_time_is_one_line(write):
+    playbook = _one_message_playbook(write, "{{ what_happened | int // 0 }}\n")
+    with pytest.raises(TemplateError) as caught:
+        messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("template note.j2: ZeroDivisionError")
+
+
+def test_the_sandbox_still_guards_templates(write):
+    playbook = _one_message_playbook(write, "{{ what_happened.__class__.__mro__ }}\n")
+    with pytest.raises((SecurityError, TemplateError)):
+        messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
+
+
+def test_an_unknown_message_lists_the_offered_ones():
+    playbook = fixture_playbook()
+    with pytest.raises(NotFound, match="playbook 'draft-fixture' has no message 'apology'; it offers: customer-apology, status-update"):
+        messages.render(playbook, make_session(playbook, example()), "apology")
+
+
+# --- what is offered, and the context ----------------------------------------------------
+
+
+def test_available_follows_each_message_when():
+    playbook = fixture_playbook()
+    with_name = [m.id for m in messages.available(playbook, make_session(playbook, example()))]
+    without = [m.id for m in messages.available(playbook, make_session(playbook, example(recipient_name=DROP)))]
+    assert "personal-note" in with_name
+    assert "personal-note" not in without
+
+
+def test_a_message_that_is_not_offered_is_refused_with_its_condition():
+    with pytest.raises(UsageError, match="the playbook offers personal-note only when recipient_name"):
+        draft("personal-note", recipient_name=DROP)
+
+
+def test_the_context_is_plain_data():
+    playbook = fixture_playbook()
+    context = messages.template_context(playbook, make_session(playbook, example()), playbook.message("customer-apology"), now=NOW)
+    plain = {k: v for k, v in context.items() if type(v).__name__ != "Missing"}
+    json.dumps(plain)
+    assert context["actions"][0] == {
+        "step": "prevention_actions",
+        "what": "Add a test order to every checkout release and compare its courier label",
+        "owner": "Priya",
+        "due": "2026-03-27",
+        "effort": "half a day",
+        "commitment": True,
+    }
+    assert context["fix_status"] == {"state": "done", "reason": ""}
+    assert context["now"] == "2026-03-14T16:42+01:00"
+    assert not context["make_good"] and list(context["make_good"]) == []  # does not apply: empty and falsy
+    assert "make_good" not in context["answers"]
+
+
+@pytest.mark.parametrize(
+    ("value", "minutes", "expected"),
+    [
+        ("2026-03-14T16:42+01:00", 30, "2026-03-14T17:15+01:00"),
+        ("2026-03-14T16:45+01:00", 30, "2026-03-14T17:15+01:00"),
+        ("2026-03-14T23:50+00:00", 15, "2026-03-15T00:05+00:00"),
+    ],
+)
+def test_next_update_time_rounds_up_to_five_minutes(value, minutes, expected):
+    assert messages.plus_minutes(value, minutes, round_to=5) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2026-03-14T17:15+01:00", "17:15 UTC+1"), ("2026-03-14T17:15+00:00", "17:15 UTC"), ("2026-03-14T17:15+05:30", "17:15 UTC+5:30"), ("2026-03-14T17:15", "17:15")],
+)
+def test_clock_names_the_zone(value, expected):
+    assert messages.clock(value) == expected
+
+
+def test_items_reads_text_lines_and_lists_alike():
+    assert messages.items("- one\n* two\n\n3. three") == ["one", "two", "three"]
+    assert messages.items([{"what": "a"}, "b", None]) == ["a", "b"]
+
+
+def test_tidy_removes_the_debris_of_empty_answers():
+    assert messages.tidy("\n\nHello  there .\n\n\n\nBye   \n\n") == "Hello there.\n\nBye\n"
+
+
+# --- every built-in, from its example answers --------------------------------------------
+
+
+def _builtin_cases() -> list[tuple[str, str, str, str | None]]:
+    cases = []
+    for path in sorted((REPO / "playbooks").glob("*.yaml")):
+        playbook = load(path)
+        for message in playbook.messages:
+            for tone in message.tones:
+                for phase in messages.phases_for(message) or (None,):
+                    cases.append((playbook.id, message.id, tone, phase))
+    return cases
+
+
+_RUNS: dict[str, tuple[Playbook, sm.Session]] = {}
+
+
+def run_builtin(playbook_id: str) -> tuple[Playbook, sm.Session]:
+    """A built-in completed with no input from its example answers (cached per test run)."""
+    if playbook_id not in _RUNS:
+        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.journal import memory_journal
+        from mea_culpa.runner import Runner
+
+        playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
+        values = answers_mod.check_all(playbook, answers_mod.load_file(REPO / "tests" / "data" / "answers" / f"{playbook_id}.yaml"), source="example")
+        journal = memory_journal()
+        session, change = sm.new_session(playbook, session_id=f"2026-11-22-{playbook_id}", title=f"Example {playbook_id}", now="2026-11-22T10:00:00Z")
+        journal.apply(session, change)
+        prefilled = {k: (v, "file") for k, v in values.items()}
+        _RUNS[playbook_id] = (playbook, Runner(playbook, session, journal, NoInputAsker(), prefilled=prefilled).run())
+    return _RUNS[playbook_id]
+
+
+@pytest.mark.parametrize(("playbook_id", "message_id", "tone", "phase"), _builtin_cases())
+def test_every_builtin_message_drafts_from_its_example_in_every_tone_it_allows(playbook_id, message_id, tone, phase):
+    playbook, session = run_builtin(playbook_id)
+    message = playbook.message(message_id)
+    assert message is not None
+    if message not in messages.available(playbook, session):
+        pytest.skip(f"{message_id} is not offered for the example's answers")
+    if tone == "light" and session.severity in messages.SERIOUS:
+        with pytest.raises(UsageError, match="a light tone is for small mistakes"):
+            messages.render(playbook, session, message_id, tone=tone, phase=phase, now=NOW)
+        return
+    r = messages.render(playbook, session, message_id, tone=tone, phase=phase, now=NOW)
+    reads_as_typed(r.text)
+    if message.channel == "email":
+        assert r.text.startswith("Subject: ") and r.text.split("\n")[1] == ""
+    if message.channel == "social":
+        assert len(r.text.rstrip()) <= messages.SOCIAL_LIMIT
+
+
+@pytest.mark.parametrize("playbook_id", sorted({case[0] for case in _builtin_cases()}))
+def test_every_builtin_customer_apology_passes_the_apology_check(playbook_id):
+    check = pytest.importorskip("mea_culpa.apology").check_text
+    playbook, session = run_builtin(playbook_id)
+    offered = [m for m in messages.available(playbook, session) if m.id in ("customer-apology", "personal-note")]
+    if not offered:
+        pytest.skip("no apology offered for this example")
+    for message in offered:
+        for tone in message.tones:
+            if tone == "light" and session.severity in messages.SERIOUS:
+                continue
+            text = messages.render(playbook, session, message.id, tone=tone, now=NOW).text
+            result = check(text, messages.check_audience(message))
+            assert result.score >= 80, (message.id, tone, result.to_dict())
+            assert not [f for f in result.findings if f.level in ("warning", "error")], (message.id, tone, result.to_dict())
