@@ -179,3 +179,34 @@ def test_action_items_reach_the_actions_table(book):
     final, _, journal = run(book, ANSWERS)
     rows = journal.conn.execute("SELECT what, owner, due, status FROM actions WHERE session_id = ?", (final.id,)).fetchall()
     assert [tuple(r) for r in rows] == [("Add a sent-check to the export", "Ana", "2026-12-01", "open")]
+
+
+def test_a_when_that_needs_an_unanswered_answer_is_not_yet_true(write):
+    path = write(
+        "pb.yaml",
+        """
+        id: pb
+        title: T
+        summary: S
+        version: 1
+        stages:
+          - stage: facts
+            steps:
+              - id: others
+                type: multi-choice
+                prompt: Who else?
+                required: false
+                choices: [colleague, courier]
+              - id: talk
+                type: text
+                prompt: Talk to them
+                when: "'colleague' in others"
+        """,
+    )
+    book = load(path)
+    session, _ = fresh(book)
+    assert sm.plan(book, session).step("talk").state == "not-applicable"
+    final, asker, _ = run(book, {"others": ["colleague"], "talk": "done"})
+    assert asker.asked == ["others", "talk"]
+    final, asker, _ = run(book, {"others": []})
+    assert asker.asked == ["others"]

@@ -314,18 +314,34 @@ def plan(playbook: Playbook, session: Session) -> Plan:
     for stage in playbook.stages:
         stage_ok = True
         if stage.when:
-            stage_ok = expressions.condition(stage.when, context, what=f"stage {stage.kind}: when")
+            stage_ok = _holds(stage.when, context, f"stage {stage.kind}: when")
         planned_steps = []
         for step in stage.steps:
             ok = stage_ok
             if ok and step.when:
-                ok = expressions.condition(step.when, context, what=f"step {step.id}: when")
+                ok = _holds(step.when, context, f"step {step.id}: when")
             record = session.steps.get(step.id)
             planned_steps.append(PlannedStep(step, ok, record))
             if ok:
                 context[step.id] = step_value(record)
         stages.append(PlannedStage(stage, stage_ok, session.stages.get(stage.kind), tuple(planned_steps)))
     return Plan(tuple(stages), _frozen(context))
+
+
+def _holds(source: str, context: Mapping[str, Any], what: str) -> bool:
+    """Whether a `when` holds. A condition that fails only because an answer it reads is
+    not given yet (`'x' in others_involved` before that question) does not hold *yet*;
+    one that fails with every answer it reads in hand is the playbook's error."""
+    from mea_culpa import expressions
+    from mea_culpa.errors import TemplateError
+
+    try:
+        return expressions.condition(source, context, what=what)
+    except TemplateError:
+        names = expressions.expression_names(source)
+        if any(context.get(name) is None for name in names if name != "session"):
+            return False
+        raise
 
 
 def default_for(step: Step, plan_: Plan) -> Any:
