@@ -9,12 +9,89 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from mea_culpa import __version__
 from mea_culpa.errors import ExitCode, MeaCulpaError
+
+
+def _keep_pydantic_lazy() -> None:
+    """Spare commands the import of pydantic where typer would not need it.
+
+    typer 0.29 coerces every parameter that is not a flag through a pydantic TypeAdapter,
+    and builds it (importing pydantic: 40 ms or more, as much as typer itself) before it
+    looks at the value: even for an option left unset, which its own `coerce()` maps to
+    None (or `()`) without the adapter; for a str or an in-range int, which the adapter
+    hands back as is; and for a Path, which it makes with `Path(text)` before typer's own
+    `coerce_cli_path` checks. For those values a stand-in does exactly that for the one
+    call; anything else (lists, choices, parsers, files…) goes through typer unchanged.
+    `tests/test_startup_imports.py` checks both ways agree. Without typer's seam this
+    does nothing (commands are just slower).
+    """
+    try:
+        from typer._param_types import coerce_cli_path
+        from typer.core import _TyperParameter
+    except ImportError:  # pragma: no cover - another typer layout
+        return
+    original = getattr(_TyperParameter, "process_value", None)
+    if original is None or not hasattr(_TyperParameter, "get_runtime_param"):  # pragma: no cover
+        return
+
+    def as_is(value: object, param: object, ctx: object) -> object:
+        return value
+
+    def converter(param: _TyperParameter, value: object) -> Callable[[object, object, object], object] | None:
+        """How typer would coerce `value` for `param` without pydantic, or None if it needs it."""
+        if value is None:
+            return as_is
+        desc = getattr(param, "type_descriptor", None)
+        info = getattr(desc, "parameter_info", None)
+        if desc is None or info is None or param.multiple or param.nargs != 1:
+            return None
+        if getattr(info, "parser", None) is not None or getattr(desc, "file_annotation", None) is not None:
+            return None
+        if desc.annotation is str and type(value) is str:
+            return as_is
+        if desc.annotation is int and type(value) is int:  # in range: neither a bound nor clamping changes it
+            low, high = getattr(info, "min", None), getattr(info, "max", None)
+            return as_is if (low is None or value >= low) and (high is None or value <= high) else None
+        if desc.annotation is Path and getattr(info, "path_type", None) is None and isinstance(value, (str, Path)):
+
+            def to_path(text: object, param: object, ctx: object) -> object:
+                path = Path(text) if type(text) is str else text  # what pydantic's Path does with text
+                return coerce_cli_path(path, info, path_type=Path, param=param, ctx=ctx)  # type: ignore[arg-type]
+
+            return to_path
+        return None
+
+    class StandIn:
+        """Takes the place of typer's RuntimeParam for one value."""
+
+        def __init__(self, convert: Callable[[object, object, object], object]) -> None:
+            self.convert = convert
+
+        def coerce(self, value: object, param: _TyperParameter, ctx: object) -> object:
+            if value is None:  # as typer's RuntimeParam.coerce
+                return () if param.multiple or param.nargs == -1 else None
+            return self.convert(value, param, ctx)
+
+    def process_value(self: _TyperParameter, ctx: object, value: object) -> object:
+        convert = converter(self, value) if getattr(self, "_runtime_param", False) is None else None
+        if convert is None:
+            return original(self, ctx, value)
+        self._runtime_param = StandIn(convert)  # type: ignore[assignment]
+        try:
+            return original(self, ctx, value)
+        finally:
+            self._runtime_param = None
+
+    _TyperParameter.process_value = process_value  # type: ignore[method-assign]
+
+
+_keep_pydantic_lazy()
 
 app = typer.Typer(
     name="mea-culpa",

@@ -1,0 +1,185 @@
+"""The start-up path stays light: heavy modules are imported only by the commands that need them.
+
+Each command runs in a fresh interpreter wrapped so that, at exit, it writes which of the
+watched modules ended up in `sys.modules`. No timings here: those are in `benchmarks/run.py`;
+this guard keeps the benchmark's start-up targets from regressing silently.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+# What the start-up must not pay for: prompts (questionary pulls in prompt_toolkit), Jinja,
+# rich, pydantic (typer's coercion), YAML, SQLite and the calendar library.
+WATCHED = (
+    "questionary",
+    "prompt_toolkit",
+    "jinja2",
+    "rich",
+    "pydantic",
+    "pydantic_core",
+    "yaml",
+    "sqlite3",
+    "icalendar",
+)
+PROMPTS = {"questionary", "prompt_toolkit"}
+NOT_ON_HELP = set(WATCHED)
+# `list` reads the playbooks' YAML (see docs/performance.md for making that cheaper too)
+NOT_ON_LIST = NOT_ON_HELP - {"yaml"}
+
+# Run `python -m mea_culpa ARGS` (what the console script runs) and record the top-level
+# packages imported. `main()` ends in SystemExit; atexit handlers still run after it.
+WRAPPER = """
+import atexit, json, runpy, sys
+report, watched = sys.argv[1], set(sys.argv[2].split(","))
+def _write():
+    found = sorted({name.split(".")[0] for name in sys.modules} & watched)
+    with open(report, "w", encoding="utf-8") as f:
+        json.dump(found, f)
+atexit.register(_write)
+sys.argv = ["mea-culpa", *sys.argv[3:]]
+runpy.run_module("mea_culpa", run_name="__main__", alter_sys=True)
+"""
+
+
+def imported(tmp_path: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> set[str]:
+    """The watched packages that `mea-culpa ARGS` imported, in a fresh interpreter."""
+    report = tmp_path / "imported.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(report), ",".join(WATCHED), *args],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in ok_codes, f"mea-culpa {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+    return set(json.loads(report.read_text(encoding="utf-8")))
+
+
+def registered_commands() -> set[str]:
+    import typer.main
+
+    from mea_culpa.cli import app
+
+    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"]], ids=["help", "version", "h"])
+def test_help_and_version_import_nothing_heavy(tmp_path: Path, args: list[str]) -> None:
+    """Every command module is imported to register its command: none may import more than typer."""
+    assert imported(tmp_path, *args) & NOT_ON_HELP == set()
+
+
+def test_list_imports_no_prompts_jinja_rich_or_pydantic(tmp_path: Path) -> None:
+    assert imported(tmp_path, "list") & NOT_ON_LIST == set()
+
+
+def test_command_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    assert imported(tmp_path, "start", "--help") & NOT_ON_HELP == set()
+
+
+def test_check_imports_no_prompts(tmp_path: Path) -> None:
+    if "check" not in registered_commands():
+        pytest.skip("no `check` command in this build")
+    text = tmp_path / "apology.txt"
+    text.write_text("I am sorry I sent your order to the wrong address. I will fix it today.\n", encoding="utf-8")
+    # exit 1 is the check's verdict on the text, not a failure of the command
+    assert imported(tmp_path, "check", str(text), ok_codes=(0, 1)) & PROMPTS == set()
+
+
+def test_a_run_without_input_imports_no_prompts(tmp_path: Path) -> None:
+    answers = DATA / "answers" / "general.yaml"
+    assert imported(tmp_path, "start", "general", "--answers", str(answers), "--no-input") & PROMPTS == set()
+
+
+# --- cli._keep_pydantic_lazy: the stand-in coerces exactly as typer does -----------------
+
+
+def _command():
+    import typer
+    import typer.main
+
+    import mea_culpa.cli  # noqa: F401  (installs the stand-in)
+
+    app = typer.Typer()
+
+    @app.command()
+    def sample(
+        name: str | None = typer.Argument(None),
+        count: int = typer.Option(20, min=1, max=100),
+        clamped: int = typer.Option(5, min=1, max=10, clamp=True),
+        path: Path | None = typer.Option(None),
+        existing: Path | None = typer.Option(None, exists=True, dir_okay=False),
+        many: list[Path] | None = typer.Option(None),
+    ) -> None:
+        pass
+
+    command = typer.main.get_command(app)
+    return command, command.context_class(command)
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("name", None),
+        ("name", "2026-03-01-checkout-down"),
+        ("name", ""),
+        ("count", 20),
+        ("count", 100),
+        ("clamped", 5),
+        ("path", None),
+        ("path", "notes/today.md"),
+        ("path", ""),
+        ("path", "~/x"),
+        ("existing", None),
+        ("many", None),
+    ],
+)
+def test_the_pydantic_free_shortcut_gives_typers_own_values(tmp_path: Path, param: str, value: object) -> None:
+    command, ctx = _command()
+    p = next(x for x in command.params if x.name == param)
+    fast = p.process_value(ctx, value)
+    assert p._runtime_param is None  # the stand-in was used for the one call only
+    slow = p.get_runtime_param().coerce(value, param=p, ctx=ctx)  # typer's pydantic adapter
+    assert (type(fast), fast) == (type(slow), slow)
+
+
+@pytest.mark.parametrize(("param", "value"), [("count", 0), ("count", 101), ("clamped", 50), ("many", ("a", "b"))])
+def test_values_the_shortcut_cannot_vouch_for_go_through_typer(param: str, value: object) -> None:
+    import typer
+
+    command, ctx = _command()
+    p = next(x for x in command.params if x.name == param)
+    try:
+        fast: object = p.process_value(ctx, value)
+    except typer.BadParameter as exc:
+        fast = f"error: {exc.format_message()}"
+    try:
+        slow: object = p.get_runtime_param().coerce(value, param=p, ctx=ctx)
+    except typer.BadParameter as exc:
+        slow = f"error: {exc.format_message()}"
+    assert fast == slow
+
+
+def test_path_checks_stay_typers(tmp_path: Path) -> None:
+    import typer
+
+    command, ctx = _command()
+    p = next(x for x in command.params if x.name == "existing")
+    present = tmp_path / "answers.yaml"
+    present.write_text("a: 1\n", encoding="utf-8")
+    assert p.process_value(ctx, str(present)) == present
+    for bad in (str(tmp_path / "missing.yaml"), str(tmp_path)):
+        with pytest.raises(typer.BadParameter) as fast:
+            p.process_value(ctx, bad)
+        with pytest.raises(typer.BadParameter) as slow:
+            p.get_runtime_param().coerce(bad, param=p, ctx=ctx)
+        assert fast.value.format_message() == slow.value.format_message()
