@@ -344,10 +344,12 @@ def test_a_template_that_prints_an_answer_that_does_not_apply_says_so(write):
         messages.render(playbook, session, "note", now=NOW)
 
 
-def _one_message_playbook(write, template: str, name: str = "note.j2") -> Playbook:
+def _one_message_playbook(write, template: str) -> Playbook:
+    """A playbook whose template is replaced by `template` after loading: the render-time
+    guards must hold even for a template the validator never saw."""
     book = write(
         "tpl/playbook.yaml",
-        f"""
+        """
         id: tpl
         title: Tpl
         summary: One message.
@@ -355,19 +357,21 @@ def _one_message_playbook(write, template: str, name: str = "note.j2") -> Playbo
         stages:
           - stage: facts
             steps:
-              - {{id: what_happened, type: text, prompt: What happened?}}
+              - {id: what_happened, type: text, prompt: What happened?}
         messages:
-          - {{id: note, title: Note, template: {name}}}
+          - {id: note, title: Note, template: note.j2}
         """,
     )
-    write(f"tpl/{name}", template)
-    return load(book)
+    write("tpl/note.j2", "{{ what_happened }}\n")
+    playbook = load(book)
+    write("tpl/note.j2", template)
+    return playbook
 
 
 def test_a_template_cannot_include_a_file_outside_its_folders(write):
-    write("secret.txt", "top secret\n")
-    playbook = _one_message_playbook(write, '{% include "../secret.txt" %}\n')
-    with pytest.raises((SecurityError, TemplateError)) as caught:
+    write("secret.j2", "top secret\n")
+    playbook = _one_message_playbook(write, '{% include "../secret.j2" %}\n')
+    with pytest.raises(SecurityError) as caught:
         messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
     assert "top secret" not in str(caught.value)
 

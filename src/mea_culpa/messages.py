@@ -438,9 +438,9 @@ def _clause_in_context() -> Callable[..., str]:
     return clause
 
 
-# The filters message templates have on top of the shared ones (docs/templates.md). The
-# playbook validator does not know them yet, so the built-in templates use them only in
-# partials; `clause` is replaced by a version that keeps names capitalised.
+# The filters message templates have on top of the shared ones (docs/templates.md); the
+# playbook validator reads templates with them too. `clause` is also replaced, by a
+# version that keeps names capitalised (see `_clause_in_context`).
 FILTERS: dict[str, Callable[..., Any]] = {
     "plus_minutes": plus_minutes,
     "clock": clock,
