@@ -399,6 +399,19 @@ def test_the_sandbox_still_guards_templates(write):
         messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
 
 
+def test_a_runaway_template_is_stopped(write, monkeypatch):
+    from mea_culpa import expressions
+
+    if not hasattr(expressions, "sandbox_time_limit"):
+        pytest.skip("this build has no time limit for templates")
+    monkeypatch.setattr(expressions, "MAX_SECONDS", 0.2)
+    limit = expressions.sandbox_time_limit
+    monkeypatch.setattr(expressions, "sandbox_time_limit", lambda: limit(0.2))
+    playbook = _one_message_playbook(write, "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n")
+    with pytest.raises(SecurityError, match="took longer than"):
+        messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
+
+
 def test_an_unknown_message_lists_the_offered_ones():
     playbook = fixture_playbook()
     with pytest.raises(NotFound, match="playbook 'draft-fixture' has no message 'apology'; it offers: customer-apology, status-update"):

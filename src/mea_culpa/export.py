@@ -115,7 +115,7 @@ def _redact_finding(finding: Mapping[str, Any], secrets: list[str]) -> dict[str,
     return out
 
 
-def _action_items(plan_: Plan, action_status: Mapping[tuple[str, int], str], include_sensitive: bool) -> list[dict[str, Any]]:
+def _action_items(plan_: Plan, action_status: Mapping[tuple[str, str], str], include_sensitive: bool) -> list[dict[str, Any]]:
     out = []
     for stage in plan_.stages:
         for planned in stage.steps:
@@ -125,7 +125,7 @@ def _action_items(plan_: Plan, action_status: Mapping[tuple[str, int], str], inc
             value = planned.record.value
             if not isinstance(value, list):
                 continue
-            for position, item in enumerate(value):
+            for item in value:
                 if not isinstance(item, Mapping):
                     continue
                 out.append(
@@ -136,7 +136,7 @@ def _action_items(plan_: Plan, action_status: Mapping[tuple[str, int], str], inc
                         "due": item.get("due"),
                         "effort": item.get("effort"),
                         "commitment": item.get("commitment"),
-                        "status": action_status.get((step.id, position), "open"),
+                        "status": action_status.get((step.id, str(item.get("what") or "")), "open"),
                     }
                 )
     return out
@@ -147,12 +147,12 @@ def session_data(
     session: Session,
     *,
     include_sensitive: bool = False,
-    action_status: Mapping[tuple[str, int], str] | None = None,
+    action_status: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Any]:
     """The session as one plain document: the JSON export (see docs/export.md).
 
-    `action_status` maps (step id, position) of an action item to its status in the
-    journal (open, done, dropped…); items it does not name are "open"."""
+    `action_status` maps (step id, what) of an action item to its status in the journal
+    (open, done, dropped); items it does not name are "open"."""
     plan_ = plan(playbook, session)
     secrets = [] if include_sensitive else _secrets(playbook, session)
     stages = []
@@ -606,7 +606,7 @@ def export_session(
     fmt: str,
     *,
     include_sensitive: bool = False,
-    action_status: Mapping[tuple[str, int], str] | None = None,
+    action_status: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
     name = normalise_format(fmt)

@@ -9,6 +9,7 @@ the step that would supply it. Nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -522,11 +523,15 @@ def _run_template(env: SandboxedEnvironment, name: str, context: Mapping[str, An
     import jinja2
     from jinja2.exceptions import SecurityError as JinjaSecurityError
 
+    from mea_culpa import expressions
     from mea_culpa.errors import MeaCulpaError
     from mea_culpa.expressions import MAX_OUTPUT
 
+    # A runaway template is stopped by the sandbox's time limit where there is one.
+    limit = getattr(expressions, "sandbox_time_limit", None)
     try:
-        out = env.get_template(name).render(**context)
+        with limit() if limit is not None else contextlib.nullcontext():
+            out = env.get_template(name).render(**context)
     except MeaCulpaError:
         raise
     except jinja2.UndefinedError as exc:

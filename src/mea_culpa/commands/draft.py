@@ -96,11 +96,14 @@ def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
         from mea_culpa import asking
     except ImportError:
         return None
-    # The Asker is the only place that talks to questionary; use its chooser when it has one.
-    asker = getattr(asking, "QuestionaryAsker", None)
-    if asker is None or not callable(getattr(asker, "choose", None)):
-        return None
-    picked = asker().choose(title, choices)
+    # asking.py is the only module that talks to questionary; use its chooser.
+    choose = getattr(asking, "choose", None)
+    if not callable(choose):
+        asker = getattr(asking, "QuestionaryAsker", None)
+        if asker is None or not callable(getattr(asker, "choose", None)):
+            return None
+        choose = asker().choose
+    picked = choose(title, choices)
     return picked if isinstance(picked, str) else None
 
 

@@ -68,16 +68,20 @@ def export(
         typer.echo(text, nl=False)
 
 
-def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, int], str]:
-    """The status the journal keeps for each action item (open, done…), by step and position."""
+def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, str], str]:
+    """The status the journal keeps for each action item (open, done, dropped), by list
+    step and text (the journal matches items by their text too)."""
+    query = getattr(journal, "actions", None)
+    if callable(query):
+        rows = query(session=session_id, include_closed=True)
+        return {(r.step_id, r.what): r.status for r in rows if getattr(r, "kind", "action") == "action"}
     import sqlite3
 
-    # The journal has no query for this yet; read its actions table directly and treat
-    # any failure as "all open" so that an export never fails for it.
+    # A journal without the query: read its table, and treat a failure as "all open".
     try:
         rows = journal.conn.execute(
-            "SELECT step_id, position, status FROM actions WHERE session_id = ? AND kind = 'action'", (session_id,)
+            "SELECT step_id, what, status FROM actions WHERE session_id = ? AND kind = 'action'", (session_id,)
         ).fetchall()
     except sqlite3.Error:
         return {}
-    return {(row[0], int(row[1])): str(row[2]) for row in rows}
+    return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
