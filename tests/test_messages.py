@@ -537,7 +537,9 @@ def test_every_builtin_message_drafts_from_its_example_in_every_tone_it_allows(p
 
 @pytest.mark.parametrize("playbook_id", sorted({case[0] for case in _builtin_cases()}))
 def test_every_builtin_customer_apology_passes_the_apology_check(playbook_id):
-    check = pytest.importorskip("mea_culpa.apology").check_text
+    check = getattr(pytest.importorskip("mea_culpa.apology"), "check_text", None)
+    if check is None:
+        pytest.skip("the apology check is not in this build")
     playbook, session = run_builtin(playbook_id)
     offered = [m for m in messages.available(playbook, session) if m.id in ("customer-apology", "personal-note")]
     if not offered:
