@@ -183,3 +183,43 @@ def test_path_checks_stay_typers(tmp_path: Path) -> None:
         with pytest.raises(typer.BadParameter) as slow:
             p.get_runtime_param().coerce(bad, param=p, ctx=ctx)
         assert fast.value.format_message() == slow.value.format_message()
+
+
+# --- cli._app_for: typer builds only what the arguments need, and says the same ----------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["-h", "start"],
+        ["--help", "--version"],
+        ["--version"],
+        ["--version", "--help"],
+        ["start", "--help"],
+        ["actions", "--help"],
+        ["--debug", "list", "--help"],
+        ["lst"],
+        ["--bogus"],
+        ["--debug"],
+        ["show"],
+    ],
+    ids=lambda a: " ".join(a) or "no-args",
+)
+def test_building_only_the_command_asked_for_changes_no_output(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mea_culpa import cli
+
+    def run() -> tuple[object, str, str]:
+        with pytest.raises(SystemExit) as stop:
+            cli.main(list(args))
+            raise SystemExit(0)
+        out, err = capsys.readouterr()
+        return stop.value.code, out, err
+
+    monkeypatch.setenv("COLUMNS", "100")
+    lazy = run()
+    monkeypatch.setattr(cli, "_app_for", lambda _args: cli.app)
+    assert lazy == run()

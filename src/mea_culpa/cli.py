@@ -402,13 +402,70 @@ def _print_error(err: MeaCulpaError) -> None:
             typer.secho(f"error: {line}", err=True, fg=None if os.environ.get("NO_COLOR") else "red")
 
 
+def _command_name(info: typer.models.CommandInfo) -> str:
+    return info.name or typer.main.get_command_name(info.callback.__name__)  # type: ignore[union-attr]
+
+
+def _without_parameters(info: typer.models.CommandInfo) -> typer.models.CommandInfo:
+    """A copy of a command that keeps its name and help text but has no parameters."""
+    import copy
+
+    callback = info.callback
+
+    def stand_in() -> None:  # pragma: no cover - never invoked: it only lists the command
+        raise AssertionError("a help-only stand-in was invoked")
+
+    stand_in.__name__ = callback.__name__  # type: ignore[union-attr]
+    stand_in.__doc__ = callback.__doc__
+    listed = copy.copy(info)
+    listed.callback = stand_in
+    return listed
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app with only what these arguments need, for typer to build.
+
+    Before it parses anything, typer turns every registered command into a click command,
+    reading each function's signature and evaluating its annotations: for all of them
+    that costs a fifth of `import typer`. A command run by name needs only itself,
+    `--version` needs none, and the top-level help needs each command's name and help
+    text, which copies without parameters carry. Anything unusual (an unknown option, a
+    name that is no command) gets the whole app, so typer's own errors and suggestions
+    stay as they are.
+    """
+    import copy
+
+    view = copy.copy(app)  # registered_* are replaced below, never mutated: `app` stays whole
+    for arg in args:
+        if arg in ("-h", "--help"):  # the top-level help (eager: it wins over a later command)
+            view.registered_commands = [_without_parameters(c) for c in app.registered_commands]
+            return view
+        if arg == "--version":  # eager: answered before any command
+            view.registered_commands, view.registered_groups = [], []
+            return view
+        if arg == "--debug":
+            continue
+        if arg.startswith("-"):
+            return app
+        commands = [c for c in app.registered_commands if _command_name(c) == arg]
+        groups = [g for g in app.registered_groups if g.name == arg]
+        if not commands and not groups:
+            return app
+        view.registered_commands, view.registered_groups = commands, groups
+        return view
+    if not args:  # no_args_is_help
+        view.registered_commands = [_without_parameters(c) for c in app.registered_commands]
+        return view
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `mea-culpa` command."""
     args = list(sys.argv[1:] if argv is None else argv)
     _State.debug = "--debug" in args or os.environ.get("MEA_CULPA_DEBUG") == "1"
     try:
         # Without standalone mode, typer returns the code of `raise typer.Exit(code)`.
-        code = app(args=args, prog_name="mea-culpa", standalone_mode=False)
+        code = _app_for(args)(args=args, prog_name="mea-culpa", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except MeaCulpaError as err:
