@@ -144,8 +144,10 @@ def summary(session: Session, plan: Plan, *, saved: bool) -> None:
     c.print(Panel("\n".join(lines), title="Summary", border_style="green", padding=(1, 2)))
     if saved:
         c.print("[bold]Next steps[/bold]")
-        c.print(f"  mea-culpa draft {session.id}          draft the messages (apology, updates, follow-up, team note)")
-        c.print(f"  mea-culpa export {session.id} -f md   the completed checklist")
+        c.print("  Draft the messages (apology, updates, follow-up, team note):")
+        c.print(f"    mea-culpa draft {session.id}", soft_wrap=True)
+        c.print("  Export the completed checklist:")
+        c.print(f"    mea-culpa export {session.id} -f md", soft_wrap=True)
     else:
         c.print("[dim]This session was not saved (--no-save).[/dim]")
 
