@@ -386,8 +386,16 @@ def run_once(bench: Bench, fig: Figure, *, capture: bool) -> tuple[int, float, f
     return code, time.perf_counter() - started, None, ""
 
 
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def measure(bench: Bench, rounds: int, rng: random.Random) -> None:
     live = [f for f in bench.figures if not f.reason]
+    before = load_average()
     log(f"warm-up round: {len(live)} commands")
     for fig in rng.sample(live, len(live)):
         code, _, _, said = run_once(bench, fig, capture=True)
@@ -406,6 +414,17 @@ def measure(bench: Bench, rounds: int, rng: random.Random) -> None:
             if cpu is not None:
                 fig.cpu.append(cpu)
         log(f"round {number}/{rounds}: {time.perf_counter() - started:.1f} s")
+    after, cpus = load_average(), os.cpu_count() or 1
+    if before is not None and after is not None:
+        busy = max(before, after) > cpus * 0.75
+        bench.notes.append(
+            f"load average {before:.2f} before, {after:.2f} after, on {cpus} CPUs"
+            + (
+                ": other work was running, so the wall-clock medians are less trustworthy than the CPU ratios"
+                if busy
+                else ""
+            )
+        )
 
 
 # --- verdicts ---------------------------------------------------------------------------
