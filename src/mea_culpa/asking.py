@@ -7,7 +7,9 @@ Questions use `unsafe_ask`: questionary's `ask` would swallow Ctrl-C and return 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -15,12 +17,24 @@ from mea_culpa.playbook import Step
 from mea_culpa.runner import NeedsAnswer, Review
 from mea_culpa.session import Plan, PlannedStage, Session
 
+Check = Callable[[Any], "str | None"]
+
 ACTION_CHOICES = (
     ("done", "Done"),
     ("later", "Later: keep it on my list"),
-    ("skipped", "Skip: not needed here (give a reason)"),
-    ("blocked", "Blocked: cannot do it yet (give a reason)"),
+    ("skipped", "Skip it: not needed here"),
+    ("blocked", "Blocked: cannot do it yet"),
 )
+ACTION_REASONS = {
+    "skipped": "Why is it not needed?",
+    "blocked": "What is blocking it?",
+}
+REASON_NEEDED = "A reason is needed, so the record stays honest"
+
+# questionary turns a Choice whose value is None into its title, so "no answer" and
+# "never mind" need a value of their own that no playbook choice can have.
+_NOTHING = "\x00nothing"
+_SELECT_HINT = "(↑↓ then Enter)"
 
 
 class NoInputAsker:
@@ -29,7 +43,7 @@ class NoInputAsker:
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         return None
 
-    def ask(self, step: Step, default: Any, check: Callable[[Any], str | None], current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
         raise NeedsAnswer(step.id)
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
@@ -52,7 +66,9 @@ class ScriptedAsker:
         final: Sequence[Review] = (),
         interrupt_before: str | None = None,
     ) -> None:
-        self.answers = {k: list(v) if isinstance(v, _Attempts) else [v] for k, v in answers.items()}
+        self.answers = {
+            k: list(v) if isinstance(v, _Attempts) else [v] for k, v in answers.items()
+        }
         self.reviews = {k: list(v) for k, v in (reviews or {}).items()}
         self.final = list(final)
         self.interrupt_before = interrupt_before
@@ -63,7 +79,7 @@ class ScriptedAsker:
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         self.headers.append((planned.stage.kind, position, total))
 
-    def ask(self, step: Step, default: Any, check: Callable[[Any], str | None], current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
         if step.id == self.interrupt_before:
             raise KeyboardInterrupt
         self.asked.append(step.id)
@@ -93,17 +109,60 @@ def attempts(*values: Any) -> _Attempts:
     return _Attempts(values)
 
 
+def choose(message: str, choices: Sequence[tuple[str, str]]) -> str | None:
+    """One choice among (value, label) pairs at the terminal, for commands outside a run
+    (e.g. `draft` picking a message). Ctrl-C raises KeyboardInterrupt."""
+    return QuestionaryAsker().choose(message, choices)
+
+
+def editor_name() -> str:
+    """The editor Ctrl-X Ctrl-E opens (prompt_toolkit reads $VISUAL, then $EDITOR)."""
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return os.path.basename(words[0]) if words else "your editor"
+
+
+def long_text_instruction() -> str:
+    return (f"Enter on an empty line to finish (or Esc then Enter) · "
+            f"Ctrl-X Ctrl-E to write it in {editor_name()}")
+
+
+def resolved_when(step_type: str, raw: Any, stored: Any) -> str | None:
+    """What typed date words resolved to ("in 3 days" -> "Wed 25 Nov 2026"), shown under
+    the answer so that the user sees the date that is kept; None when nothing to add."""
+    if not isinstance(raw, str) or not isinstance(stored, str):
+        return None
+    typed = raw.strip().replace("T", " ")
+    try:
+        if step_type == "date":
+            day = dt.date.fromisoformat(stored)
+            return None if typed == stored else day.strftime("%a %d %b %Y")
+        if step_type == "datetime":
+            moment = dt.datetime.fromisoformat(stored)
+            return None if typed == stored.replace("T", " ") else moment.strftime("%a %d %b %Y %H:%M")
+    except ValueError:
+        return None
+    return None
+
+
 class QuestionaryAsker:
-    """The real thing: one questionary widget per step type, at a terminal."""
+    """The real thing: one questionary widget per step type, at a terminal.
+
+    Question lines go through prompt_toolkit (standard output, like the widgets); the
+    longer help under a question goes through rich (standard error), which wraps it."""
 
     def __init__(self) -> None:
         import questionary
 
         self.q = questionary
-        from questionary import Style
-
-        self.style = Style([("qmark", "fg:#5f87af bold"), ("question", "bold"), ("answer", "fg:#5faf5f"),
-                            ("instruction", "fg:#808080"), ("pointer", "fg:#5f87af bold"), ("highlighted", "fg:#5f87af")])
+        self.style = questionary.Style([
+            ("qmark", "fg:#5f87af bold"), ("question", "bold"), ("answer", "fg:#5faf5f"),
+            ("instruction", "fg:#808080"), ("pointer", "fg:#5f87af bold"),
+            ("highlighted", "fg:#5f87af"),
+        ])
 
     # --- display -----------------------------------------------------------------------
 
@@ -112,52 +171,136 @@ class QuestionaryAsker:
 
         ui.stage_header(planned, position, total)
 
+    def _say(self, *fragments: tuple[str, str], indent: int = 0) -> None:
+        """(style, text) fragments in the widgets' own style, on the widgets' own output,
+        wrapped at spaces to the terminal's width with a hanging indent of two columns."""
+        from prompt_toolkit import print_formatted_text
+        from prompt_toolkit.application.current import get_app_session
+        from prompt_toolkit.formatted_text import FormattedText
+
+        width = max(get_app_session().output.get_size().columns - 1, 16)
+        lines: list[list[tuple[str, str]]] = []
+        line, column, words = [("", " " * indent)], indent, 0
+        for style, text in fragments:
+            for word in text.split():
+                if words and column + 1 + len(word) > width:
+                    lines.append(line)
+                    line, column, words = [("", "  ")], 2, 0
+                piece = f" {word}" if words else word
+                if line[-1][0] == style:  # one run per style: no escape codes inside words
+                    line[-1] = (style, line[-1][1] + piece)
+                else:
+                    line.append((style, piece))
+                column += len(piece)
+                words += 1
+        lines.append(line)
+        for one in lines:
+            print_formatted_text(FormattedText(one), style=self.style)
+
+    def _question_line(self, message: str, answer: str = "") -> None:
+        self._say(("class:qmark", "?"), ("class:question", message), ("class:answer", answer))
+
+    def _note(self, text: str) -> None:
+        self._say(("class:instruction", text), indent=2)
+
+    def _help(self, text: str) -> None:
+        from rich.markup import escape
+
+        from mea_culpa import ui
+
+        ui.console().print(f"[dim]{escape(text)}[/dim]")
+
     # --- questions ---------------------------------------------------------------------
 
-    def _validator(self, check: Callable[[Any], str | None], convert: Callable[[str], Any] = lambda s: s) -> Callable[[str], Any]:
+    def _validator(self, check: Check) -> Callable[[str], bool | str]:
         def validate(text: str) -> bool | str:
-            problem = check(convert(text))
+            problem = check(text)
             return True if problem is None else problem
 
         return validate
 
-    def ask(self, step: Step, default: Any, check: Callable[[Any], str | None], current: Any = None) -> Any:
+    def _text(self, message: str, *, default: str = "", check: Check | None = None,
+              **kwargs: Any) -> str:
+        # Validate on Enter only: an error flashing up while "yesterday" is half typed
+        # ("'yes' is not a date") is noise for someone who is already stressed.
+        answer: str = self.q.text(
+            message, default=default, validate=self._validator(check) if check else None,
+            style=self.style, validate_while_typing=False, **kwargs,
+        ).unsafe_ask()
+        return answer
+
+    def _select(self, message: str, choices: list[Any], *, default: Any = None,
+                instruction: str = _SELECT_HINT) -> Any:
+        picked = self.q.select(message, choices=choices, default=default, style=self.style,
+                               instruction=instruction).unsafe_ask()
+        return None if picked == _NOTHING else picked
+
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
         start = current if current is not None else default
         q = self.q
         message = step.prompt + ("" if step.required else " (optional)")
         if step.help:
-            from mea_culpa import ui
-
-            ui.console().print(f"[dim]{step.help}[/dim]")
+            self._help(step.help)
         kind = step.type
-        if kind in ("choice",):
-            choices = [q.Choice(c.label, value=c.value, description=c.help or None) for c in step.choices]
+        if kind == "choice":
+            choices = [q.Choice(c.label, value=c.value, description=c.help or None)
+                       for c in step.choices]
             if not step.required:
-                choices.append(q.Choice("(no answer)", value=None))
-            default_value = start if any(c.value == start for c in step.choices) else None
-            return q.select(message, choices=choices, default=default_value, style=self.style,
-                            instruction="(↑↓ then Enter)").unsafe_ask()
+                choices.append(q.Choice("(no answer)", value=_NOTHING))
+            known = any(c.value == start for c in step.choices)
+            return self._select(message, choices, default=start if known else None)
         if kind == "multi-choice":
-            chosen = set(start or [])
-            choices = [q.Choice(c.label, value=c.value, checked=c.value in chosen, description=c.help or None) for c in step.choices]
-            return q.checkbox(message, choices=choices, style=self.style, validate=lambda v: check(v) or True,
-                              instruction="(Space to tick, Enter when done)").unsafe_ask()
+            return self._multi_choice(step, message, start, check)
         if kind == "yes-no":
-            return q.confirm(message, default=bool(start) if start is not None else True, style=self.style).unsafe_ask()
+            return q.confirm(message, default=bool(start) if start is not None else True,
+                             style=self.style).unsafe_ask()
         if kind == "action":
-            return self._action(step, message, start)
+            return self._action(step, start)
         if kind == "list":
             return self._list(step, message, start or [], check)
         if kind == "long-text":
             return self._long_text(message, start, check)
         hint = {"date": " (e.g. 2026-03-31, today, yesterday, in 3 days)",
                 "datetime": " (e.g. now, 14:30, yesterday 09:00, 2026-03-31 14:30)"}.get(kind, "")
-        text_default = "" if start is None else str(start).replace("T", " ") if kind == "datetime" else str(start)
-        answer = q.text(message + hint, default=text_default, validate=self._validator(check), style=self.style).unsafe_ask()
+        text_default = "" if start is None else str(start)
+        if kind == "datetime":
+            text_default = text_default.replace("T", " ")
+        answer = self._text(message + hint, default=text_default, check=check)
+        if kind in ("date", "datetime"):
+            from mea_culpa import answers as answers_mod
+
+            try:
+                shown = resolved_when(kind, answer, answers_mod.coerce(step, answer))
+            except answers_mod.AnswerProblem:  # pragma: no cover - the validator let it in
+                shown = None
+            if shown:
+                self._note(f"→ {shown}")
         return answer
 
-    def _long_text(self, message: str, start: Any, check: Callable[[Any], str | None]) -> str:
+    def _multi_choice(self, step: Step, message: str, start: Any, check: Check) -> list[str]:
+        chosen = set(start or [])
+        choices = [self.q.Choice(c.label, value=c.value, checked=c.value in chosen,
+                                 description=c.help or None) for c in step.choices]
+        # questionary shows "done (2 selections)" after the answer; the labels say more,
+        # so the widget is erased when done and the question is written again with them.
+        question = self.q.checkbox(message, choices=choices, style=self.style,
+                                   validate=lambda v: check(v) or True, erase_when_done=True,
+                                   instruction="(Space to tick, Enter when done)")
+        try:
+            picked: list[str] = question.unsafe_ask()
+        except KeyboardInterrupt:
+            self._question_line(message)
+            raise
+        labels = [step.choice_label(v) for v in picked]
+        self._question_line(message, ", ".join(labels) if labels else "(none)")
+        return picked
+
+    def _long_text(self, message: str, start: Any, check: Check) -> str:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.document import Document
         from prompt_toolkit.key_binding import KeyBindings
+        from prompt_toolkit.lexers import SimpleLexer
+        from questionary.prompts.common import build_validator
 
         bindings = KeyBindings()
 
@@ -166,55 +309,91 @@ class QuestionaryAsker:
             # Enter on an empty last line finishes; otherwise it starts a new line. Esc then
             # Enter (and Alt+Enter) finish too, and Ctrl-X Ctrl-E opens $VISUAL / $EDITOR.
             buffer = event.current_buffer
-            if buffer.document.is_cursor_at_the_end and (buffer.text.endswith("\n") or not buffer.text.strip()):
+            at_end = buffer.document.is_cursor_at_the_end
+            if at_end and (buffer.text.endswith("\n") or not buffer.text.strip()):
                 buffer.text = buffer.text.rstrip("\n")
                 buffer.validate_and_handle()
             else:
                 buffer.insert_text("\n")
 
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "editor"
-        instruction = f"(Enter on an empty line to finish · Ctrl-X Ctrl-E to write in {os.path.basename(editor)})\n"
-        return self.q.text(message, default="" if start is None else str(start), multiline=True,
-                           instruction=instruction, validate=self._validator(check), style=self.style,
-                           key_bindings=bindings, enable_open_in_editor=True).unsafe_ask()
+        @bindings.add("escape", "c-j")
+        def _(event: Any) -> None:
+            # Esc then Enter typed a moment before the prompt took the terminal: the tty
+            # (still in cooked mode) turned the Enter into a line feed.
+            event.current_buffer.validate_and_handle()
 
-    def _action(self, step: Step, message: str, start: Any) -> dict[str, str]:
+        # The question and the keys go on lines of their own, printed rather than part of
+        # the prompt: prompt_toolkit cuts the lines above a multi-line input at the
+        # terminal's width instead of wrapping them. The input itself starts at "> ".
+        self._question_line(message)
+        self._note(long_text_instruction())
+        session: PromptSession[str] = PromptSession(
+            [("class:qmark", "> ")], style=self.style, lexer=SimpleLexer("class:answer"),
+            multiline=True, key_bindings=bindings, enable_open_in_editor=True,
+            validator=build_validator(self._validator(check)), validate_while_typing=False,
+            prompt_continuation=lambda width, line_number, wrap_count: " " * width,
+        )
+        session.default_buffer.reset(Document("" if start is None else str(start)))
+        answer: str = self.q.Question(session.app).unsafe_ask()
+        return answer
+
+    def _action(self, step: Step, start: Any) -> dict[str, str]:
         q = self.q
-        current_state = start.get("state") if isinstance(start, dict) else None
-        state = q.select(message, choices=[q.Choice(label, value=value) for value, label in ACTION_CHOICES],
-                         default=current_state if current_state in dict(ACTION_CHOICES) else None,
-                         style=self.style, instruction="(↑↓ then Enter)").unsafe_ask()
-        reason = ""
-        if state in ("skipped", "blocked"):
-            reason = q.text("Why?" if state == "skipped" else "What is blocking it?",
-                            validate=lambda t: True if t.strip() else "A reason is needed, so the record stays honest",
-                            style=self.style).unsafe_ask()
+        current = start if isinstance(start, dict) else {}
+        state = self._select(
+            f"To do: {step.prompt}",
+            [q.Choice(label, value=value) for value, label in ACTION_CHOICES],
+            default=current.get("state") if current.get("state") in dict(ACTION_CHOICES) else None,
+        )
+        old_reason = str(current.get("reason") or "")
+        if state in ACTION_REASONS:
+            reason = self._text(
+                ACTION_REASONS[state], default=old_reason,
+                check=lambda t: None if str(t).strip() else REASON_NEEDED,
+            )
         elif state == "later":
-            reason = q.text("Anything to note for later? (optional)", style=self.style).unsafe_ask()
+            reason = self._text("Anything to note for later? (optional)", default=old_reason)
+        else:
+            reason = ""
         return {"state": state, "reason": reason.strip()}
 
-    def _list(self, step: Step, message: str, start: list[dict[str, Any]], check: Callable[[Any], str | None]) -> list[dict[str, Any]]:
+    def _list(self, step: Step, message: str, start: list[dict[str, Any]],
+              check: Check) -> list[dict[str, Any]]:
         from mea_culpa import answers as answers_mod
         from mea_culpa import ui
 
-        q = self.q
         items = [dict(i) for i in start]
-        ui.console().print(f"[bold]{message}[/bold]")
-        if items:
-            ui.console().print("[dim]So far: " + ui.describe_value(step, items, limit=200) + "[/dim]")
+        self._question_line(message)
+        minimum = step.min_items or (1 if step.required else 0)
+        show = bool(items)  # when changing an earlier answer: what is there to start with
         while True:
-            minimum = step.min_items or (1 if step.required else 0)
+            if show:
+                for n, item in enumerate(items, 1):
+                    self._note(f"{n}. {ui.describe_value(step, [item], limit=200)}")
+                show = False
             if len(items) >= minimum:
-                more = q.confirm("Add an item?" if not items else "Add another?", default=not items, style=self.style).unsafe_ask()
-                if not more:
+                nxt = self._list_next(step, items)
+                if nxt == "done":
                     problem = check(items)
                     if problem is None:
                         return items
-                    ui.notice(problem)
+                    self._note(f"! {problem}")
+                    continue
+                if nxt == "remove":
+                    gone = self._select("Remove which one?", [
+                        *(self.q.Choice(f"{n}. {ui.describe_value(step, [i], limit=60)}", value=str(n))
+                          for n, i in enumerate(items, 1)),
+                        self.q.Choice("(keep them all)", value=_NOTHING)])
+                    if gone is not None:
+                        del items[int(gone) - 1]
+                        show = True
+                    continue
+            self._note(f"item {len(items) + 1}")
             item: dict[str, Any] = {}
             for field in step.fields:
-                probe = Step(id=f"{step.id}.{field.id}", type=field.type if field.type != "date" else "date",
-                             prompt=field.prompt, stage=step.stage, required=field.required, choices=field.choices)
+                probe = Step(id=f"{step.id}.{field.id}", type=field.type, prompt=field.prompt,
+                             stage=step.stage, required=field.required, choices=field.choices,
+                             help=field.help)
 
                 def field_check(raw: Any, probe: Step = probe) -> str | None:
                     try:
@@ -223,8 +402,23 @@ class QuestionaryAsker:
                         return str(exc)
                     return None
 
-                item[field.id] = self.ask(probe, None, field_check)
+                # kept as it will be stored, so the list shows dates, not "in 3 days"
+                item[field.id] = answers_mod.coerce(probe, self.ask(probe, None, field_check))
             items.append(item)
+
+    def _list_next(self, step: Step, items: list[dict[str, Any]]) -> str:
+        if not items:
+            more = self.q.confirm(f"{step.prompt}: add an item?", default=True,
+                                  style=self.style).unsafe_ask()
+            return "add" if more else "done"
+        full = step.max_items is not None and len(items) >= step.max_items
+        choices = [self.q.Choice("Done", value="done")]
+        if not full:
+            choices.append(self.q.Choice("Add another", value="add"))
+        choices.append(self.q.Choice("Remove one", value="remove"))
+        count = f"{len(items)} item{'s' if len(items) != 1 else ''}"
+        picked: str = self._select(f"{step.prompt}: {count}. Anything else?", choices)
+        return picked
 
     # --- reviews -----------------------------------------------------------------------
 
@@ -237,32 +431,36 @@ class QuestionaryAsker:
             for p in planned.steps:
                 if p.record is None or p.state == "not-applicable":
                     continue
-                value = ui.describe_value(p.step, plan.context.get(p.step.id), limit=40)
                 if p.record.state != "answered":
                     value = p.record.state
-                choices.append(q.Choice(f"{planned.stage.title}: {p.step.prompt} [{value}]", value=p.step.id))
-        choices.append(q.Choice("(never mind)", value=None))
-        return q.select("Which answer?", choices=choices, style=self.style).unsafe_ask()
+                else:
+                    value = ui.describe_value(p.step, plan.context.get(p.step.id), limit=40)
+                    if p.step.type == "datetime":
+                        value = value.replace("T", " ")
+                prompt = p.step.prompt if len(p.step.prompt) <= 50 else p.step.prompt[:49] + "…"
+                label = f"{planned.stage.title}: {prompt} [{value}]"
+                choices.append(q.Choice(label, value=p.step.id))
+        choices.append(q.Choice("(never mind)", value=_NOTHING))
+        picked: str | None = self._select("Which answer?", choices)
+        return picked
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         q = self.q
-        choice = q.select(
+        choice = self._select(
             f"{planned.stage.title}: done. What next?",
-            choices=[
+            [
                 q.Choice("Continue", value="continue"),
                 q.Choice("Change an earlier answer", value="edit"),
-                q.Choice("Skip this stage (give a reason)", value="skip"),
-                q.Choice("Save and quit (resume later)", value="quit"),
+                q.Choice("Skip this stage", value="skip"),
+                q.Choice("Save and quit for now", value="quit"),
             ],
-            style=self.style,
-            instruction="(↑↓ then Enter)",
-        ).unsafe_ask()
+        )
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.stage_review(planned, plan, session)
         if choice == "skip":
-            reason = q.text("Why skip this stage?", validate=lambda t: True if t.strip() else "A reason is needed",
-                            style=self.style).unsafe_ask()
+            reason = self._text("Why skip this stage?",
+                                check=lambda t: None if str(t).strip() else REASON_NEEDED)
             return Review("skip", reason=reason.strip())
         return Review(choice)
 
@@ -271,12 +469,11 @@ class QuestionaryAsker:
 
         ui.answers_table(plan, title="Your session, before you finish")
         q = self.q
-        choice = q.select(
+        choice = self._select(
             "Finish this session?",
-            choices=[q.Choice("Finish", value="continue"), q.Choice("Change an answer", value="edit"),
-                     q.Choice("Save and quit (resume later)", value="quit")],
-            style=self.style,
-        ).unsafe_ask()
+            [q.Choice("Finish", value="continue"), q.Choice("Change an answer", value="edit"),
+             q.Choice("Save and quit for now", value="quit")],
+        )
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.final_review(plan, session)
@@ -284,9 +481,15 @@ class QuestionaryAsker:
 
     def choose_playbook(self, entries: Sequence[Any]) -> str:
         q = self.q
-        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=e.summary or None) for e in entries]
-        return q.select("Which kind of mistake is it?", choices=choices, style=self.style,
-                        instruction="(↑↓ then Enter)").unsafe_ask()
+        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=e.summary or None)
+                   for e in entries]
+        picked: str = self._select("Which kind of mistake is it?", choices)
+        return picked
+
+    def choose(self, message: str, choices: Sequence[tuple[str, str]]) -> str | None:
+        picked: str | None = self._select(
+            message, [self.q.Choice(label, value=value) for value, label in choices])
+        return picked
 
     def text(self, message: str, default: str = "") -> str:
-        return self.q.text(message, default=default, style=self.style).unsafe_ask()
+        return self._text(message, default=default)
