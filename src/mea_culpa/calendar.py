@@ -1,0 +1,84 @@
+"""Due action items as an iCalendar file (`actions --ics`), so they land in the user's calendar.
+
+Each open item with a due date becomes a VEVENT: all-day on its due date, or, for a
+follow-up due at a time (the next status update), a 15-minute event at that time. Events
+are used rather than VTODOs because every calendar app imports them. UIDs are stable
+(see `ActionRow.uid`), so importing the file again updates the events instead of
+duplicating them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+PRODID = "-//mea-culpa//action items//EN"
+TIMED_EVENT = dt.timedelta(minutes=15)
+
+
+def _utc(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def due_items(items: Iterable[Any]) -> list[Any]:
+    """The items a calendar shows: open, with a due date or time that can be read."""
+    out = []
+    for item in items:
+        if item.status != "open" or not item.due:
+            continue
+        if len(item.due) == 10:
+            try:
+                dt.date.fromisoformat(item.due)
+            except ValueError:
+                continue
+        elif _utc(item.due) is None:
+            continue
+        out.append(item)
+    return out
+
+
+def to_ics(items: Iterable[Any]) -> bytes:
+    """An iCalendar file of the due items (`journal.ActionRow`s). The same items give the
+    same bytes: DTSTAMP is the item's last change, not the time of export."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "mea-culpa action items")
+    for item in due_items(items):
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", _utc(item.updated_at) or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+        follow_up = item.kind == "follow-up"
+        event.add("summary", ("Follow-up: " if follow_up else "") + item.what)
+        if len(item.due) == 10:
+            day = dt.date.fromisoformat(item.due)
+            event.add("dtstart", day)
+            event.add("dtend", day + dt.timedelta(days=1))
+            event.add("transp", "TRANSPARENT")  # a reminder, not a meeting: leave the day free
+        else:
+            at = _utc(item.due)
+            assert at is not None  # due_items kept only readable times
+            event.add("dtstart", at)
+            event.add("dtend", at + TIMED_EVENT)
+        lines = [f"Session: {item.session_id} ({item.session_title})"]
+        if item.owner:
+            lines.append(f"Owner: {item.owner}")
+        if item.effort:
+            lines.append(f"Effort: {item.effort}")
+        if item.commitment is not None:
+            lines.append("A commitment" if item.commitment else "An idea, not yet a commitment")
+        lines.append(f"When it is done: mea-culpa actions done {item.id}")
+        event.add("description", "\n".join(lines))
+        event.add("categories", ["mea-culpa", "follow-up" if follow_up else "prevention"])
+        cal.add_component(event)
+    return bytes(cal.to_ical())

@@ -1,0 +1,679 @@
+"""The journal commands: `history`, `actions` (done, drop, reopen), `stats`, `forget`.
+
+`cli.py` calls `register(app)`. Only typer is imported at the top; the journal, rich and
+icalendar are imported inside the commands. Data (tables, JSON, the calendar with `-`)
+goes to stdout, everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mea_culpa.journal import ActionRow, Journal
+    from mea_culpa.stats import Report
+
+STATUSES = ("in-progress", "completed", "abandoned")
+DEFAULT_ACTIONS_SHOWN = 50
+BAR_WIDTH = 32
+
+
+def register(app: typer.Typer) -> None:
+    """Add history, actions (with its done / drop / reopen), stats and forget to `app`."""
+    app.command("history")(history)
+    app.add_typer(actions_app, name="actions")
+    app.command("stats")(stats)
+    app.command("forget")(forget)
+
+
+# --- shared helpers ---------------------------------------------------------------------
+
+_AGO = re.compile(r"(\d{1,4})\s*(d|days?|w|weeks?|m|months?|y|years?)\s+ago", re.I)
+
+
+def parse_day(value: str, option: str, today: dt.date | None = None) -> dt.date:
+    """A day from an ISO date, today/yesterday, `30 days ago`, `2 weeks ago`, `3 months ago`."""
+    today = today or dt.date.today()
+    text = value.strip().lower()
+    match = _AGO.fullmatch(text)
+    if match:
+        n, unit = int(match.group(1)), match.group(2)[0]
+        if unit == "d":
+            return today - dt.timedelta(days=n)
+        if unit == "w":
+            return today - dt.timedelta(weeks=n)
+        months = n * (12 if unit == "y" else 1)
+        year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+        month += 1
+        last_day = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+        return dt.date(year, month, min(today.day, last_day))
+    from mea_culpa.answers import AnswerProblem, parse_date
+    from mea_culpa.errors import UsageError
+
+    try:
+        return parse_date(text, today)
+    except AnswerProblem:
+        raise UsageError(
+            f"{option}: {value!r} is not a date; write it like 2026-03-31, today, or 30 days ago"
+        ) from None
+
+
+def _day_start_utc(day: dt.date) -> str:
+    """Local midnight of `day` as the UTC text that session start times are stored in."""
+    midnight = dt.datetime.combine(day, dt.time()).astimezone()
+    return midnight.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _open(*, must_exist: bool = False) -> Journal | None:
+    """The journal, or None when nothing was ever saved (an empty journal is no error)."""
+    from mea_culpa import paths
+    from mea_culpa.journal import open_journal
+
+    if not paths.journal_path().exists():
+        if must_exist:
+            from mea_culpa.errors import NotFound
+
+            raise NotFound("the journal is empty", hint="start a session with: mea-culpa start")
+        return None
+    return open_journal()
+
+
+def _consoles() -> tuple[Console, Console]:
+    """(data to stdout, talk to stderr). Piped tables get a generous width rather than
+    rich's 80 columns, so that no id is cut."""
+    import os
+
+    from rich.console import Console
+
+    out = Console(highlight=False)
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out = Console(highlight=False, width=160)
+    return out, Console(stderr=True, highlight=False)
+
+
+def _unicode(console: Console) -> bool:
+    encoding = (console.encoding or "").lower().replace("-", "").replace("_", "")
+    return encoding.startswith("utf") and not console.legacy_windows
+
+
+def _local(utc_text: str | None, *, with_time: bool = True) -> str:
+    from mea_culpa.stats import parse_utc
+
+    at = parse_utc(utc_text)
+    if at is None:
+        return ""
+    return at.astimezone().strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _print_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+_EIGHTHS = " \u258f\u258e\u258d\u258c\u258b\u258a\u2589\u2588"
+
+
+def bar(value: float, most: float, width: int = BAR_WIDTH, *, unicode: bool = True) -> str:
+    """A horizontal bar `value/most` of `width` cells: unicode eighth blocks, or `#`."""
+    if most <= 0 or value <= 0:
+        return ""
+    cells = value / most * width
+    if not unicode:
+        return "#" * max(1, round(cells))
+    eighths = max(1, round(cells * 8))
+    full, rest = divmod(eighths, 8)
+    return "\u2588" * full + (_EIGHTHS[rest] if rest else "")
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def history(
+    playbook: Annotated[str | None, typer.Option("--playbook", "-p", help="Only sessions of this playbook id.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Only sessions with this tag.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", "-s", help="Only in-progress, completed or abandoned sessions.")
+    ] = None,
+    severity: Annotated[str | None, typer.Option("--severity", help="Only sessions of this severity.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only sessions started on or after a date: 2026-03-01, 30 days ago.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Sessions per page.")] = 20,
+    page: Annotated[int, typer.Option("--page", min=1, help="Which page (1 is the newest).")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the page as a JSON array.")] = False,
+) -> None:
+    """Past sessions, newest first, a page at a time.
+
+    One row per session: id, start, playbook, title, severity, status, the stage reached
+    and how many of its actions are still open.
+
+    \b
+    Examples:
+      mea-culpa history
+      mea-culpa history --tag billing --since "30 days ago" --page 2
+      mea-culpa history --status in-progress --json
+    """
+    from mea_culpa.errors import UsageError
+
+    if status and status not in STATUSES:
+        raise UsageError(f"--status: {status!r} is not a status; use one of {', '.join(STATUSES)}")
+    filters = {
+        "playbook": playbook,
+        "tag": tag,
+        "status": status,
+        "severity": severity,
+        "since": _day_start_utc(parse_day(since, "--since")) if since else None,
+    }
+    journal = _open()
+    if journal is None:
+        rows, total = [], 0
+    else:
+        with journal:
+            total = journal.count_sessions(**filters)
+            rows = journal.history(**filters, limit=limit, offset=(page - 1) * limit)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "id": r.id, "started": r.created_at, "updated": r.updated_at, "playbook": r.playbook_id,
+                    "title": r.title, "severity": r.severity, "status": r.status, "stage_reached": r.stage_reached,
+                    "open_actions": r.open_actions, "tags": list(r.tags), "facts_forgotten": r.lessons_only,
+                }
+                for r in rows
+            ]
+        )
+        return
+    out, err = _consoles()
+    if not rows:
+        if total:
+            err.print(f"Page {page} is past the end: {total} sessions make {-(-total // limit)} pages.")
+        elif journal is None or not any(filters.values()):
+            err.print("No sessions in the journal yet. Start one with: mea-culpa start")
+        else:
+            err.print("No session matches these filters.")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("Session", overflow="fold")
+    table.add_column("Started", no_wrap=True)
+    table.add_column("Playbook", overflow="fold")
+    table.add_column("Severity", overflow="fold")
+    table.add_column("Status", overflow="fold")
+    table.add_column("Stage", overflow="fold")
+    table.add_column("Open", justify="right", no_wrap=True)
+    for r in rows:
+        status_style = {"completed": "green", "abandoned": "dim", "in-progress": "yellow"}.get(r.status, "")
+        title = f"[dim italic]{_escape(r.title)}[/]" if r.lessons_only else f"[dim]{_escape(r.title)}[/]"
+        table.add_row(
+            f"[bold]{_escape(r.id)}[/]\n{title}",
+            _local(r.created_at),
+            r.playbook_id,
+            r.severity or "",
+            f"[{status_style}]{r.status}[/]" if status_style else r.status,
+            r.stage_reached or "",
+            str(r.open_actions) if r.open_actions else "",
+        )
+    out.print(table)
+    pages = -(-total // limit)
+    tail = f"; next: --page {page + 1}" if page < pages else ""
+    err.print(f"[dim]page {page} of {pages} ({total} session{'s' if total != 1 else ''}){tail}[/]")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# --- actions ------------------------------------------------------------------------------
+
+actions_app = typer.Typer(no_args_is_help=False, add_completion=False)
+
+
+@actions_app.callback(invoke_without_command=True)
+def actions(
+    ctx: typer.Context,
+    show_all: Annotated[bool, typer.Option("--all", "-a", help="Also the done and dropped items.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only the open items past their due date.")] = False,
+    owner: Annotated[str | None, typer.Option("--owner", "-o", help="Only the items of this owner.")] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Only the items of this session.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=0, help=f"Show at most this many (default {DEFAULT_ACTIONS_SHOWN}; 0: all).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the items as a JSON array (all of them, unless --limit).")] = False,
+    ics: Annotated[
+        Path | None, typer.Option("--ics", metavar="FILE", help="Write the open items that have a due date as an iCalendar file (- for stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --ics: replace an existing file.")] = False,
+) -> None:
+    """Open prevention actions and follow-ups, soonest due first.
+
+    The action items of every session (what, owner, due, status, session), and the
+    follow-ups their messages imply (the next status update, the follow-up after the fix),
+    marked as such. Overdue items are highlighted. Mark one with `actions done ID` or
+    `actions drop ID --reason TEXT`.
+
+    \b
+    Examples:
+      mea-culpa actions --overdue
+      mea-culpa actions --owner Dana --ics ~/dana.ics
+      mea-culpa actions done 12
+      mea-culpa actions drop 14 --reason "replaced by the release checklist"
+    """
+    if ctx.invoked_subcommand:
+        return
+    journal = _open()
+    session_id = None
+    if journal is None:
+        items: list[ActionRow] = []
+        total = 0
+    else:
+        with journal:
+            session_id = journal.resolve(session) if session else None
+            query = {"include_closed": show_all and ics is None, "overdue": overdue, "owner": owner, "session": session_id}
+            shown = limit if limit else None
+            if limit is None and not as_json and ics is None:
+                shown = DEFAULT_ACTIONS_SHOWN
+            items = journal.actions(**query, limit=shown)
+            total = journal.count_actions(**query) if shown is not None and len(items) == shown else len(items)
+    if ics is not None:
+        _write_ics(ics, items, force=force)
+        return
+    if as_json:
+        _print_json([_action_json(a) for a in items])
+        return
+    out, err = _consoles()
+    if not items:
+        what = "overdue items" if overdue else "open items" if not show_all else "action items"
+        err.print(f"No {what}{' for ' + owner if owner else ''}. " + ("" if show_all else "(--all shows the done and dropped ones.)"))
+        return
+    _actions_table(out, items)
+    if total > len(items):
+        err.print(f"[dim]showing {len(items)} of {total}; --limit 0 shows all[/]")
+
+
+def _action_json(a: ActionRow) -> dict[str, Any]:
+    return {
+        "id": a.id, "kind": a.kind, "follow_up": a.is_follow_up, "what": a.what, "owner": a.owner, "due": a.due,
+        "effort": a.effort, "commitment": a.commitment, "status": a.status, "reason": a.reason, "overdue": a.overdue,
+        "session": a.session_id, "session_title": a.session_title, "updated": a.updated_at, "uid": a.uid,
+    }
+
+
+def _due_text(due: str | None) -> str:
+    if not due:
+        return ""
+    return due if len(due) == 10 else _local(due)
+
+
+def _actions_table(out: Console, items: list[ActionRow]) -> None:
+    from rich.table import Table
+
+    uni = _unicode(out)
+    mark = "\u21bb " if uni else "> "
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", justify="right", no_wrap=True)
+    table.add_column("What", ratio=2)
+    table.add_column("Owner", no_wrap=True)
+    table.add_column("Due", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Session", ratio=1, overflow="fold")
+    for a in items:
+        what = _escape(a.what)
+        if a.is_follow_up:
+            what = f"[cyan]{mark}follow-up:[/] {what}"
+        due = _due_text(a.due)
+        status = a.status
+        if a.overdue:
+            due = f"[bold red]{due}[/]"
+            status = "[bold red]overdue[/]"
+        elif a.status == "done":
+            status = "[green]done[/]"
+        elif a.status == "dropped":
+            status = f"[dim]dropped: {_escape(a.reason)}[/]"
+        style = "dim" if a.status != "open" else None
+        table.add_row(str(a.id), what, _escape(a.owner or ""), due, status, a.session_id, style=style)
+    out.print(table)
+
+
+def _write_ics(target: Path, items: list[ActionRow], *, force: bool) -> None:
+    from mea_culpa import calendar
+
+    due = calendar.due_items(items)
+    data = calendar.to_ics(due)
+    _, err = _consoles()
+    if str(target) == "-":
+        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode())
+        sys.stdout.flush()
+        return
+    from mea_culpa.files import write_atomic
+
+    path = target.expanduser()
+    write_atomic(path, data.decode("utf-8"), force=force)  # the CRLF line ends iCalendar wants stay
+    if due:
+        err.print(f"Wrote {len(due)} due item{'s' if len(due) != 1 else ''} to {path}; import it into your calendar.")
+    else:
+        err.print(f"Wrote {path}, but no open item has a due date yet.")
+
+
+def _set_status(action_id: int, status: str, reason: str = "") -> None:
+    journal = _open(must_exist=True)
+    assert journal is not None
+    with journal:
+        before = journal.action(action_id)
+        item = journal.set_action_status(action_id, status, reason=reason)
+    _, err = _consoles()
+    what = _escape(item.what)
+    if before.status == status and status != "dropped":
+        err.print(f"{action_id} was already {status}: {what}")
+    elif status == "done":
+        err.print(f"[green]Done[/] {action_id}: {what}")
+    elif status == "dropped":
+        err.print(f"Dropped {action_id}: {what} [dim](reason: {_escape(item.reason)})[/]")
+    else:
+        err.print(f"Open again {action_id}: {what}")
+
+
+@actions_app.command("done")
+def actions_done(action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions` shows it.")]) -> None:
+    """Mark an action item (or a follow-up) done.
+
+    \b
+    Example:
+      mea-culpa actions done 12
+    """
+    _set_status(action_id, "done")
+
+
+@actions_app.command("drop")
+def actions_drop(
+    action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions` shows it.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why it will not be done (kept with the item).")],
+) -> None:
+    """Drop an action item that will not be done, and say why.
+
+    \b
+    Example:
+      mea-culpa actions drop 12 --reason "replaced by the new release checklist"
+    """
+    _set_status(action_id, "dropped", reason)
+
+
+@actions_app.command("reopen")
+def actions_reopen(action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions --all` shows it.")]) -> None:
+    """Open a done or dropped item again.
+
+    \b
+    Example:
+      mea-culpa actions reopen 12
+    """
+    _set_status(action_id, "open")
+
+
+# --- stats ----------------------------------------------------------------------------------
+
+
+def stats(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only sessions started on or after a date: 2026-01-01, 90 days ago.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON (durations in seconds).")] = False,
+) -> None:
+    """Patterns across the journal: timings, follow-through, recurring causes.
+
+    Sessions by playbook, severity and tag, and per month; the median time from noticing a
+    mistake to owning it, apologizing and fixing it; how many prevention actions got done;
+    and the contributing factors that keep coming back, flagged when nothing was learned.
+
+    \b
+    Examples:
+      mea-culpa stats
+      mea-culpa stats --since "90 days ago" --json
+    """
+    from mea_culpa import stats as st
+
+    since_utc = _day_start_utc(parse_day(since, "--since")) if since else None
+    journal = _open()
+    if journal is None:
+        report = st.build_report(
+            since=since_utc, sessions=0, by_playbook=[], by_severity=[], by_tag=[], by_status=[], per_month={},
+            medians=[], actions=st.ActionCounts(), patterns=[],
+        )
+    else:
+        with journal:
+            report = journal.stats(since=since_utc)
+    if as_json:
+        _print_json(st.to_json(report))
+        return
+    out, err = _consoles()
+    if not report.sessions:
+        err.print("No sessions" + (f" since {since}" if since else "") + " in the journal. Start one with: mea-culpa start")
+        return
+    show_report(out, report, since_label=since)
+
+
+def show_report(out: Console, report: Report, *, since_label: str | None = None) -> None:
+    """The stats report with its small bar charts."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from mea_culpa import stats as st
+
+    uni = _unicode(out)
+    dot = " \u00b7 " if uni else " | "
+    statuses = dot.join(f"{status} {n}" for status, n in report.by_status)
+    head = f"[bold]{report.sessions} session{'s' if report.sessions != 1 else ''}[/]"
+    out.print(head + (f" since {_escape(since_label)}" if since_label else "") + f"{dot}{statuses}")
+
+    out.print()
+    out.print("[bold]Sessions per month[/]")
+    months = report.per_month[-24:]
+    most = max((n for _, n in months), default=0)
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(no_wrap=True)
+    chart.add_column(no_wrap=True, style="cyan")
+    chart.add_column(justify="right", no_wrap=True)
+    for month, n in months:
+        chart.add_row(month, bar(n, most, unicode=uni), str(n))
+    out.print(chart)
+    if len(report.per_month) > len(months):
+        out.print(f"[dim](the last {len(months)} of {len(report.per_month)} months)[/]")
+
+    out.print()
+    out.print("[bold]Median time from noticing the mistake[/]")
+    slowest = max((m.seconds or 0 for m in report.medians), default=0)
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(no_wrap=True)
+    chart.add_column(no_wrap=True, style="magenta")
+    chart.add_column(no_wrap=True)
+    chart.add_column(no_wrap=True, style="dim")
+    labels = {"owned": "to own it", "apologized": "to apologize", "fixed": "to fix it"}
+    for m in report.medians:
+        chart.add_row(labels.get(m.milestone, m.milestone), bar(m.seconds or 0, slowest, unicode=uni),
+                      st.human_duration(m.seconds), f"{m.sessions} session{'s' if m.sessions != 1 else ''}")
+    out.print(chart)
+    if len(report.medians_by_severity) > 1:
+        by_sev = Table(box=None, header_style="bold", pad_edge=False)
+        by_sev.add_column("severity")
+        for label in ("to own", "to apologize", "to fix"):
+            by_sev.add_column(label, justify="right")
+        for sev, medians in report.medians_by_severity.items():
+            by_sev.add_row(sev, *(st.human_duration(m.seconds) for m in medians))
+        out.print(by_sev)
+
+    out.print()
+    counts = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 3, 0, 0))
+    columns = [("By playbook", report.by_playbook), ("By severity", report.by_severity), ("By tag", report.by_tag[:10])]
+    for title, _ in columns:
+        counts.add_column(title, no_wrap=True)
+    for i in range(max(len(rows) for _, rows in columns)):
+        counts.add_row(*(f"{rows[i][1]:>5}  {_escape(str(rows[i][0]))}" if i < len(rows) else "" for _, rows in columns))
+    out.print(counts)
+    if len(report.by_tag) > 10:
+        out.print(f"[dim](the 10 most used of {len(report.by_tag)} tags)[/]")
+
+    out.print()
+    a = report.actions
+    if a.total:
+        rate = a.completion_rate or 0
+        line = Text.assemble(
+            ("Prevention actions: ", "bold"),
+            f"{a.done} of {a.total} done ({rate:.0%}){dot}{a.open} open",
+            (f" ({a.overdue} overdue)", "bold red") if a.overdue else "",
+            f"{dot}{a.dropped} dropped",
+        )
+        out.print(line)
+        out.print(_stacked(a, unicode=uni))
+    else:
+        out.print("[bold]Prevention actions:[/] none recorded yet")
+
+    out.print()
+    if not report.patterns:
+        out.print("[bold]Recurring contributing factors:[/] none yet (a factor becomes a pattern when it comes back in a second session)")
+        return
+    out.print("[bold]Recurring contributing factors[/] (in 2 or more sessions)")
+    flag = "\u2691" if uni else "!"
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("Sessions", justify="right", no_wrap=True)
+    table.add_column("Factor", ratio=1)
+    table.add_column("Learning", no_wrap=True)
+    table.add_column("Last seen", no_wrap=True)
+    shown = list(report.patterns[:10])
+    shown += [p for p in report.patterns[10:] if p.without_learning][:10]
+    for p in shown:
+        learning = f"[bold red]{flag} none[/]" if p.without_learning else f"{p.learned} of {p.sessions}"
+        table.add_row(str(p.sessions), _escape(p.label), learning, _local(p.last, with_time=False))
+    out.print(table)
+    without = report.patterns_without_learning
+    if without:
+        out.print(
+            f"[bold red]{flag}[/] {len(without)} pattern{'s' if len(without) != 1 else ''} without learning: no session with the factor "
+            "has a lesson and its prevention actions done. That is the case worth a conversation."
+        )
+
+
+def _stacked(a: Any, *, unicode: bool, width: int = BAR_WIDTH) -> Any:
+    """One bar of the prevention actions: done, open (overdue in red), dropped."""
+    from rich.text import Text
+
+    parts = [
+        (a.done, "green", "done"),
+        (a.open - a.overdue, "yellow", "open"),
+        (a.overdue, "red", "overdue"),
+        (a.dropped, "dim", "dropped"),
+    ]
+    cells = [round(n / a.total * width) if a.total else 0 for n, _, _ in parts]
+    text = Text()
+    for (n, style, _), count in zip(parts, cells, strict=True):
+        if n and count:
+            text.append(("\u2588" if unicode else "#") * count, style=style)
+    if not unicode:  # without colour the parts need letters
+        text = Text("".join(label[0] * c for (n, _, label), c in zip(parts, cells, strict=True) if n))
+    return text
+
+
+# --- forget -------------------------------------------------------------------------------
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def forget(
+    session: Annotated[str | None, typer.Argument(metavar="SESSION", help="The session's id (or a unique beginning of it).")] = None,
+    before: Annotated[
+        str | None, typer.Option("--before", metavar="DATE", help="Forget every session started before this date instead.")
+    ] = None,
+    keep_lessons: Annotated[
+        bool, typer.Option("--keep-lessons", help="Keep the lesson and the action items; remove the facts.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    vacuum: Annotated[
+        bool, typer.Option("--vacuum", help="Only compact the journal file (after a forget another mea-culpa kept from finishing).")
+    ] = False,
+) -> None:
+    """Delete a session for good, or keep only its lesson and action items.
+
+    Asks first (--yes to skip the question). The journal file is compacted afterwards, so
+    what was forgotten is gone from the disk too, not just hidden.
+
+    \b
+    Examples:
+      mea-culpa forget 2026-03-02-invoice-to-wrong-client --keep-lessons
+      mea-culpa forget --before 2025-01-01 --yes
+    """
+    from mea_culpa.errors import StorageError, UsageError
+
+    if vacuum and (session or before):
+        raise UsageError("--vacuum only compacts the journal; run it without a session or --before")
+    if session and before:
+        raise UsageError("name one session or use --before DATE, not both")
+    if not session and not before and not vacuum:
+        raise UsageError("name the session to forget, or use --before DATE", hint="see the ids with: mea-culpa history")
+    cutoff = parse_day(before, "--before") if before else None
+    journal = _open(must_exist=True)
+    assert journal is not None
+    _, err = _consoles()
+    with journal:
+        if vacuum:
+            if not journal.scrub():
+                raise StorageError("another mea-culpa holds the journal open; the file could not be compacted", hint="try again when it has finished")
+            err.print("The journal file is compacted: nothing forgotten remains in it.")
+            return
+        if session:
+            ids = [journal.resolve(session)]
+            question = _describe_one(journal, ids[0], keep_lessons)
+        else:
+            assert cutoff is not None
+            ids = journal.session_ids(before=_day_start_utc(cutoff))
+            if not ids:
+                err.print(f"No session started before {cutoff.isoformat()}; nothing to forget.")
+                return
+            question = _describe_many(ids, cutoff, keep_lessons)
+        if not yes:
+            if not _interactive():
+                raise UsageError("forget asks for a confirmation, and there is no terminal to ask", hint="pass --yes to confirm")
+            err.print(question)
+            if not typer.confirm("Go ahead?", default=False, err=True):
+                err.print("Nothing was forgotten.")
+                return
+        result = journal.forget(ids, keep_lessons=keep_lessons)
+    for old, new in result.kept:
+        moved = f" (now {new})" if new != old else ""
+        err.print(f"Kept only the lesson and the action items of {old}{moved}.")
+    if result.deleted:
+        n = len(result.deleted)
+        err.print(f"Forgot {result.deleted[0] if n == 1 else f'{n} sessions'}.")
+    if not result.scrubbed:
+        raise StorageError(
+            "the records are deleted, but another mea-culpa holds the journal open, so their bytes are still in the file",
+            hint="run `mea-culpa forget --vacuum` when it has finished",
+        )
+    err.print("[dim]The journal file was compacted: the forgotten facts are gone from the disk too.[/]")
+
+
+def _describe_one(journal: Journal, session_id: str, keep_lessons: bool) -> str:
+    s = journal.load(session_id)
+    items = len(journal.actions(session=session_id, include_closed=True))
+    what = f"[bold]{_escape(s.id)}[/] \u201c{_escape(s.title)}\u201d ({s.playbook_id}, {s.status}, started {_local(s.created_at)})"
+    if keep_lessons:
+        return f"This removes the facts of {what}: its answers, drafts and title. The lesson and {items} action item{'s' if items != 1 else ''} stay."
+    return f"This deletes {what} for good, with its {items} action item{'s' if items != 1 else ''}."
+
+
+def _describe_many(ids: list[str], cutoff: dt.date, keep_lessons: bool) -> str:
+    n = len(ids)
+    span = f"from {ids[0]} to {ids[-1]}" if n > 1 else ids[0]
+    if keep_lessons:
+        return f"This removes the facts of {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}); their lessons and action items stay."
+    return f"This deletes {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}) for good."
