@@ -20,12 +20,22 @@ MAX_TEXT = 20_000  # characters in one answer: a long email, not a novel
 MAX_ITEMS = 200
 
 
+PATTERN_SECONDS = 1.0  # time a step's `validate.pattern` may take on one answer
+
+
 class AnswerProblem(ValueError):
     """An answer that does not fit its step; `str()` says why and what would fit."""
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A value inside a one-line message: as repr shows it (control characters escaped),
+    shortened, so that a huge or multi-line answer cannot flood or break the line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
+
+
 def _text(value: Any, *, required: bool) -> str:
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         kind = {bool: "true/false", list: "a list", dict: "a mapping"}[type(value)]
         raise AnswerProblem(f"expected text, found {kind}")
     if value is None:
@@ -54,7 +64,7 @@ def _choice(value: Any, choices: tuple[Choice, ...]) -> str:
     for choice in choices:
         if lowered in (choice.value.lower(), choice.label.lower()):
             return choice.value
-    raise AnswerProblem(f"{value!r} is not one of {', '.join(c.value for c in choices)}")
+    raise AnswerProblem(f"{shown(value)} is not one of {', '.join(c.value for c in choices)}")
 
 
 _YES = {"yes", "y", "true", "1", "on"}
@@ -82,7 +92,7 @@ def _number(value: Any) -> int | float:
             try:
                 number = float(text)
             except ValueError:
-                raise AnswerProblem(f"{value!r} is not a number") from None
+                raise AnswerProblem(f"{shown(value)} is not a number") from None
     else:
         raise AnswerProblem("expected a number")
     if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))):
@@ -113,7 +123,7 @@ def parse_date(value: Any, today: dt.date | None = None) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise AnswerProblem(f"{value!r} is not a date; write it like 2026-03-31, or today, yesterday, in 3 days") from None
+        raise AnswerProblem(f"{shown(value)} is not a date; write it like 2026-03-31, or today, yesterday, in 3 days") from None
 
 
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
@@ -134,14 +144,14 @@ def parse_datetime(value: Any, now: dt.datetime | None = None) -> dt.datetime:
     if _TIME.fullmatch(text):
         hour, minute = map(int, _TIME.fullmatch(text).groups())  # type: ignore[union-attr]
         if hour > 23 or minute > 59:
-            raise AnswerProblem(f"{value!r} is not a time of day")
+            raise AnswerProblem(f"{shown(value)} is not a time of day")
         return now.replace(hour=hour, minute=minute)
     parts = text.split()
     if len(parts) == 2 and parts[0] in _RELATIVE_DAYS and _TIME.fullmatch(parts[1]):
         day = parse_date(parts[0], now.date())
         hour, minute = map(int, parts[1].split(":"))
         if hour > 23 or minute > 59:
-            raise AnswerProblem(f"{parts[1]!r} is not a time of day")
+            raise AnswerProblem(f"{shown(parts[1])} is not a time of day")
         return dt.datetime.combine(day, dt.time(hour, minute))
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -149,7 +159,7 @@ def parse_datetime(value: Any, now: dt.datetime | None = None) -> dt.datetime:
         try:
             return dt.datetime.combine(parse_date(value, now.date()), dt.time())
         except AnswerProblem:
-            raise AnswerProblem(f"{value!r} is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00") from None
+            raise AnswerProblem(f"{shown(value)} is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone().replace(tzinfo=None)
     return parsed.replace(second=0, microsecond=0)
@@ -231,8 +241,23 @@ def _check_text(step: Step, text: str) -> None:
         raise AnswerProblem(v.message or f"needs at least {v.min_length} characters")
     if v.max_length is not None and len(text) > v.max_length:
         raise AnswerProblem(v.message or f"is {len(text)} characters; keep it under {v.max_length}")
-    if v.pattern and not re.fullmatch(v.pattern, text):
+    if v.pattern and not _matches(v.pattern, text):
         raise AnswerProblem(v.message or f"does not have the expected form ({v.pattern})")
+
+
+def _matches(pattern: str, text: str) -> bool:
+    # A pattern comes from the playbook: one that backtracks for ever on some answer must
+    # not hang the run (the validator already refuses nested repetition like (a+)+).
+    from mea_culpa.expressions import time_limit
+
+    def too_slow(message: str) -> AnswerProblem:
+        return AnswerProblem(f"checking this answer against the step's pattern {message}; the pattern is too complex (tell the playbook's author)")
+
+    try:
+        with time_limit(PATTERN_SECONDS, too_slow):
+            return re.fullmatch(pattern, text) is not None
+    except re.error as exc:
+        raise AnswerProblem(f"the step's pattern is not a valid regular expression: {exc}") from None
 
 
 def _check_count(step: Step, count: int, noun: str) -> None:
@@ -254,7 +279,7 @@ def _list(step: Step, value: Any) -> list[dict[str, Any]]:
             raise AnswerProblem(f"item {n}: expected a mapping with {', '.join(sorted(known))}")
         unknown = sorted(str(k) for k in raw if k not in known)
         if unknown:
-            raise AnswerProblem(f"item {n}: unknown field {unknown[0]!r}; the fields are {', '.join(f.id for f in step.fields)}")
+            raise AnswerProblem(f"item {n}: unknown field {shown(unknown[0])}; the fields are {', '.join(f.id for f in step.fields)}")
         try:
             items.append({f.id: _field(f, raw.get(f.id)) for f in step.fields})
         except AnswerProblem as exc:
@@ -272,10 +297,10 @@ def _action(value: Any) -> dict[str, str]:
         raise AnswerProblem(f"expected a state ({', '.join(ACTION_STATES)}) or {{state, reason}}")
     unknown = sorted(str(k) for k in value if k not in ("state", "reason"))
     if unknown:
-        raise AnswerProblem(f"unknown key {unknown[0]!r}; an action takes state and reason")
+        raise AnswerProblem(f"unknown key {shown(unknown[0])}; an action takes state and reason")
     state = value.get("state")
     if state not in ACTION_STATES:
-        raise AnswerProblem(f"state {state!r} is not one of {', '.join(ACTION_STATES)}")
+        raise AnswerProblem(f"state {shown(state)} is not one of {', '.join(ACTION_STATES)}")
     reason = _text(value.get("reason"), required=False)
     if state in ("skipped", "blocked") and not reason:
         raise AnswerProblem(f"a {state} action needs a reason")
@@ -291,9 +316,9 @@ def check_all(playbook: Playbook, values: dict[str, Any], *, source: str) -> dic
         if step is None:
             import difflib
 
-            close = difflib.get_close_matches(str(step_id), [s.id for s in playbook.steps], n=1)
+            close = difflib.get_close_matches(str(step_id)[:100], [s.id for s in playbook.steps], n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{step_id}: no step with this id in playbook {playbook.id!r}{hint}")
+            problems.append(f"{_id(step_id)}: no step with this id in playbook {playbook.id!r}{hint}")
             continue
         try:
             out[step.id] = coerce(step, value)
@@ -309,27 +334,48 @@ def load_file(path: Path) -> dict[str, Any]:
     checked against a playbook (see `check_all`)."""
     from mea_culpa import yamlfile
 
-    shown = str(path)
+    where = str(path)
     try:
-        text = yamlfile.read_text(path, display=shown)
+        text = yamlfile.read_text(path, display=where)
         if path.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise AnswersError([f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"], source=shown) from None
+                raise AnswersError([f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"], source=where) from None
+            except (ValueError, RecursionError) as exc:  # a number of 5,000 digits, nesting 100,000 deep
+                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+                raise AnswersError([f"not valid JSON: {why}"], source=where) from None
+            if _depth(data) > yamlfile.MAX_DEPTH:
+                raise AnswersError([f"nested more than {yamlfile.MAX_DEPTH} levels deep; flatten the structure"], source=where)
         else:
-            data = yamlfile.parse(text, shown).data
+            data = yamlfile.parse(text, where).data
     except yamlfile.YamlProblems as exc:
         d = exc.diagnostics[0]
-        where = f":{d.line}:{d.column}" if d.line else ""
-        raise AnswersError([f"{d.key + ': ' if d.key else ''}{d.message}"], source=f"{shown}{where}") from None
+        line = f":{d.line}:{d.column}" if d.line else ""
+        raise AnswersError([f"{d.key + ': ' if d.key else ''}{d.message}"], source=f"{where}{line}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise AnswersError(["expected a mapping of step id to answer"], source=shown)
+        raise AnswersError(["expected a mapping of step id to answer"], source=where)
     if isinstance(data.get("answers"), dict) and "playbook" in data:
         data = data["answers"]  # an exported session (`export --format yaml`) replays as it is
     return {str(k): _plain(v) for k, v in data.items()}
+
+
+def _id(step_id: Any) -> str:
+    """An answer's id as a message shows it: plain when it is a plain word, else escaped."""
+    text = str(step_id)
+    return text if text.isprintable() and len(text) <= 60 and ":" not in text else shown(text)
+
+
+def _depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _plain(value: Any) -> Any:

@@ -89,16 +89,33 @@ class PathEscape(ValueError):
 def resolve_inside(root: Path, name: str) -> Path | None:
     """`root/name` if it exists and stays inside `root` (no `..`, no absolute path, no
     symlink out); None if it does not exist; PathEscape if it would leave `root`."""
-    candidate = Path(name)
-    if candidate.is_absolute() or name.startswith(("/", "\\")) or name[1:2] == ":":
-        raise PathEscape(f"{name!r} is an absolute path; name a file inside the playbook's folder")
-    if ".." in candidate.parts:
-        raise PathEscape(f"{name!r} climbs out with '..'; name a file inside the playbook's folder")
-    full = root / candidate
-    if not full.exists():
+    check_relative(name)
+    shown = _shown(name)
+    full = root / name
+    try:
+        if not full.exists():
+            return None
+        real_root = root.resolve()
+        real = full.resolve()
+    except (OSError, RuntimeError, ValueError):  # a name too long, a link loop…: not a file we can use
         return None
-    real_root = root.resolve()
-    real = full.resolve()
     if real != real_root and real_root not in real.parents:
-        raise PathEscape(f"{name!r} is a link that leads outside {root}; copy the file in instead")
+        raise PathEscape(f"{shown} is a link that leads outside its folder; copy the file in instead")
     return full
+
+
+def check_relative(name: str) -> None:
+    """PathEscape unless `name` is a relative path that stays below its folder by its
+    spelling alone (no NUL, no absolute path or drive, no `..`)."""
+    shown = _shown(name)
+    if "\0" in name:
+        raise PathEscape(f"{shown} contains a NUL character; name a file inside the playbook's folder")
+    if Path(name).is_absolute() or name.startswith(("/", "\\")) or name[1:2] == ":":
+        raise PathEscape(f"{shown} is an absolute path; name a file inside the playbook's folder")
+    if ".." in Path(name).parts or ".." in name.replace("\\", "/").split("/"):
+        raise PathEscape(f"{shown} climbs out with '..'; name a file inside the playbook's folder")
+
+
+def _shown(name: str, limit: int = 80) -> str:
+    text = repr(name)
+    return text if len(text) <= limit else text[: limit - 2] + "…'"

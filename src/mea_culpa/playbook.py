@@ -11,13 +11,14 @@ import difflib
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from mea_culpa import schema as s
 from mea_culpa import yamlfile
 from mea_culpa.errors import Diagnostic, PlaybookError
-from mea_culpa.paths import PathEscape, builtin_templates_dir, resolve_inside
+from mea_culpa.paths import PathEscape, builtin_templates_dir, check_relative, resolve_inside
 
 STAGE_KINDS: tuple[str, ...] = ("facts", "cause", "own", "apologize", "fix", "prevent", "move-on")
 STAGE_TITLES: dict[str, str] = {
@@ -310,7 +311,7 @@ _MESSAGE = s.Obj(
     {
         "id": s.Prop(s.Str(pattern=ID_PATTERN, pattern_hint="use kebab-case, e.g. customer-apology"), True),
         "title": s.Prop(s.Str(min_length=1), True),
-        "template": s.Prop(s.Str(min_length=1, doc="A template file beside the playbook, or a built-in template name; defaults to the id.")),
+        "template": s.Prop(s.Str(min_length=1, max_length=200, doc="A .j2 template file beside the playbook, or a built-in template name; defaults to the id.")),
         "audience": s.Prop(s.Str(enum=AUDIENCES)),
         "channel": s.Prop(s.Str(enum=CHANNELS)),
         "when": s.Prop(s.Str(min_length=1, doc="Offer the message only when this expression is true.")),
@@ -364,6 +365,7 @@ def loads(text: str, display: str, *, path: Path | None = None) -> Playbook:
     if doc.data is None:
         raise PlaybookError([Diagnostic(display, 0, 0, "", "the file is empty; start from `mea-culpa new NAME`")])
     ctx = s.Context(doc)
+    _control_characters(doc, ctx)
     data = s.validate(FORMAT, doc, ctx)
     playbook = None
     if isinstance(data, dict):
@@ -374,6 +376,22 @@ def loads(text: str, display: str, *, path: Path | None = None) -> Playbook:
         raise PlaybookError(ctx.problems)
     assert playbook is not None
     return playbook
+
+
+# C0 controls but tab and newline, DEL, C1 controls: in a playbook they can only be there
+# to rewrite the user's terminal (colours, cursor moves, the title, the clipboard).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_characters(doc: yamlfile.Document, ctx: s.Context) -> None:
+    for key, text in yamlfile.walk_strings(doc.data):
+        found = _CONTROL.search(text)
+        if found:
+            ctx.problem(
+                key,
+                f"contains the control character U+{ord(found.group()):04X}; playbooks are plain text "
+                "(a control character could rewrite the terminal)",
+            )
 
 
 def _choices(raw: list[Any] | None) -> tuple[Choice, ...]:
@@ -523,11 +541,13 @@ class _Semantics:
                 default = raw.get("default")
                 if expressions.is_template(default):
                     try:
-                        names = expressions.template_names(default)
+                        found = expressions.analyze_template(default, short=True)
                     except expressions.ExpressionSyntaxError as exc:
                         self.problem(key + ("default",), f"the template does not parse: {exc}")
                     else:
-                        self._names_ok(key + ("default",), names, earlier, everything, "the default")
+                        for refusal in found.refused[:1]:
+                            self.problem(key + ("default",), f"refused: {refusal}")
+                        self._names_ok(key + ("default",), set(found.names), earlier, everything, "the default")
                 if step_id:
                     earlier[step_id] = raw.get("type", "")
         return everything
@@ -536,11 +556,13 @@ class _Semantics:
         from mea_culpa import expressions
 
         try:
-            names = expressions.expression_names(source)
+            found = expressions.analyze_expression(source)
         except expressions.ExpressionSyntaxError as exc:
-            self.problem(key, f"the expression {source!r} does not parse: {exc}")
+            self.problem(key, f"the expression {s._quoted(source)} does not parse: {exc}")
             return
-        self._names_ok(key, names, earlier, everything, what)
+        for refusal in found.refused[:1]:  # one line per expression: the first way it reaches out
+            self.problem(key, f"refused: {refusal}")
+        self._names_ok(key, set(found.names), earlier, everything, what)
 
     def _step_shape(self, key: yamlfile.Key, raw: dict[str, Any]) -> None:
         kind = raw.get("type")
@@ -627,37 +649,103 @@ class _Semantics:
                 self.problem(key + ("template",), str(exc))
                 continue
             if path is None:
-                self.problem(key + ("template",), f"no template {template!r} beside the playbook or among the built-ins")
+                if _is_other_file(template, self.playbook.folder):
+                    self.problem(key + ("template",), f"{s._quoted(template)} is not a template: only .j2 files are (e.g. {mid}.j2)")
+                else:
+                    self.problem(key + ("template",), f"no template {s._quoted(template)} beside the playbook or among the built-ins")
                 continue
             self._template_names(key + ("template",), path, known)
 
     def _template_names(self, key: yamlfile.Key, path: Path, known: set[str]) -> None:
+        """Check a message template and every template it includes, imports or extends:
+        each parses, names only known answers, stays inside the template folders and asks
+        nothing of the sandbox that it would refuse."""
         from mea_culpa import expressions
 
-        try:
-            source = yamlfile.read_text(path)
-            names = expressions.template_names(source)
-        except yamlfile.YamlProblems as exc:
-            self.problem(key, f"template {path.name}: {exc.diagnostics[0].message}")
-            return
-        except expressions.ExpressionSyntaxError as exc:
-            self.problem(key, f"template {path.name} does not parse: {exc}")
-            return
-        from mea_culpa.expressions import make_environment
+        env = _template_environment()
+        globals_ = set(env.globals)
+        todo = [(path, path.name)]
+        seen: set[Path] = set()
+        while todo and len(seen) < 100:
+            current, shown = todo.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                source = yamlfile.read_text(current)
+                found = expressions.analyze_template(source, env)
+            except yamlfile.YamlProblems as exc:
+                self.problem(key, f"template {shown}: {exc.diagnostics[0].message}")
+                continue
+            except expressions.ExpressionSyntaxError as exc:
+                self.problem(key, f"template {shown} does not parse: {exc}")
+                continue
+            for refusal in found.refused[:1]:
+                self.problem(key, f"template {shown}: refused: {refusal}")
+            # an included template also sees the names its includer sets ({% with %}, loops),
+            # so only the message's own template is held to the known answers
+            names = found.names if current == path else frozenset()
+            for name in sorted(names - CONTEXT_NAMES - VOCABULARY - globals_ - known):
+                self.problem(key, f"template {shown} uses {name!r}, but no step has that id; add the step or choose another template")
+            for included in found.includes:
+                if included is None:
+                    self.problem(key, f"template {shown}: refused: it includes a template chosen by an expression; name the file")
+                    continue
+                try:
+                    target = _find_include(included, self.playbook.folder)
+                except PathEscape as exc:
+                    self.problem(key, f"template {shown}: refused: the include {exc}")
+                    continue
+                if target is None:
+                    self.problem(key, f"template {shown}: the include {s._quoted(included)} is neither beside the playbook nor built in")
+                else:
+                    todo.append((target, included))
 
-        globals_ = set(make_environment().globals)
-        for name in sorted(names - CONTEXT_NAMES - VOCABULARY - globals_ - known):
-            self.problem(key, f"template {path.name} uses {name!r}, but no step has that id; add the step or choose another template")
+
+@lru_cache(maxsize=1)
+def _template_environment() -> Any:
+    """A sandbox that knows every filter a message template may use, to read templates."""
+    from mea_culpa.expressions import make_environment
+
+    env = make_environment()
+    try:
+        from mea_culpa.messages import FILTERS as message_filters
+    except ImportError:  # pragma: no cover - messages.py is part of the package
+        message_filters = {}
+    env.filters.update(message_filters)
+    return env
 
 
 def find_template(name: str, playbook_folder: Path | None) -> Path | None:
-    """The template file a playbook names: beside the playbook first, then the built-ins.
-    Raises PathEscape for names that would leave those folders."""
-    candidates = [name] if name.endswith(".j2") else [name, f"{name}.j2"]
+    """The template file a playbook names (`apology` or `apology.j2`): beside the playbook
+    first, then the built-ins. Only `.j2` files are templates, so that a playbook cannot
+    make a draft of some other file that happens to sit in its folder. Raises PathEscape
+    for names that would leave those folders."""
+    check_relative(name)
+    candidate = name if name.endswith(".j2") else f"{name}.j2"
     roots = ([playbook_folder] if playbook_folder else []) + [builtin_templates_dir()]
     for root in roots:
-        for candidate in candidates:
-            found = resolve_inside(root, candidate)
-            if found is not None and found.is_file():
-                return found
+        found = resolve_inside(root, candidate)
+        if found is not None and found.is_file():
+            return found
     return None
+
+
+def _is_other_file(name: str, playbook_folder: Path | None) -> bool:
+    """Whether `name` (not a .j2 name) is some other file beside the playbook."""
+    if name.endswith(".j2") or playbook_folder is None:
+        return False
+    try:
+        found = resolve_inside(playbook_folder, name)
+    except PathEscape:
+        return False
+    return found is not None and found.is_file()
+
+
+def _find_include(name: str, playbook_folder: Path | None) -> Path | None:
+    """A template named by `{% include %}`, `{% import %}` or `{% extends %}`: as the
+    renderer resolves it (the playbook's folder, then the built-ins), `.j2` files only."""
+    check_relative(name)
+    if not name.endswith(".j2"):
+        raise PathEscape(f"{s._quoted(name)} is not a .j2 template; only templates can be included")
+    return find_template(name, playbook_folder)

@@ -23,6 +23,7 @@ MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 
+_TEXT_TAGS = {"tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"}
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -68,14 +69,24 @@ class Document:
 
 
 def dotted(key: Key) -> str:
-    """`("stages", 2, "steps", 0, "when")` -> `stages[2].steps[0].when`."""
+    """`("stages", 2, "steps", 0, "when")` -> `stages[2].steps[0].when`. A key that is not
+    plain printable text is shown escaped and shortened, so that a message stays one line
+    and a key cannot send control sequences to the terminal."""
     out = ""
     for part in key:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + printable(str(part))
     return out
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """`text` for a one-line message: control and other invisible characters escaped
+    (as repr does), shortened to about `limit` characters."""
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class YamlProblems(Exception):
@@ -159,6 +170,11 @@ def _check_depth(text: str, path: str) -> None:
         raise YamlProblems([_from_yaml_error(exc, path)]) from None
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return printable(lines[0] if lines else type(exc).__name__, 200)
+
+
 def _from_yaml_error(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -169,7 +185,7 @@ def _from_yaml_error(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
         problem = f"not valid YAML: {problem}"
         if exc.context and exc.problem:
             problem += f" ({exc.context.strip()})"
-    return Diagnostic(path, line, col, "", problem)
+    return Diagnostic(path, line, col, "", printable(" ".join(problem.split()), 300))
 
 
 class _Builder:
@@ -179,6 +195,8 @@ class _Builder:
         self.doc = doc
         self.problems: list[Diagnostic] = []
         self.count = 0
+        self.open: set[int] = set()  # the collections being built, to catch an alias to itself
+        self.too_deep = False
         self.constructor = yaml.constructor.SafeConstructor()
 
     def _mark(self, node: yaml.Node) -> tuple[int, int]:
@@ -195,17 +213,35 @@ class _Builder:
                 self._problem(node, key, f"expands to more than {MAX_NODES:,} values (repeated aliases?); write the data out plainly")
             return None
         self.doc.marks.setdefault(key, self._mark(node))
-        if node.tag not in _PLAIN_TAGS:
-            self._problem(node, key, f"the YAML tag {node.tag!r} is not allowed: playbooks and answers are plain data")
+        if len(key) > MAX_DEPTH:  # aliases can nest deeper than the text itself
+            if not self.too_deep:
+                self._problem(node, key, f"nested more than {MAX_DEPTH} levels deep (through aliases); flatten the structure")
+            self.too_deep = True
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, key)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, key + (i,)) for i, child in enumerate(node.value)]
+        if node.tag in _TEXT_TAGS:  # a plain `=` or `<<` as a value is just text
+            return str(node.value)
+        if node.tag not in _PLAIN_TAGS:
+            self._problem(node, key, f"the YAML tag {printable(node.tag)!r} is not allowed: playbooks and answers are plain data")
+            return None
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.open:
+                self._problem(node, key, "an alias refers to the list or mapping that contains it; write the data out plainly")
+                return None
+            self.open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, key)
+                return [self.build(child, key + (i,)) for i, child in enumerate(node.value)]
+            finally:
+                self.open.discard(id(node))
         try:
             value = self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self._problem(node, key, f"cannot read this value: {exc}")
+            if node.tag == "tag:yaml.org,2002:timestamp":
+                # `2026-02-30` looks like a date but is none: keep the text, so that the
+                # step it answers says what is wrong with it (and how to write a date)
+                return str(node.value)
+            self._problem(node, key, f"cannot read this value: {_first_line(exc)}")
             return None
         return value
 
@@ -216,12 +252,11 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 self._problem(key_node, key, "keys must be plain words (YAML merge keys and complex keys are not supported)")
                 continue
-            name = key_node.value if key_node.tag == "tag:yaml.org,2002:str" else self.constructor.construct_object(key_node)
-            if isinstance(name, (int, float, bool)) or name is None:
-                name = key_node.value
+            # A key is its text: `1:`, `yes:` and `2026-13-45:` are names, not values to convert.
+            name = key_node.value
             if name in seen:
                 first = seen[name].start_mark.line + 1
-                self._problem(key_node, key + (name,), f"duplicate key {name!r} (first given on line {first}); keep one")
+                self._problem(key_node, key + (name,), f"duplicate key {printable(name)!r} (first given on line {first}); keep one")
                 continue
             seen[name] = key_node
             self.doc.key_marks[key + (name,)] = self._mark(key_node)
