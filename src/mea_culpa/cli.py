@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import typer
 
@@ -25,9 +26,10 @@ def _keep_pydantic_lazy() -> None:
     and builds it (importing pydantic: 40 ms or more, as much as typer itself) before it
     looks at the value: even for an option left unset, which its own `coerce()` maps to
     None (or `()`) without the adapter; for a str or an in-range int, which the adapter
-    hands back as is; and for a Path, which it makes with `Path(text)` before typer's own
-    `coerce_cli_path` checks. For those values a stand-in does exactly that for the one
-    call; anything else (lists, choices, parsers, files…) goes through typer unchanged.
+    hands back as is; for a Path, which it makes with `Path(text)` before typer's own
+    `coerce_cli_path` checks; and for a list of those, item by item. For those values a
+    stand-in does exactly that for the one call; anything else (choices, parsers, files,
+    tuples, other types) goes through typer unchanged.
     `tests/test_startup_imports.py` checks both ways agree. Without typer's seam this
     does nothing (commands are just slower).
     """
@@ -43,22 +45,13 @@ def _keep_pydantic_lazy() -> None:
     def as_is(value: object, param: object, ctx: object) -> object:
         return value
 
-    def converter(param: _TyperParameter, value: object) -> Callable[[object, object, object], object] | None:
-        """How typer would coerce `value` for `param` without pydantic, or None if it needs it."""
-        if value is None:
+    def item_converter(annotation: object, info: Any, value: object) -> Callable[[object, object, object], object] | None:
+        if annotation is str and type(value) is str:
             return as_is
-        desc = getattr(param, "type_descriptor", None)
-        info = getattr(desc, "parameter_info", None)
-        if desc is None or info is None or param.multiple or param.nargs != 1:
-            return None
-        if getattr(info, "parser", None) is not None or getattr(desc, "file_annotation", None) is not None:
-            return None
-        if desc.annotation is str and type(value) is str:
-            return as_is
-        if desc.annotation is int and type(value) is int:  # in range: neither a bound nor clamping changes it
+        if annotation is int and type(value) is int:  # in range: neither a bound nor clamping changes it
             low, high = getattr(info, "min", None), getattr(info, "max", None)
             return as_is if (low is None or value >= low) and (high is None or value <= high) else None
-        if desc.annotation is Path and getattr(info, "path_type", None) is None and isinstance(value, (str, Path)):
+        if annotation is Path and getattr(info, "path_type", None) is None and isinstance(value, (str, Path)):
 
             def to_path(text: object, param: object, ctx: object) -> object:
                 path = Path(text) if type(text) is str else text  # what pydantic's Path does with text
@@ -66,6 +59,32 @@ def _keep_pydantic_lazy() -> None:
 
             return to_path
         return None
+
+    def converter(param: _TyperParameter, value: object) -> Callable[[object, object, object], object] | None:
+        """How typer would coerce `value` for `param` without pydantic, or None if it needs it."""
+        if value is None:
+            return as_is
+        desc = getattr(param, "type_descriptor", None)
+        info = getattr(desc, "parameter_info", None)
+        if desc is None or info is None or getattr(info, "parser", None) is not None:
+            return None
+        if getattr(desc, "file_annotation", None) is not None:
+            return None
+        if not (param.multiple or param.nargs == -1):
+            return item_converter(desc.annotation, info, value) if param.nargs == 1 else None
+        # a repeatable option or a variadic argument: typer gives a list of its items, each
+        # coerced as a single value of the list's item type
+        if get_origin(desc.annotation) is not list or not isinstance(value, (list, tuple)):
+            return None
+        (item_type,) = get_args(desc.annotation) or (None,)
+        items = [item_converter(item_type, info, item) for item in value]
+        if any(item is None for item in items):
+            return None
+
+        def each(values: object, param: object, ctx: object) -> object:
+            return [convert(v, param, ctx) for convert, v in zip(items, values, strict=True)]  # type: ignore[misc,call-overload]
+
+        return each
 
     class StandIn:
         """Takes the place of typer's RuntimeParam for one value."""
