@@ -36,13 +36,13 @@ _NORMALISE = str.maketrans(
 
 # A sentence ends at terminal punctuation followed by space, at a blank line, or before a
 # list item. Abbreviations ("p.m.") split too early; that only narrows sentence scopes.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|\n[ \t]*\n|\n(?=[ \t]*(?:[-*\u2022]|\d{1,3}[.)])\s)")
+_SENTENCE_END = re.compile(r"[.!?]{1,20}[\"')\]]{0,3}(?=\s)|\n[ \t]*\n|\n(?=[ \t]*(?:[-*\u2022]|\d{1,3}[.)])\s)")
 
 # Macros that rule patterns may use, so that rule authors need not write gap expressions
 # by hand. A gap never crosses a sentence end, and its word and separator classes are
 # disjoint, so it cannot backtrack more than N words.
 _WORD = r"[\w']+"
-_SEPARATOR = r"[^\w'.!?;]+"
+_SEPARATOR = r"[^\w'.!?]+"
 _GAP = re.compile(r"\{gap:(10|\d)\}")
 MAX_GAP = 10
 MACROS = {
@@ -58,42 +58,146 @@ def normalise(text: str) -> str:
     return text.translate(_NORMALISE)
 
 
+def fold_case(text: str) -> str:
+    """The text in lower case, one character for one so that offsets still agree.
+
+    Matching folded patterns against folded text, instead of using re.IGNORECASE, lets the
+    regex engine skip an alternative on its first literal character, which makes the
+    large alternations of the rules several times faster.
+    """
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    # A few characters ("İ") lower to two; those keep their case.
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+
+
+_ESCAPE_OR_LETTER = re.compile(r"\\N\{[^}]*\}|\\.|\(\?P|[^\\(]+|\(", re.DOTALL)
+
+
+def fold_pattern(pattern: str) -> str:
+    """A pattern in lower case, leaving escapes (\\W, \\N{...}) and (?P as they are."""
+    return "".join(
+        piece if piece.startswith("\\") or piece == "(?P" else piece.lower()
+        for piece in _ESCAPE_OR_LETTER.findall(pattern)
+    )
+
+
+def compile_pattern(expanded: str, case_sensitive: bool = False) -> re.Pattern[str]:
+    """Compile an expanded pattern, word-bounded, for matching against a Document.
+
+    Case-insensitive patterns are folded and must run on `Document.folded`; case-sensitive
+    ones on `Document.text`. Raises PatternProblem when the pattern is unfit for a rule.
+    """
+    source = expanded if case_sensitive else fold_pattern(expanded)
+    problem = _gap_problem(source)
+    if problem:
+        raise PatternProblem(problem)
+    try:
+        parsed = list(_sre_parse.parse(source))
+    except re.error as err:
+        raise PatternProblem(f"not a valid regular expression: {err}") from None
+    if _nested(parsed, outer_unbounded=False):
+        raise PatternProblem(
+            "the pattern repeats a repetition, like (a+)+, which can take exponential time; "
+            "write a bounded gap such as {gap:3} or a literal alternation instead"
+        )
+    # When every match starts with a letter or digit, the (?=\w) lets the engine leave each
+    # space and punctuation mark after one cheap test instead of trying every alternative.
+    gate = r"(?=\w)" if _starts_word(parsed) else ""
+    compiled = re.compile(rf"(?<!\w){gate}(?:{source})(?!\w)")
+    if compiled.groupindex:
+        raise PatternProblem("named groups are not allowed; use (?:...) instead")
+    if compiled.search("") is not None or compiled.search(" ") is not None:
+        raise PatternProblem("the pattern can match empty text")
+    return compiled
+
+
+class PatternProblem(ValueError):
+    """A rule pattern that cannot be used; the message says why."""
+
+
+def compile_alternation(
+    patterns: Sequence[str], case_sensitive: bool = False
+) -> tuple[re.Pattern[str] | None, list[tuple[int, str]]]:
+    """One compiled alternation of rule patterns (macros expanded), or the problems found.
+
+    The patterns are checked together, which costs one parse; only when that fails is each
+    checked alone, so that a problem can name the pattern it is in.
+    """
+    expanded = [expand_macros(pattern) for pattern in patterns]
+    try:
+        return compile_pattern("|".join(f"(?:{p})" for p in expanded), case_sensitive), []
+    except (PatternProblem, re.error) as joined:
+        problems = []
+        for index, pattern in enumerate(expanded):
+            problem = pattern_problem(pattern, case_sensitive)
+            if problem:
+                problems.append((index, problem))
+        return None, problems or [(-1, str(joined))]
+
+
+def _gap_problem(source: str) -> str | None:
+    if "{gap:" in source:
+        return f"a gap is written {{gap:N}} with N from 0 to {MAX_GAP}"
+    return None
+
+
+def _starts_word(items: Sequence[tuple[object, object]]) -> bool:
+    """Whether every match of a parsed pattern begins with a word character (False if unsure)."""
+    for op, av in items:
+        name = str(op)
+        if name in ("ASSERT", "ASSERT_NOT", "AT"):
+            continue  # zero-width: the next item decides
+        if name == "LITERAL":
+            return _WORD_CHAR.match(chr(av)) is not None  # type: ignore[arg-type]
+        if name == "IN":
+            return all(_set_item_is_word(item) for item in av)  # type: ignore[attr-defined]
+        if name == "SUBPATTERN":
+            return _starts_word(list(av[-1]))  # type: ignore[index]
+        if name == "BRANCH":
+            return all(_starts_word(list(branch)) for branch in av[1])  # type: ignore[index]
+        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _, body = av  # type: ignore[misc]
+            return bool(low) and _starts_word(list(body))
+        return False
+    return False
+
+
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _set_item_is_word(item: tuple[object, object]) -> bool:
+    op, av = item
+    name = str(op)
+    if name == "LITERAL":
+        return _WORD_CHAR.match(chr(av)) is not None  # type: ignore[arg-type]
+    if name == "RANGE":
+        low, high = av  # type: ignore[misc]
+        return high - low < 2000 and all(_WORD_CHAR.match(chr(code)) is not None for code in range(low, high + 1))
+    if name == "CATEGORY":
+        return str(av) in ("CATEGORY_DIGIT", "CATEGORY_WORD", "CATEGORY_UNI_DIGIT", "CATEGORY_UNI_WORD")
+    return False
+
+
 def expand_macros(pattern: str) -> str:
     """A rule pattern with `{gap:N}` and the named macros replaced by their expressions."""
     for name, expression in MACROS.items():
         pattern = pattern.replace(name, expression)
-    return _GAP.sub(
-        lambda m: rf"(?:{_SEPARATOR}{_WORD}){{0,{int(m.group(1))}}}?{_SEPARATOR}", pattern
-    )
+    return _GAP.sub(lambda m: rf"(?:{_SEPARATOR}{_WORD}){{0,{int(m.group(1))}}}?{_SEPARATOR}", pattern)
 
 
-def bounded(pattern: str) -> str:
-    """Wrap an expanded pattern so that it only matches whole words."""
-    return rf"(?<!\w)(?:{pattern})(?!\w)"
-
-
-def pattern_problem(expanded: str, flags: int = 0) -> str | None:
+def pattern_problem(expanded: str, case_sensitive: bool = False) -> str | None:
     """Why an expanded pattern is unfit for a rule, or None when it is fine.
 
     Rejects patterns that do not compile, that match empty text (endless findings), and
     patterns with a quantifier nested inside an unbounded one, like `(a+)+`: those can
     take exponential time on a crafted text.
     """
-    if "{gap:" in expanded:
-        return f"a gap is written {{gap:N}} with N from 0 to {MAX_GAP}"
     try:
-        compiled = re.compile(bounded(expanded), flags)
-    except re.error as err:
-        return f"not a valid regular expression: {err}"
-    if compiled.groupindex:
-        return "named groups are not allowed; use (?:...) instead"
-    if compiled.search("") is not None or compiled.search(" ") is not None:
-        return "the pattern can match empty text"
-    if nested_quantifier(expanded):
-        return (
-            "the pattern repeats a repetition, like (a+)+, which can take exponential time; "
-            "write a bounded gap such as {gap:3} or a literal alternation instead"
-        )
+        compile_pattern(expanded, case_sensitive)
+    except PatternProblem as problem:
+        return str(problem)
     return None
 
 
@@ -143,6 +247,7 @@ class Document:
     def __init__(self, text: str) -> None:
         self.original = text
         self.text = normalise(text)
+        self.folded = fold_case(self.text)
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         self.sentence_starts = [0] + [m.end() for m in _SENTENCE_END.finditer(self.text)]
         self._sentences_with: dict[re.Pattern[str], frozenset[int]] = {}
@@ -162,10 +267,15 @@ class Document:
         end = starts[index + 1] if index + 1 < len(starts) else len(self.text)
         return starts[index], end
 
-    def sentences_with(self, pattern: re.Pattern[str]) -> frozenset[int]:
+    def haystack(self, case_sensitive: bool) -> str:
+        """The text a compiled pattern runs on: folded unless it is case-sensitive."""
+        return self.text if case_sensitive else self.folded
+
+    def sentences_with(self, pattern: re.Pattern[str], case_sensitive: bool = False) -> frozenset[int]:
         """The indices of the sentences where a pattern matches; one scan per pattern."""
         found = self._sentences_with.get(pattern)
         if found is None:
-            found = frozenset(self.sentence_of(m.start()) for m in pattern.finditer(self.text))
+            haystack = self.haystack(case_sensitive)
+            found = frozenset(self.sentence_of(m.start()) for m in pattern.finditer(haystack))
             self._sentences_with[pattern] = found
         return found

@@ -1,0 +1,48 @@
+"""The apology check: score a text, name its missing components, and find non-apology phrases.
+
+    from mea_culpa.apology import check_text, load_rules
+    result = check_text("I'm sorry: we sent your order to the wrong address…")
+    result.score, result.components, result.findings
+
+Rules are YAML data in `rules/`; see docs/apology-check.md for their format.
+"""
+
+from mea_culpa.apology.components import COMPONENTS, TIPS, WEIGHTS
+from mea_culpa.apology.engine import (
+    AUDIENCES,
+    BUILTIN_RULES_DIR,
+    CATEGORIES,
+    DEFAULT_MIN_SCORE,
+    LEVELS,
+    PENALTY,
+    CheckResult,
+    Finding,
+    Rule,
+    RuleSet,
+    Unless,
+    check_text,
+    load_rules,
+    validate_audience,
+    verify_examples,
+)
+
+__all__ = [
+    "AUDIENCES",
+    "BUILTIN_RULES_DIR",
+    "CATEGORIES",
+    "COMPONENTS",
+    "DEFAULT_MIN_SCORE",
+    "LEVELS",
+    "PENALTY",
+    "TIPS",
+    "WEIGHTS",
+    "CheckResult",
+    "Finding",
+    "Rule",
+    "RuleSet",
+    "Unless",
+    "check_text",
+    "load_rules",
+    "validate_audience",
+    "verify_examples",
+]

@@ -1,0 +1,97 @@
+"""The built-in apology rules, checked as data: each carries examples, and each example
+behaves as labelled; every pattern is safe from catastrophic backtracking."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mea_culpa.apology import CATEGORIES, LEVELS, RuleSet, check_text, load_rules, verify_examples
+from mea_culpa.apology import components as comp
+from mea_culpa.apology.text import expand_macros, fold_pattern, nested_quantifier
+
+BUILTIN = load_rules()
+SOURCES = ("Lazare", "Lewicki", "Halperin", "PagerDuty", "Roschk", "Carey", "Inc.", "research/apology.md")
+
+
+def rule_ids() -> list[str]:
+    return list(BUILTIN.ids)
+
+
+def test_every_category_has_at_least_one_rule():
+    assert {rule.category for rule in BUILTIN} == set(CATEGORIES)
+
+
+def test_rule_ids_are_unique():
+    assert len(set(BUILTIN.ids)) == len(BUILTIN)
+
+
+@pytest.mark.parametrize("rule_id", rule_ids())
+def test_rule_has_two_examples_each_way_and_its_reasons(rule_id):
+    rule = BUILTIN.get(rule_id)
+    assert rule is not None
+    assert len(rule.examples_fail) >= 2, "at least two examples the rule must catch"
+    assert len(rule.examples_pass) >= 2, "at least two examples the rule must let through"
+    assert rule.level in LEVELS
+    assert rule.message and rule.suggestion
+    assert any(source in rule.rationale for source in SOURCES), f"rationale names no source: {rule.rationale!r}"
+
+
+@pytest.mark.parametrize("rule_id", rule_ids())
+def test_fail_examples_trigger_the_rule_and_pass_examples_do_not(rule_id):
+    rule = BUILTIN.get(rule_id)
+    alone = RuleSet((rule,))
+    audience = rule.audiences[0]
+    for example in rule.examples_fail:
+        found = [f for f in check_text(example, audience, alone).findings if f.rule == rule_id]
+        assert found, f"not caught: {example!r}"
+    for example in rule.examples_pass:
+        found = [f.match for f in check_text(example, audience, alone).findings if f.rule == rule_id]
+        assert not found, f"flagged {found} in a pass example: {example!r}"
+
+
+def test_verify_examples_agrees_with_the_meta_test():
+    assert verify_examples(BUILTIN) == []
+
+
+@pytest.mark.parametrize("rule_id", rule_ids())
+def test_no_rule_pattern_nests_a_quantifier_inside_an_unbounded_one(rule_id):
+    rule = BUILTIN.get(rule_id)
+    for pattern in (*rule.patterns, *rule.exceptions):
+        assert not nested_quantifier(expand_macros(pattern)), pattern
+
+
+def test_no_component_detector_nests_a_quantifier_inside_an_unbounded_one():
+    detectors = {name: value for name, value in vars(comp).items() if isinstance(value, re.Pattern)}
+    assert len(detectors) > 10
+    for name, regex in detectors.items():
+        assert not nested_quantifier(regex.pattern), name
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a+)+b", r"(?:\w+\s*)*x", r"(?:a|b+)*", r"(?:[\w']+ ){0,50}end", r"(x*)+"],
+)
+def test_the_nesting_guard_catches_the_classic_exponential_shapes(pattern):
+    assert nested_quantifier(pattern)
+
+
+@pytest.mark.parametrize("pattern", [r"sorry{gap:4}if", r"(?:[\w']+ ){0,3}?wrong", r"a+b+", r"(?:ab){1,3}"])
+def test_the_nesting_guard_allows_bounded_gaps(pattern):
+    assert not nested_quantifier(expand_macros(pattern))
+
+
+def test_folding_a_pattern_keeps_escapes_and_lowers_letters():
+    assert fold_pattern(r"\W+DNS\b[A-Z]\N{LATIN SMALL LETTER A}") == r"\W+dns\b[a-z]\N{LATIN SMALL LETTER A}"
+
+
+def test_the_rule_file_example_in_the_docs_loads_and_its_examples_agree(tmp_path):
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "apology-check.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(version: 1\nrules:.*?)```", doc, re.S)
+    assert block, "docs/apology-check.md shows a rule file starting with version: 1"
+    (tmp_path / "house.yaml").write_text(block.group(1), encoding="utf-8")
+    rules = load_rules(extra_dirs=[tmp_path])
+    assert verify_examples([rules.get("house-circle-back")]) == []
