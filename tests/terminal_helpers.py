@@ -54,8 +54,10 @@ def spawn(args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 1
     """`python -m mea_culpa ARGS` in a 40x120 pseudo-terminal."""
     import pexpect
 
-    return pexpect.spawn(sys.executable, ["-m", "mea_culpa", *args], env=env, cwd=str(cwd),
-                         dimensions=(40, 120), encoding="utf-8", timeout=timeout)
+    child = pexpect.spawn(sys.executable, ["-m", "mea_culpa", *args], env=env, cwd=str(cwd),
+                          dimensions=(40, 120), encoding="utf-8", timeout=timeout)
+    child.delaybeforesend = None  # every send waits for its question already
+    return child
 
 
 SELECT_HINT = r" ?(?:\x1b\[[0-9;]*m)* ?\(↑↓ then Enter\)"

@@ -349,6 +349,24 @@ def test_yes_no_takes_a_letter_or_the_default(keys: str, default: Any, expected:
     assert raw is expected
 
 
+def test_yes_no_reads_a_templated_default_as_yes_or_no():
+    """A default like "{{ severity in ['major'] }}" renders to the text "False"."""
+    raw, screen = ask(step("yes-no"), ENTER, default="False")
+    assert raw is False
+    assert "(y/N)" in screen
+
+
+def test_multi_choice_reads_a_templated_default_as_one_choice():
+    raw, _ = ask(step("multi-choice", choices=CHANNELS), ENTER, default="phone")
+    assert raw == ["phone"]
+
+
+def test_a_default_that_does_not_fit_is_still_offered_as_text():
+    s = step("number", validate=Validation(min=0))
+    raw, _ = ask(s, ENTER, Until("must be at least 0"), CTRL_U + "4" + ENTER, default="-1")
+    assert raw == "4"
+
+
 # --- actions ----------------------------------------------------------------------------
 
 
@@ -501,8 +519,10 @@ def test_stage_review_continue(book: Playbook):
 def test_stage_review_edit_picks_a_step_showing_its_answer(book: Playbook):
     result, screen = review(book, answered(book, **FACTS), DOWN + ENTER, Until("(never mind)"), DOWN + ENTER)
     assert result == Review("edit", "what_happened")
-    assert "Collect the facts: What happened? [We sent it twice.]" in screen
+    assert "── Collect the facts" in screen
+    assert "What happened? [We sent it twice.]" in screen
     assert "When did you notice? [2026-11-20 09:30]" in screen
+    assert "Understand the cause" not in screen  # nothing answered there yet
 
 
 def test_stage_review_edit_never_mind_returns_to_the_review(book: Playbook):

@@ -239,8 +239,8 @@ def test_going_back_at_a_stage_review_changes_an_earlier_answer(start: Start):
         term.answer(prompt, keys)
     term.wait(r"What next\?" + SELECT_HINT)
     term.child.send(DOWN + ENTER)  # change an earlier answer
-    term.wait(question("Which answer?"))
-    term.wait(r"Collect the facts: How bad\? \[major\]")
+    term.wait(question("Which answer do you want to change?"))
+    term.wait(r"How bad\? \[major\]")
     term.child.send(ENTER)
     term.answer("How bad?", UP + ENTER)  # from major (where it starts) to minor
     continue_(term)

@@ -148,11 +148,26 @@ def resolved_when(step_type: str, raw: Any, stored: Any) -> str | None:
     return None
 
 
+def _as_stored(step: Step, value: Any) -> Any:
+    """A default or current answer in its stored form, to pre-fill a widget with. A
+    templated default arrives as text ("False", "email"), which `bool()` or `set()` would
+    misread; one that does not fit is offered as typed text, or not at all."""
+    from mea_culpa import answers as answers_mod
+
+    if value is None:
+        return None
+    try:
+        return answers_mod.coerce(step, value)
+    except answers_mod.AnswerProblem:
+        typed = step.type in ("text", "long-text", "number", "date", "datetime")
+        return value if typed and isinstance(value, str) else None
+
+
 class QuestionaryAsker:
     """The real thing: one questionary widget per step type, at a terminal.
 
     Question lines go through prompt_toolkit (standard output, like the widgets); the
-    longer help under a question goes through rich (standard error), which wraps it."""
+    longer help before a question goes through rich (standard error), which wraps it."""
 
     def __init__(self) -> None:
         import questionary
@@ -236,7 +251,7 @@ class QuestionaryAsker:
         return None if picked == _NOTHING else picked
 
     def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
-        start = current if current is not None else default
+        start = _as_stored(step, current if current is not None else default)
         q = self.q
         message = step.prompt + ("" if step.required else " (optional)")
         if step.help:
@@ -426,22 +441,23 @@ class QuestionaryAsker:
         from mea_culpa import ui
 
         q = self.q
-        choices = []
+        choices: list[Any] = []
         for planned in plan.stages:
-            for p in planned.steps:
-                if p.record is None or p.state == "not-applicable":
-                    continue
+            steps = [p for p in planned.steps if p.record is not None and p.state != "not-applicable"]
+            if steps:
+                choices.append(q.Separator(f"── {planned.stage.title}"))
+            for p in steps:
+                assert p.record is not None
                 if p.record.state != "answered":
                     value = p.record.state
                 else:
-                    value = ui.describe_value(p.step, plan.context.get(p.step.id), limit=40)
+                    value = ui.describe_value(p.step, plan.context.get(p.step.id), limit=32)
                     if p.step.type == "datetime":
                         value = value.replace("T", " ")
-                prompt = p.step.prompt if len(p.step.prompt) <= 50 else p.step.prompt[:49] + "…"
-                label = f"{planned.stage.title}: {prompt} [{value}]"
-                choices.append(q.Choice(label, value=p.step.id))
+                prompt = p.step.prompt if len(p.step.prompt) <= 48 else p.step.prompt[:47] + "…"
+                choices.append(q.Choice(f"{prompt} [{value}]", value=p.step.id))
         choices.append(q.Choice("(never mind)", value=_NOTHING))
-        picked: str | None = self._select("Which answer?", choices)
+        picked: str | None = self._select("Which answer do you want to change?", choices)
         return picked
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
