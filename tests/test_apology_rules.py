@@ -95,3 +95,51 @@ def test_the_rule_file_example_in_the_docs_loads_and_its_examples_agree(tmp_path
     (tmp_path / "house.yaml").write_text(block.group(1), encoding="utf-8")
     rules = load_rules(extra_dirs=[tmp_path])
     assert verify_examples([rules.get("house-circle-back")]) == []
+
+
+def _alternatives_after_a_space(pattern: str) -> list[str]:
+    """The first characters of the alternatives of every group that follows a space or
+    starts the pattern: an alternative there must start a word."""
+    firsts: list[str] = []
+    opened: list[tuple[int, list[int] | None]] = [(-1, [0])]
+    escaped = in_class = False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            plain = not pattern.startswith("(?", i) or pattern.startswith("(?:", i)
+            opened.append((i, [i + (3 if pattern.startswith("(?:", i) else 1)] if plain else None))
+        elif ch == "|" and opened[-1][1] is not None:
+            opened[-1][1].append(i + 1)
+        elif ch == ")" and len(opened) > 1:
+            start, starts = opened.pop()
+            if starts is not None and (start == 0 or pattern[start - 1] in " |(:"):
+                firsts += [pattern[s : s + 1] for s in starts]
+    firsts += [pattern[s : s + 1] for s in opened[0][1] or []]
+    return firsts
+
+
+def test_no_alternative_that_must_start_a_word_starts_with_an_apostrophe():
+    """`(?:I|we) (?:'ll|will)` never matches "we'll": the text has no space before 'll."""
+    dead = []
+    for rule in BUILTIN:
+        for pattern in (*rule.patterns, *rule.exceptions):
+            if "'" in _alternatives_after_a_space(expand_macros(pattern)):
+                dead.append(f"{rule.id}: {pattern}")
+    for name, value in vars(comp).items():
+        if isinstance(value, re.Pattern):
+            source = value.pattern.removeprefix(r"(?<!\w)").removeprefix(r"(?=\w)")
+            if "'" in _alternatives_after_a_space(source):
+                dead.append(name)
+    assert dead == []
+
+
+def test_the_apostrophe_check_catches_a_dead_alternative():
+    assert "'" in _alternatives_after_a_space("we (?:'ll|will) fix")
+    assert "'" not in _alternatives_after_a_space("we(?:'ll| will) fix")

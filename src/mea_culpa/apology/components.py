@@ -193,12 +193,15 @@ _FAULT_MARKER = _rx(
     r"family|household|account|recipient|subscriber|buyer|student|parent|employee|address|"
     r"order|team|department)",
     r"to (?:another|other|a different|someone else|the whole|everyone|all of)",
-    r"(?:had|have|'d) (?:already )?(?:cancell?ed|canceled|paid|returned|unsubscribed|opted out|"
+    r"(?:had|have|\w+'d) (?:already )?(?:cancell?ed|canceled|paid|returned|unsubscribed|opted out|"
     r"told us|asked us|closed)",
     r"(?:didn't|did not|never) (?:order|ask for|agree|sign up|consent)",
     r"without (?:asking|permission|your permission|checking|telling)",
-    r"without (?:a |an |any )?(?:[\w-]+ )?(?:check|test|review|plan|backup|approval|warning|notice|"
-    r"safeguard|second look|sign-off|proofread|way back)",
+    r"without (?:a |an |any |enough |proper |the )?(?:[\w-]+ )?(?:check|checks|checking|test|tests|testing|"
+    r"review|reviewing|plan|backup|approval|warning|notice|safeguard|second look|sign-off|proofread|"
+    r"proofreading|way back|thinking|looking|reading|confirming|confirmation)",
+    r"(?:that|which) (?:[\w]+ly )?(?:disabled|broke|deleted|stopped|blocked|removed|exposed|leaked|"
+    r"crashed|corrupted|wiped|locked|prevented|hid|overwrote|emptied|cancell?ed)",
     r"(?:no|any) right",
     r"someone else",
     r"the wrong",
@@ -248,6 +251,9 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"allowed|missed|was missing|were missing|relied|made it|accepted|hid|hides|ignored)",
     r"(?:I|we) (?:was|were) wrong",
     r"(?:I|we) had no (?:right|business|reason|excuse)",
+    r"(?:sorry|apologi[sz]e|apologies)(?: that)? (?:I|we)(?: \w+ly)? (?!(?:apologi[sz]|notic|reali[sz]|"
+    r"receiv|learn|hear|need|want|hop|decid|ask|ha|us)ed\b)(?:[a-z]{2,20}ed|forgot|lost|broke|left|said|"
+    r"told|sent|took|gave|made|ran|wrote|put|let|kept|spoke|missed|shouted|snapped|hurt|upset|ignored)",
     r"what (?:I|we) (?:said|did|wrote|sent|posted) was (?:wrong|hurtful|unfair|unkind|out of line|"
     r"cruel|rude|thoughtless|careless|inappropriate|unacceptable|insensitive|mean)",
     r"(?:wrong|incorrect|faulty|broken|damaged|duplicate|late|misleading)(?: [\w-]+){0,3} (?:from|by) "
@@ -375,6 +381,9 @@ _REPAIR = _rx(
     r"(?:it's|it is|that's|that is|this is|everything is|everything's|all is|service is|"
     r"the site is|the app is) (?:now )?(?:fixed|resolved|working|back|sorted|corrected|restored)",
     r"fixed now",
+    r"here(?: is| are|'s) (?:a |the |your )?(?:new |working |correct |corrected |right |updated |fresh )?"
+    r"(?:link|links|code|voucher|recording|copy|file|invoice|replacement|version|ticket|tickets)",
+    r"(?:is|are) now (?:online|available|live|up|ready|fixed|working|back|restored|correct)",
     r"(?:reduced|lowered|cut|discounted) by (?:\d{1,3}%|half|(?:\$|€|£)\s?\d[\d,.]{0,12})",
     r"\d{1,3}% (?:off|discount|reduction|refund|credit|back)",
     r"(?:\d{1,3}%|£\s?\d+|\$\s?\d+|€\s?\d+) (?:code|voucher|credit|discount|coupon|gift card)",
@@ -390,7 +399,7 @@ _REPAIR_PERSONAL = _rx(
     r"make (?:it|this|that|things) (?:right|up to you)",
     r"(?:I'll|I will|let me|can I|could I|may I|I'd like to|I want to) (?:buy|bring|cook|take you|"
     r"treat|pay|replace|fix|redo|cover|drive|"
-    r"call|make|come)",
+    r"call|make|come|ring|phone|visit|come round|come over|make time|take|help|cover|sort)",
 )
 
 _REGRET = _rx(
@@ -470,6 +479,9 @@ _IMPACT = _rx(
     r"different|someone|the wrong|people|anyone|[\d,]+)",
     r"in front of",
     r"for nothing",
+    r"took (?:[\w']+ ){0,3}?(?:from|away from) (?:you|your)",
+    r"(?:you'd|you had|you have|you've) (?:already )?(?:set aside|cleared|planned|booked|made time|"
+    r"taken time|taken the day|arranged|waited|prepared|paid|driven|travelled|traveled)",
     r"(?:breach|betrayal|violation|abuse) of (?:your|our) (?:trust|privacy|confidence|friendship)",
     r"(?:I|we) (?:understand|get it|would understand) if you",
     r"(?:unable|could(?:n't| not)) (?:to )?(?:log in|sign in|access|use|pay|check out|order|"
@@ -519,11 +531,15 @@ _PREVENTION_CUE = _rx(
     r"(?:I|we)(?:'ll| will|'ve| have|'m| am|'re| are)?(?: now| also| already)? (?:set|setting) "
     r"(?:up )?(?:a |an )?(?:reminder|alert|alarm|calendar)",
     r"(?:I|we)(?:'ll| will|'ve| have|'m| am|'re| are)? (?:now )?(?:always|never)",
-    r"(?:will|'ll|going to|plan to|is to|are to) (?:also )?(?:add|introduce|build|automate|set up|"
+    r"(?:will|\w+'ll|going to|plan to|is to|are to) (?:also )?(?:add|introduce|build|automate|set up|"
     r"require|create|implement|enable|install|put in place|document|train|split|separate|audit|"
     r"block|limit|lock|rewrite|switch|turn on|write|move|pair|rotate|schedule)",
     r"(?:action items?|follow-?ups?|next steps|actions|prevention|owner)(?::| -)",
     r"next time",
+    r"(?:we|I|our [\w-]+)(?: now| will now|'ll now| now always| always now) (?!(?:know|have|are|am|understand|"
+    r"see|realise|realize|think|feel|hope|need|want)\b)[a-z]{3,20}",
+    r"(?:in|into|to) (?:my|our|the|a shared) (?:calendar|diary|planner|to-do list|checklist)",
+    r"(?:set|put|added|created|scheduled|booked|made)(?: up)? (?:[\w']+ ){0,3}?(?:reminder|alarm)s?",
     r"for (?:the )?next (?:quarter|month|year|time|release|week|season|campaign|launch|order)",
 )
 _PREVENTION_CONCRETE = _rx(
@@ -555,6 +571,8 @@ _PREVENTION_CONCRETE = _rx(
     r"installed|rewrote|rewritten|redesigned|split|separated|configured|limited|locked|blocked|"
     r"removed|adopted|begun|began|scheduled|written|wrote|trained)",
     r"(?:is|are|has been|have been) now",
+    r"(?:we|I|our [\w-]+)(?: now| now always| always now) (?!(?:know|have|are|am|understand|"
+    r"see|realise|realize|think|feel|hope|need|want)\b)[a-z]{3,20}",
     r"now (?:always |also )?(?:requires?|checks?|blocks?|warns?|stops?|refuses?|asks?|flags?|"
     r"needs?|has|have|uses?|runs?|goes through|gets?|must|reviews?|shows?|sends?|includes?|"
     r"tests?|confirms?|compares?|scans?|matches?|verif(?:y|ies)|looks?|holds?|pauses?|"
@@ -583,7 +601,7 @@ _FORGIVENESS = _rx(
     r"(?:another|a second|one more) chance",
     r"(?:earn|win|regain|rebuild|restore|keep|deserve) (?:back )?your (?:trust|confidence|business)",
     r"(?:earn|win) (?:it|your trust|that trust) back",
-    r"hope (?:you|we) (?:can|will|'ll) (?:move|get) past",
+    r"hope (?:you|we)(?: can| will|'ll) (?:move|get) past",
     r"hope you(?:'ll| will| can) (?:accept|give)",
     r"(?:if|when) you(?:'re| are) ready to (?:talk|forgive)",
 )
