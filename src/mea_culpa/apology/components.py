@@ -101,7 +101,8 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _FIRST_PERSON = (
     r"(?:I|we|I've|we've|I'd|we'd|I have|we have|I had|we had|"
-    r"our (?:[\w-]+ ){0,2}?(?:team|teams|staff|system|systems|tool|software|script|process|"
+    r"our (?!(?:third-party|third party|external|outside|vendor|partner|supplier|courier|carrier|"
+    r"provider|contractor)\b)(?:[\w-]+ ){0,2}?(?:team|teams|staff|system|systems|tool|software|script|process|"
     r"warehouse|store|shop|website|site|app|platform|billing|checkout|code|update|change|"
     r"release|job|automation|form|template|mailing|newsletter|campaign|department|office))"
 )
@@ -120,7 +121,8 @@ _FAULT_VERB = (
     r"double[- ]charged|double[- ]billed|double[- ]booked|misread|misunderstood|misconfigured|"
     r"mislabeled|mislabelled|misaddressed|misrouted|mishandled|misspelled|misquoted|"
     r"miscalculated|misjudged|misstated|leaked|exposed|ignored|skipped|caused|introduced|"
-    r"should have|should've|shouldn't have|should not have|did not|didn't|"
+    r"should have|should've|shouldn't have|should not have|"
+    r"(?:did not|didn't)(?! (?:mean|intend|want|think you|expect you))|"
     r"wasted|kept you waiting|was wrong|were wrong|was careless|were careless|rushed|"
     r"under-?estimated|over-?promised|over-?looked|wasn't careful|weren't careful|snapped|shouted|"
     r"yelled|lied|insulted|interrupted|humiliated|dismissed|spoke over|talked over|blamed|"
@@ -277,6 +279,11 @@ _REMEDY_AFTER = re.compile(
     r"(?: [\w']+){0,3}? (?:a |an |the |your )?(?:replacement|new|correct|corrected|right|refund|"
     r"fresh|fixed|revised|updated|proper|apology|credit)\b"
 )
+_DENIAL = _rx(
+    r"(?:not|never|wasn't|isn't|was not|is not|weren't|were not)(?: really| entirely| actually| "
+    r"technically| strictly)? (?:our|my) (?:fault|doing|mistake|responsibility)",
+    r"no fault of (?:our|my) own",
+)
 _CONDITIONAL_WORDS = frozenset({"if", "whether", "unless"})
 # "You feel we let you down" reports someone else's view; it is not an admission.
 _DISTANCING_WORDS = frozenset(
@@ -381,6 +388,9 @@ _REPAIR = _rx(
     r"(?:it's|it is|that's|that is|this is|everything is|everything's|all is|service is|"
     r"the site is|the app is) (?:now )?(?:fixed|resolved|working|back|sorted|corrected|restored)",
     r"fixed now",
+    r"(?:added|credited|restored|applied|returned|reinstated|put back) (?:the |your |all |an extra |a )?"
+    r"(?:[\w,-]+ ){0,2}?(?:missing|owed|lost|unpaid|correct|extra|bonus|free)",
+    r"(?:I|we)(?:'ve| have)? (?:renewed|re-?ordered|replaced|reconnected|reactivated)",
     r"here(?: is| are|'s) (?:a |the |your )?(?:new |working |correct |corrected |right |updated |fresh )?"
     r"(?:link|links|code|voucher|recording|copy|file|invoice|replacement|version|ticket|tickets)",
     r"(?:is|are) now (?:online|available|live|up|ready|fixed|working|back|restored|correct)",
@@ -416,6 +426,8 @@ _EXPLANATION = _rx(
     r"because",
     r"caused by",
     r"(?:the|a) (?:root )?cause",
+    r"(?:root )?cause:",
+    r"why:",
     r"due to",
     r"happened (?:because|when|after|during|while|on|at|last|yesterday)",
     r"what happened",
@@ -467,7 +479,7 @@ _IMPACT = _rx(
     r"(?:[\w']+ly )?(?:meant|means|caused|left|cost|forced|made|put|kept|disrupted|delayed|ruined|"
     r"wasted|hit|hurt|broke|blocked|stopped|prevented|locked|interrupted|exposed|embarrassed|"
     r"undermined)",
-    r"\d[\d,.]{0,12}\s?(?:hours?|hrs?|minutes?|mins?|days?|weeks?|customers?|users?|people|orders?|"
+    r"\d[\d,.]{0,12}\s?(?:[a-z-]{2,12} )?(?:hours?|hrs?|minutes?|mins?|days?|weeks?|customers?|users?|people|orders?|"
     r"accounts?|recipients?|subscribers?|clients?|households?|invoices?|emails?|messages?|"
     r"shoppers?|members?|sites?|stores?|charges?|transactions?|payments?|patients?|families|"
     r"colleagues|teams?|readers|guests|bookings?)",
@@ -514,6 +526,7 @@ _PREVENTION_CUE = _rx(
     r"no longer (?:possible|able|be able|go|goes|happen|send|sends|ship|ships)",
     r"before (?:any|every|each|it goes|they go|anything goes|a campaign|an? \w+ (?:goes|is sent|"
     r"ships|is published))",
+    r"(?:every|each) (?:morning|day|evening|night|week|shift|month|time|visit|booking|call)",
     r"(?:every|each) (?:order|email|campaign|release|invoice|change|send|deploy|mailing|"
     r"shipment|report|newsletter|update|list|export)",
     r"(?:new|extra|additional|second|mandatory|automatic|automated|required|separate) "
@@ -571,6 +584,7 @@ _PREVENTION_CONCRETE = _rx(
     r"installed|rewrote|rewritten|redesigned|split|separated|configured|limited|locked|blocked|"
     r"removed|adopted|begun|began|scheduled|written|wrote|trained)",
     r"(?:is|are|has been|have been) now",
+    r"now(?=[.!;]|$)",
     r"(?:we|I|our [\w-]+)(?: now| now always| always now) (?!(?:know|have|are|am|understand|"
     r"see|realise|realize|think|feel|hope|need|want)\b)[a-z]{3,20}",
     r"now (?:always |also )?(?:requires?|checks?|blocks?|warns?|stops?|refuses?|asks?|flags?|"
@@ -637,6 +651,9 @@ def detect(document: Document, audience: str) -> dict[str, bool]:
 
 def _has_responsibility(document: Document) -> bool:
     text = document.folded
+    # "Sorry I missed dinner… it wasn't really my fault" takes back what it admitted.
+    if _DENIAL.search(text):
+        return False
     if _owned(document, _DEFINITE_RESPONSIBILITY.finditer(text)):
         return True
     if _owned(document, _FIRST_PERSON_FAULT.finditer(text)):
