@@ -381,6 +381,8 @@ _REPAIR = _rx(
     r"(?:won't|will not|shan't|will no longer|won't be) (?:charge|charging|bill|billing|invoice|"
     r"invoicing) (?:you )?(?:for|anything|a)",
     r"no charge",
+    r"(?:at|on) (?:my|our) (?:own )?(?:cost|expense)",
+    r"(?:agreed|set|booked|arranged|offered|found) (?:you )?(?:a )?new (?:date|deadline|time|slot|appointment)",
     r"(?:will be|is|are|was|were|has been|have been) (?:back )?in your (?:account|inbox|bank|hands|"
     r"mailbox|letterbox|wallet|balance)",
     r"(?:missing|full|outstanding|owed|correct|unpaid|difference) (?:amount|sum|payment|money|"
@@ -409,7 +411,8 @@ _REPAIR_PERSONAL = _rx(
     r"make (?:it|this|that|things) (?:right|up to you)",
     r"(?:I'll|I will|let me|can I|could I|may I|I'd like to|I want to) (?:buy|bring|cook|take you|"
     r"treat|pay|replace|fix|redo|cover|drive|"
-    r"call|make|come|ring|phone|visit|come round|come over|make time|take|help|cover|sort)",
+    r"call|make|come|ring|phone|visit|come round|come over|make time|take|help|cover|sort|fill|clean|"
+    r"return|bring back|repaint|mend)",
 )
 
 _REGRET = _rx(
@@ -544,11 +547,12 @@ _PREVENTION_CUE = _rx(
     r"(?:I|we)(?:'ll| will|'ve| have|'m| am|'re| are)?(?: now| also| already)? (?:set|setting) "
     r"(?:up )?(?:a |an )?(?:reminder|alert|alarm|calendar)",
     r"(?:I|we)(?:'ll| will|'ve| have|'m| am|'re| are)? (?:now )?(?:always|never)",
-    r"(?:will|\w+'ll|going to|plan to|is to|are to) (?:also )?(?:add|introduce|build|automate|set up|"
+    r"(?:will|\w+'ll|going to|plan to|is to|are to) (?:also )?(?:add|introduce|build|automate|set up|run|hold|"
     r"require|create|implement|enable|install|put in place|document|train|split|separate|audit|"
     r"block|limit|lock|rewrite|switch|turn on|write|move|pair|rotate|schedule)",
     r"(?:action items?|follow-?ups?|next steps|actions|prevention|owner)(?::| -)",
     r"next time",
+    r"(?:starting|from|as of|beginning) (?:today|tomorrow|this|next|" + _DAY + r"|" + _MONTH + r")",
     r"(?:we|I|our [\w-]+)(?: now| will now|'ll now| now always| always now) (?!(?:know|have|are|am|understand|"
     r"see|realise|realize|think|feel|hope|need|want)\b)[a-z]{3,20}",
     r"(?:in|into|to) (?:my|our|the|a shared) (?:calendar|diary|planner|to-do list|checklist)",
