@@ -407,6 +407,8 @@ def test_a_missing_rule_folder_is_not_found(tmp_path):
             "unknown component 'luck'",
         ),
         ("just: text\n", (1, 1), "a 'rules:' list"),
+        ("rules:\n  - id: x\n    id: y\n", (3, 5), "duplicate key 'id'"),
+        ("rules: !!python/object/apply:os.system ['echo hi']\n", (1, 8), "is not allowed"),
     ],
 )
 def test_a_bad_rule_file_reports_file_line_and_column(tmp_path, body, where, words):

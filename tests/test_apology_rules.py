@@ -4,10 +4,11 @@ behaves as labelled; every pattern is safe from catastrophic backtracking."""
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pytest
 
-from mea_culpa.apology import CATEGORIES, LEVELS, RuleSet, check_text, load_rules, verify_examples
+from mea_culpa.apology import CATEGORIES, LEVELS, load_rules, verify_examples
 from mea_culpa.apology import components as comp
 from mea_culpa.apology.text import expand_macros, fold_pattern, nested_quantifier
 
@@ -40,19 +41,32 @@ def test_rule_has_two_examples_each_way_and_its_reasons(rule_id):
 
 @pytest.mark.parametrize("rule_id", rule_ids())
 def test_fail_examples_trigger_the_rule_and_pass_examples_do_not(rule_id):
-    rule = BUILTIN.get(rule_id)
-    alone = RuleSet((rule,))
-    audience = rule.audiences[0]
-    for example in rule.examples_fail:
-        found = [f for f in check_text(example, audience, alone).findings if f.rule == rule_id]
-        assert found, f"not caught: {example!r}"
-    for example in rule.examples_pass:
-        found = [f.match for f in check_text(example, audience, alone).findings if f.rule == rule_id]
-        assert not found, f"flagged {found} in a pass example: {example!r}"
+    """Each example is checked with its rule alone, for the rule's first audience."""
+    assert verify_examples([BUILTIN.get(rule_id)]) == []
 
 
-def test_verify_examples_agrees_with_the_meta_test():
-    assert verify_examples(BUILTIN) == []
+def test_an_example_that_disagrees_with_its_rule_is_reported(tmp_path):
+    (tmp_path / "wrong.yaml").write_text(
+        textwrap.dedent(
+            """\
+            rules:
+              - id: house-wrong
+                category: padding
+                level: warning
+                patterns: ['synergy']
+                message: m
+                examples:
+                  fail: ['Our teams work well together.']
+                  pass: ['Great synergy here.']
+            """
+        ),
+        encoding="utf-8",
+    )
+    problems = verify_examples([load_rules(extra_dirs=[tmp_path]).get("house-wrong")])
+    assert len(problems) == 2
+    assert "fail example not caught: 'Our teams work well together.'" in problems[0]
+    assert "pass example flagged at 'synergy'" in problems[1]
+    assert problems[0].startswith(f"{tmp_path / 'wrong.yaml'}:2: house-wrong:")
 
 
 @pytest.mark.parametrize("rule_id", rule_ids())

@@ -339,28 +339,16 @@ def _load_source(source: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
 
 
 def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
-    import yaml
+    # The project's YAML reader keeps every value's line and refuses what is not plain
+    # data (tags, alias bombs, duplicate keys, deep nesting), as it does for playbooks.
+    from mea_culpa import yamlfile
 
-    where = str(path)
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        return [], [errors.Diagnostic(where, 0, 0, "", f"cannot read the rule file: {reason}")]
-    try:
-        # One pass gives both the nodes (for line numbers) and the data; libyaml when present.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(source)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        return [], [errors.Diagnostic(where, line, column, "", f"not valid YAML: {problem}")]
-    reader = _Reader(where, _positions(node))
+        document = yamlfile.load(path)
+    except yamlfile.YamlProblems as problems:
+        return [], list(problems.diagnostics)
+    data = document.data
+    reader = _Reader(document)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         reader.problem((), "a rule file is a mapping with a 'rules:' list")
         return [], reader.problems
@@ -378,45 +366,15 @@ def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
     return rules, reader.problems
 
 
-def _positions(node: Any) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
-    """Key path -> (value line, value column, key line, key column), all 1-based."""
-    import yaml
-
-    found: dict[tuple[Any, ...], tuple[int, int, int, int]] = {}
-
-    def walk(current: Any, path: tuple[Any, ...], key_mark: Any) -> None:
-        if current is None:
-            return
-        mark = current.start_mark
-        key = key_mark or mark
-        found[path] = (mark.line + 1, mark.column + 1, key.line + 1, key.column + 1)
-        if isinstance(current, yaml.MappingNode):
-            for key_node, value_node in current.value:
-                walk(value_node, path + (key_node.value,), key_node.start_mark)
-        elif isinstance(current, yaml.SequenceNode):
-            for index, item in enumerate(current.value):
-                walk(item, path + (index,), None)
-
-    walk(node, (), None)
-    return found
-
-
 class _Reader:
     """Turns raw YAML rule entries into Rules, collecting every problem on the way."""
 
-    def __init__(self, where: str, positions: dict[tuple[Any, ...], tuple[int, int, int, int]]):
-        self.where = where
-        self.positions = positions
+    def __init__(self, document: Any) -> None:
+        self.document = document  # a yamlfile.Document: the data and where each value stands
         self.problems: list[errors.Diagnostic] = []
 
     def problem(self, path: tuple[Any, ...], message: str, *, key: bool = False) -> None:
-        probe = path
-        while probe not in self.positions and probe:
-            probe = probe[:-1]
-        line, column, key_line, key_column = self.positions.get(probe, (0, 0, 0, 0))
-        if key:
-            line, column = key_line, key_column
-        self.problems.append(errors.Diagnostic(self.where, line, column, _dotted(path), message))
+        self.problems.append(self.document.diagnostic(path, message, of_key=key))
 
     def rule(self, path: tuple[Any, ...], entry: Any) -> Rule | None:
         if not isinstance(entry, dict):
@@ -455,7 +413,7 @@ class _Reader:
         examples_fail, examples_pass = self.examples(path + ("examples",), entry.get("examples"))
         if len(self.problems) > before:
             return None
-        line = self.positions.get(path, (0, 0, 0, 0))[0]
+        line = self.document.where(path)[0]
         return Rule(
             id=rule_id,
             category=category,
@@ -471,7 +429,7 @@ class _Reader:
             case_sensitive=case_sensitive,
             examples_fail=examples_fail,
             examples_pass=examples_pass,
-            source=f"{self.where}:{line}",
+            source=f"{self.document.path}:{line}",
             regex=regex,
             exception_regex=exception_regex,
         )
@@ -553,13 +511,6 @@ class _Reader:
         failing = self.strings(path + ("fail",), value.get("fail", []))
         passing = self.strings(path + ("pass",), value.get("pass", []))
         return tuple(failing), tuple(passing)
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 # --- rule authoring ----------------------------------------------------------------------
