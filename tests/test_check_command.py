@@ -76,6 +76,14 @@ def test_a_warning_alone_does_not_fail_but_an_error_does(texts, tmp_path):
     assert "fails: an error-level finding" in result.output
 
 
+def test_the_default_bar_is_the_engines():
+    import inspect
+
+    from mea_culpa.apology import DEFAULT_MIN_SCORE
+
+    assert inspect.signature(check).parameters["min_score"].default.default == DEFAULT_MIN_SCORE
+
+
 def test_min_score_sets_the_bar(texts):
     score = json.loads(run(str(texts["good"]), "--format", "json").output)["score"]
     assert run(str(texts["good"]), "--min-score", str(score)).exit_code == 0

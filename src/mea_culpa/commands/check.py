@@ -159,7 +159,7 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
         return
     lines = text.split("\n")
     # Without colour (a pipe, NO_COLOR) the match is marked with brackets instead.
-    plain = console.color_system is None
+    plain = console.color_system is None or console.no_color
     for finding in result.findings:
         console.print(_finding_line(finding, lines, plain))
         console.print(Text(f"      {finding.message}"))
