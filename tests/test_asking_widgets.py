@@ -61,12 +61,13 @@ class Until(str):
 
 
 @contextmanager
-def typed(*script: str, columns: int = 100) -> Iterator[Screen]:
+def typed(*script: str | Callable[[], object], columns: int = 100) -> Iterator[Screen]:
     """Run the widgets inside the block on a key script, with a captured 40 x `columns`
     screen. Keys typed before a question waits for them are kept for it (type-ahead); an
     `Until` in the script waits for the screen, to see states that type-ahead would skip
-    (an error shown, then corrected). Once the script is typed the pipe is closed; if an
-    `Until` never shows, the rest is not typed and the test fails."""
+    (an error shown, then corrected); a callable is called there (e.g. to send a signal).
+    Once the script is typed the pipe is closed; if an `Until` never shows, the rest is not
+    typed and the test fails."""
     from prompt_toolkit.application import create_app_session
     from prompt_toolkit.data_structures import Size
     from prompt_toolkit.input import create_pipe_input
@@ -91,6 +92,8 @@ def typed(*script: str, columns: int = 100) -> Iterator[Screen]:
                             pipe.close()
                             return
                         time.sleep(0.002)
+                elif callable(part):
+                    part()
                 elif not done.is_set():
                     pipe.send_text(part)
             pipe.close()
@@ -119,7 +122,7 @@ def checker(step: Step) -> Callable[[Any], str | None]:
     return check
 
 
-def ask(step: Step, *script: str, default: Any = None, current: Any = None,
+def ask(step: Step, *script: str | Callable[[], object], default: Any = None, current: Any = None,
         columns: int = 100) -> tuple[Any, str]:
     """Ask `step` on a key script; the raw answer and the screen text."""
     with typed(*script, columns=columns) as screen:
@@ -479,6 +482,40 @@ def test_ctrl_c_raises_keyboard_interrupt(type_: str):
              fields=(Field("what", "What?"),) if type_ == "list" else ())
     with pytest.raises(KeyboardInterrupt):
         ask(s, "par" + CTRL_C if type_ in ("text", "long-text") else CTRL_C)
+
+
+def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
+    """What a SIGTERM / SIGHUP handler should call: the prompt ends through its own exit
+    path, so prompt_toolkit turns bracketed paste (and raw mode) off again."""
+    import os
+    import signal
+
+    from mea_culpa import asking
+
+    stopped: list[bool] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        stopped.append(asking.stop_prompt())
+        if not stopped[-1]:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), typed(
+                "half an ans", Until("half an ans"), lambda: os.kill(os.getpid(), signal.SIGUSR1),
+        ) as screen:
+            QuestionaryAsker().ask(step("long-text"), None, lambda raw: None)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert stopped == [True]
+    raw = screen._buffer.getvalue()
+    assert raw.rfind("\x1b[?2004l") > raw.rfind("\x1b[?2004h") >= 0
+
+
+def test_stop_prompt_without_a_question_says_so():
+    from mea_culpa import asking
+
+    assert asking.stop_prompt() is False
 
 
 # --- reviews ----------------------------------------------------------------------------

@@ -187,6 +187,8 @@ def test_ctrl_c_mid_stage_saves_then_resume_finishes(start: Start):
     again = start("resume")
     again.wait("Resuming")
     again.wait("Already answered")
+    again.wait(r"How bad\?[ │]*major")
+    again.wait(r"What happened\?[ │]*The export ran twice\. Once at 9:00")
     play(again, FACTS[2:] + AFTER_FACTS)
     assert finish(again) == 0
     session = stored(session_id)

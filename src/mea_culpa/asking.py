@@ -115,6 +115,25 @@ def choose(message: str, choices: Sequence[tuple[str, str]]) -> str | None:
     return QuestionaryAsker().choose(message, choices)
 
 
+def stop_prompt() -> bool:
+    """Stop the question on screen as Ctrl-C would, for a signal handler (SIGTERM, SIGHUP).
+
+    Raising KeyboardInterrupt straight from the handler can land anywhere in
+    prompt_toolkit's event loop and skip its clean-up, leaving the terminal in raw mode
+    with bracketed paste on. Returns False when no question is being asked (raise then)."""
+    import sys
+
+    if "prompt_toolkit" not in sys.modules:
+        return False
+    from prompt_toolkit.application.current import get_app_or_none
+
+    app = get_app_or_none()
+    if app is None or not app.is_running or app.is_done:
+        return False
+    app.exit(exception=KeyboardInterrupt, style="class:aborting")
+    return True
+
+
 def editor_name() -> str:
     """The editor Ctrl-X Ctrl-E opens (prompt_toolkit reads $VISUAL, then $EDITOR)."""
     command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ""
