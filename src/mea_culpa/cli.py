@@ -7,6 +7,7 @@ needs when it runs, and help is plain text (no rich) so that `--help`, `--versio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -490,7 +491,8 @@ def main(argv: list[str] | None = None) -> None:
     except MeaCulpaError as err:
         if _State.debug:
             raise
-        _print_error(err)
+        with contextlib.suppress(OSError):  # a closed terminal must not change the exit code
+            _print_error(err)
         sys.exit(int(err.exit_code))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -71,7 +71,11 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) stop the run like Ctrl-C: saved, resumable."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        # A question on screen is ended through prompt_toolkit, so that it restores the
+        # terminal; raising from inside its event loop would skip that clean-up.
+        asking = sys.modules.get("mea_culpa.asking")
+        if asking is None or not asking.stop_prompt():
+            raise KeyboardInterrupt
 
     previous = {}
     for name in ("SIGTERM", "SIGHUP"):

@@ -6,6 +6,7 @@ Everything here writes to standard error, so that standard output stays for data
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,21 @@ STATE_MARKS = {
 
 @lru_cache(maxsize=1)
 def console() -> Console:
+    import shutil
+
     from rich.console import Console
 
-    # NO_COLOR and TERM=dumb are honoured by rich itself; keep lines readable when narrow.
-    return Console(stderr=True, highlight=False, soft_wrap=False)
+    # NO_COLOR and TERM=dumb are honoured by rich itself, but on a dumb terminal it assumes
+    # 80 columns: ask the terminal instead, so that rules do not wrap when it is narrower.
+    width = shutil.get_terminal_size((80, 24)).columns if os.environ.get("TERM") in ("dumb", "unknown") else None
+    return Console(stderr=True, highlight=False, soft_wrap=False, width=width)
+
+
+def escape(text: str) -> str:
+    """User and playbook text, safe to put inside rich markup ("[/x]" stays text)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _markdown(text: str) -> Any:
@@ -46,6 +58,8 @@ def describe_value(step: Step | None, value: Any, *, limit: int = 80) -> str:
     """A one-line human form of a stored answer."""
     if value is None:
         return "—"
+    if step is not None and step.type == "datetime" and isinstance(value, str):
+        value = value.replace("T", " ")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict) and "state" in value:
@@ -75,7 +89,7 @@ def intro(playbook: Playbook) -> None:
     c = console()
     c.print()
     c.print(Panel(_markdown(playbook.intro or "Take a breath. We will go through this one step at a time."),
-                  title=f"[bold]{playbook.title}[/bold]", border_style="cyan", padding=(1, 2)))
+                  title=f"[bold]{escape(playbook.title)}[/bold]", border_style="cyan", padding=(1, 2)))
     c.print("[dim]Every answer is saved as you go. Ctrl-C stops safely; `mea-culpa resume` continues.[/dim]")
 
 
@@ -84,14 +98,16 @@ def stage_header(planned: PlannedStage, position: int, total: int) -> None:
 
     c = console()
     c.print()
-    c.print(Rule(f"[bold][{position}/{total}] {planned.stage.title}[/bold]", style="cyan", align="left"))
+    c.print(Rule(f"[bold]\\[{position}/{total}] {escape(planned.stage.title)}[/bold]", style="cyan", align="left"))
     if planned.stage.guidance:
         c.print(_markdown(planned.stage.guidance))
     c.print()
 
 
 def notice(text: str, *, style: str = "yellow") -> None:
-    console().print(f"[{style}]{text}[/{style}]")
+    from rich.text import Text
+
+    console().print(Text(text, style=style))
 
 
 def answers_table(plan: Plan, *, title: str, only_stage: str | None = None) -> None:
@@ -112,14 +128,14 @@ def answers_table(plan: Plan, *, title: str, only_stage: str | None = None) -> N
             value = describe_value(p.step, plan.context.get(p.step.id) if p.record else None)
             if p.record and p.record.state != "answered":
                 value = describe_value(p.step, {"state": p.record.state, "reason": p.record.reason})
-            table.add_row(f"[{colour}]{mark}[/{colour}]", planned.stage.kind, p.step.prompt, value)
+            table.add_row(f"[{colour}]{mark}[/{colour}]", planned.stage.kind, escape(p.step.prompt), escape(value))
     console().print(table)
 
 
 def resumed(session: Session, plan: Plan, *, changed: bool) -> None:
     c = console()
     c.print()
-    c.print(f"[bold]Resuming[/bold] {session.title} [dim]({session.id}, {session.playbook_id})[/dim]")
+    c.print(f"[bold]Resuming[/bold] {escape(session.title)} [dim]({escape(session.id)}, {escape(session.playbook_id)})[/dim]")
     if changed:
         notice("The playbook changed since this session started; answers are matched by step id.")
     answers_table(plan, title="Already answered")
@@ -134,9 +150,9 @@ def summary(session: Session, plan: Plan, *, saved: bool) -> None:
     skipped = [s for s in plan.stages if s.state == "skipped"]
     lines = [f"[bold green]Done.[/bold green] {done} steps answered."]
     if later:
-        lines.append(f"Still open: {', '.join(p.step.prompt for p in later)}")
+        lines.append(escape(f"Still open: {', '.join(p.step.prompt for p in later)}"))
     if skipped:
-        lines.append(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}")
+        lines.append(escape(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}"))
     actions = [item for s in plan.stages for p in s.steps if p.step.action_items and isinstance(plan.context.get(p.step.id), list) for item in plan.context[p.step.id]]
     if actions:
         lines.append(f"{len(actions)} prevention action{'s' if len(actions) != 1 else ''} recorded; `mea-culpa actions` reminds you of them.")
@@ -145,9 +161,9 @@ def summary(session: Session, plan: Plan, *, saved: bool) -> None:
     if saved:
         c.print("[bold]Next steps[/bold]")
         c.print("  Draft the messages (apology, updates, follow-up, team note):")
-        c.print(f"    mea-culpa draft {session.id}", soft_wrap=True)
+        c.print(f"    mea-culpa draft {escape(session.id)}", soft_wrap=True)
         c.print("  Export the completed checklist:")
-        c.print(f"    mea-culpa export {session.id} -f md", soft_wrap=True)
+        c.print(f"    mea-culpa export {escape(session.id)} -f md", soft_wrap=True)
     else:
         c.print("[dim]This session was not saved (--no-save).[/dim]")
 
@@ -157,11 +173,11 @@ def show_playbook(playbook: Playbook) -> None:
     from rich.tree import Tree
 
     c = Console(highlight=False)  # `show` prints data: standard output
-    tree = Tree(f"[bold]{playbook.title}[/bold] [dim]({playbook.id} v{playbook.version})[/dim]")
+    tree = Tree(f"[bold]{escape(playbook.title)}[/bold] [dim]({playbook.id} v{escape(playbook.version)})[/dim]")
     if playbook.summary:
-        tree.add(f"[italic]{playbook.summary}[/italic]")
+        tree.add(f"[italic]{escape(playbook.summary)}[/italic]")
     for stage in playbook.stages:
-        label = f"[bold cyan][{stage.number}/7] {stage.title}[/bold cyan]" + (f" [dim]when {stage.when}[/dim]" if stage.when else "")
+        label = f"[bold cyan]\\[{stage.number}/7] {escape(stage.title)}[/bold cyan]" + (f" [dim]when {escape(stage.when)}[/dim]" if stage.when else "")
         branch = tree.add(label)
         if stage.guidance:
             branch.add(_markdown(stage.guidance))
@@ -170,13 +186,13 @@ def show_playbook(playbook: Playbook) -> None:
             if not step.required:
                 extra.append("optional")
             if step.when:
-                extra.append(f"when {step.when}")
+                extra.append(f"when {escape(step.when)}")
             if step.sensitive:
                 extra.append("sensitive")
             note = f" [dim]({'; '.join(extra)})[/dim]" if extra else ""
-            branch.add(f"[green]{step.id}[/green] [dim]{step.type}[/dim] {step.prompt}{note}")
+            branch.add(f"[green]{step.id}[/green] [dim]{step.type}[/dim] {escape(step.prompt)}{note}")
     if playbook.messages:
         msgs = tree.add("[bold]Messages[/bold]")
         for m in playbook.messages:
-            msgs.add(f"[green]{m.id}[/green] {m.title} [dim]({m.audience}, {m.channel})[/dim]")
+            msgs.add(f"[green]{m.id}[/green] {escape(m.title)} [dim]({m.audience}, {m.channel})[/dim]")
     c.print(tree)

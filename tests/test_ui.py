@@ -1,0 +1,30 @@
+"""The rich views show user text as text, whatever it contains."""
+
+from __future__ import annotations
+
+from mea_culpa import session as sm
+from mea_culpa import ui
+from mea_culpa.playbook import load
+
+
+def test_answers_with_markup_characters_are_shown_literally(mini_playbook_path, capsys):
+    book = load(mini_playbook_path)
+    session, _ = sm.new_session(book, session_id="s", title="Title [bold]x[/bold] [/x]", now="2026-11-22T10:00:00Z")
+    session, _ = sm.set_answer(session, book.step("what_happened"), "We broke it [/x] [red]", now="2026-11-22T10:01:00Z")
+    session, _ = sm.set_answer(session, book.step("noticed_at"), "2026-11-20T09:30", now="2026-11-22T10:01:00Z")
+    plan = sm.plan(book, session)
+    ui.resumed(session, plan, changed=False)
+    ui.summary(session, plan, saved=True)
+    err = capsys.readouterr().err
+    assert "We broke it [/x] [red]" in err
+    assert "Title [bold]x[/bold] [/x]" in err
+    assert "2026-11-20 09:30" in err  # a date and time reads as one, without the ISO "T"
+
+
+def test_a_stage_header_shows_its_position(mini_playbook_path, capsys):
+    book = load(mini_playbook_path)
+    session, _ = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    planned = sm.plan(book, session).stages[2]
+    ui.stage_header(planned, 3, 7)
+    err = capsys.readouterr().err
+    assert "[3/7] Own it" in err and "Own it." in err
