@@ -511,3 +511,19 @@ def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(jo
     kept = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats().patterns}
     recounted = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats(since="1970-01-01").patterns}
     assert kept == recounted and kept
+
+
+def test_forget_says_when_another_reader_keeps_the_file_from_being_compacted(journal, monkeypatch):
+    import mea_culpa.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "SCRUB_WAIT_MS", 50)
+    secret_session(journal)
+    reader = sqlite3.connect(journal.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM sessions").fetchone()
+    result = journal.forget(["2026-03-02-invoice"])
+    assert result.deleted == ("2026-03-02-invoice",) and not result.scrubbed
+    reader.execute("COMMIT")
+    reader.close()
+    assert journal.scrub()
+    assert SECRET.encode() not in file_bytes(journal.path)

@@ -287,3 +287,21 @@ def test_the_commands_work_on_the_synthetic_benchmark_journal(cli, isolated_home
     code, out, _ = cli("stats")
     assert code == 0 and "Recurring contributing factors" in out
     assert cli("actions", "--overdue")[0] == 0
+
+
+def test_forget_before_keeping_lessons_sums_up_many_sessions(cli, journal):
+    for day in range(1, 6):
+        record(journal, f"s{day}", start=START.replace(day=day), lesson="Slow down.")
+    code, _, err = cli("forget", "--before", "2026-03-09", "--keep-lessons", "--yes")
+    assert code == 0 and "of 5 sessions" in err
+    assert {r.title for r in journal.history()} == {"(facts forgotten)"}
+
+
+def test_forget_exits_1_with_the_way_out_when_the_file_could_not_be_compacted(cli, journal, monkeypatch):
+    from mea_culpa.journal import Journal
+
+    record(journal, "a")
+    monkeypatch.setattr(Journal, "scrub", lambda self: False)
+    code, _, err = cli("forget", "a", "--yes")
+    assert code == 1 and "still in the file" in err and "mea-culpa forget --vacuum" in err
+    assert not journal.exists("a")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # imported where used: `history` and `stats` need no session 
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
+SCRUB_WAIT_MS = 2_000  # how long `forget` waits for other readers before it gives up compacting
 
 def _learned(sid: str) -> str:
     """SQL: does session `sid` show learning? A lesson, at least one prevention action, all done."""
@@ -1092,13 +1093,18 @@ class Journal:
 
     def scrub(self) -> bool:
         """VACUUM and empty the write-ahead log, so deleted rows leave the file. False when
-        another connection holds the journal open and the log could not be emptied."""
+        another connection holds the journal open and the log could not be emptied (after
+        waiting SCRUB_WAIT_MS for it, not the full busy timeout: the deletion is already
+        committed, and `forget --vacuum` can finish later)."""
         try:
+            self.conn.execute(f"PRAGMA busy_timeout = {SCRUB_WAIT_MS}")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.execute("VACUUM")
             busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         except sqlite3.OperationalError:
             return False
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return busy == 0
 
 

@@ -648,9 +648,12 @@ def forget(
                 err.print("Nothing was forgotten.")
                 return
         result = journal.forget(ids, keep_lessons=keep_lessons)
-    for old, new in result.kept:
-        moved = f" (now {new})" if new != old else ""
-        err.print(f"Kept only the lesson and the action items of {old}{moved}.")
+    if len(result.kept) > 3:
+        err.print(f"Kept only the lessons and the action items of {len(result.kept)} sessions, now named <date>-facts-forgotten.")
+    else:
+        for old, new in result.kept:
+            moved = f" (now {new})" if new != old else ""
+            err.print(f"Kept only the lesson and the action items of {old}{moved}.")
     if result.deleted:
         n = len(result.deleted)
         err.print(f"Forgot {result.deleted[0] if n == 1 else f'{n} sessions'}.")
