@@ -779,11 +779,6 @@ def test_unicode_in_every_answer_survives_the_journal_and_every_export(cli, tmp_
     assert answers["lesson"].replace("<", "\\<") in export("md")  # Markdown escapes only `<`
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands/export.py prints with typer.echo, which strips escape sequences when stdout is not a "
-    "terminal; fix: typer.echo(text, nl=False, color=True) (see the issue-9 report)",
-)
 def test_an_export_piped_to_stdout_keeps_the_text_unchanged(cli, tmp_path: Path, monkeypatch, journal: Path):
     monkeypatch.chdir(tmp_path)
     answers = dict(MINI_ANSWERS, lesson=ODD_TEXT)
