@@ -199,6 +199,14 @@ _FAULT_MARKER = _rx(
     r"told us|asked us|closed)",
     r"(?:didn't|did not|never) (?:order|ask for|agree|sign up|consent)",
     r"without (?:asking|permission|your permission|checking|telling)",
+    r"without (?:first |properly |fully |ever )?(?:running|trying|testing|checking|reviewing|verifying|validating|"
+    r"confirming|rehearsing|double-checking|proofreading|reading|looking at|warning|telling|asking|notifying|"
+    r"informing|consulting|crediting|thanking|mentioning|backing up|saving)",
+    r"(?:, ?and|but) (?:they|it|that|this|he|she|those|these) (?:aren't|isn't|wasn't|weren't|won't|"
+    r"doesn't|don't|didn't|is not|are not|was not|were not|will not)(?=[.,;:!]| (?:true|correct|right|"
+    r"accurate|the case|free|included|available)\b)",
+    r"(?:wasn't|weren't|was not|were not|hadn't been|had not been) (?:[\w]+ly )?(?:cleared|agreed|approved|"
+    r"signed off|confirmed|checked|authori[sz]ed|discussed)",
     r"without (?:a |an |any |enough |proper |the )?(?:[\w-]+ )?(?:check|checks|checking|test|tests|testing|"
     r"review|reviewing|plan|backup|approval|warning|notice|safeguard|second look|sign-off|proofread|"
     r"proofreading|way back|thinking|looking|reading|confirming|confirmation)",
@@ -236,6 +244,10 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"(?: here)? (?:is|was|lies|lay|rests|"
     r"sits) (?:entirely |all |solely |squarely |fully )?(?:mine|ours|with (?:me|us))",
     r"(?:on|from) (?:my|our) (?:end|side|part)",
+    r"(?:is|was|\w+'s|are|were) (?:all |entirely |squarely |completely |totally |wholly |100% )?down to "
+    r"(?:me|us|my|our)",
+    r"(?:I|we) [a-z]{2,20}ed (?:[\w'-]+ ){0,8}?and (?:then )?(?:didn't|did not|never|forgot to|failed to|"
+    r"neglected to)(?! (?:mean|intend|want|think|expect|know)\b)",
     r"\w+'s (?:all |entirely |squarely |completely |totally )?on (?:me|us)",
     r"(?:sorry|apologi[sz]e|apologies) (?:for|about) (?:[\w']+ly )?(?:sending|charging|missing|forgetting|losing|breaking|"
     r"shipping|keeping you|letting you|getting|messing|mixing|delaying|overlooking|ignoring|"
@@ -283,6 +295,10 @@ _DENIAL = _rx(
     r"(?:not|never|wasn't|isn't|was not|is not|weren't|were not)(?: really| entirely| actually| "
     r"technically| strictly)? (?:our|my) (?:fault|doing|mistake|responsibility)",
     r"no fault of (?:our|my) own",
+    r"(?:not|never|wasn't|isn't|was not|is not)(?: really| entirely| actually| technically| strictly)? "
+    r"(?:on|down to) (?:me|us)",
+    r"(?:don't|do not) think (?:[\w']+ ){0,2}?(?:is|was|'s) (?:really |entirely |actually )?(?:on (?:me|us)|"
+    r"(?:my|our) fault|down to (?:me|us))",
 )
 _CONDITIONAL_WORDS = frozenset({"if", "whether", "unless"})
 # "You feel we let you down" reports someone else's view; it is not an admission.
@@ -306,6 +322,10 @@ _DISTANCING_WORDS = frozenset(
         "suggest",
         "suggested",
         "feels",
+        "took",
+        "take",
+        "taken",
+        "interpreted",
     }
 )
 _NEGATION_WORDS = frozenset({"not", "never", "no", "wasn't", "isn't", "weren't", "aren't"})
@@ -406,6 +426,24 @@ _REPAIR = _rx(
     r"(?:I|we)(?:'ve| have) (?:now )?(?:finished|completed|delivered|caught up|made up|re-?done)",
     r"honou?r(?:ed|ing)? (?:the|that|this|your|all|every|any|those)",
     r"(?:I|we)(?:'re| are) (?:undoing|reverting|restoring|rolling back|fixing|refunding|replacing)",
+    r"(?:rolled|rolling|roll|switched|switching|turned|turning|put|putting|changed|changing|set|setting) "
+    r"(?:it|them|that|this|everything|the [\w-]+(?: [\w-]+)?) (?:back|right|straight)",
+    r"(?:^|, |and |then |also |we |I |we've |I've |have |has )(?:contacted|called|phoned|rung|emailed|"
+    r"messaged|written to|notified|refunded|credited|compensated) (?:the|all|every|each|affected|"
+    r"everyone|them|you|those|\d)",
+    r"(?:posted|sent|published|issued|made|emailed|added|put out|circulated|shared) (?:a |an |the )?"
+    r"(?:public |full |written |short |clear |formal )?(?:correction|clarification|retraction)",
+    r"(?:set|put) the record straight",
+    r"(?:emailed|written to|told|messaged|let) (?:everyone|everybody|all|the whole|each of)(?: [\w-]+){0,4}? "
+    r"(?:to say|that|know|to make clear|to clarify|to correct)",
+    r"ask(?:ed|ing)? (?:[\w']+ ){0,3}?to (?:delete|destroy|discard|return|ignore|remove|disregard|forward it back)",
+    r"(?:recipient|recipients|customer|person|parent|client|patient|they|he|she|colleague|member) "
+    r"(?:has|have) (?:now |already |since )?(?:confirmed (?:that )?(?:[\w']+ ){0,2}?)?(?:deleted|destroyed|"
+    r"returned|removed|discarded)",
+    r"confirm (?:that )?(?:it|they|the [\w-]+|your [\w-]+) (?:has |have )?(?:arrived|got there|was received|"
+    r"were received|reached)",
+    r"(?:it|they|the [\w-]+|your [\w-]+)(?: is| are|'s|'re) (?:now )?(?:with (?:you|them)|in your inbox)",
+    r"(?:I|we)(?:'ve| have)? (?:now |finally |just )?(?:submitted|handed in|filed|sent (?:it|them) (?:off|over|in|across))",
 )
 _REPAIR_PERSONAL = _rx(
     r"make (?:it|this|that|things) (?:right|up to you)",
@@ -485,7 +523,10 @@ _IMPACT = _rx(
     r"\d[\d,.]{0,12}\s?(?:[a-z-]{2,12} )?(?:hours?|hrs?|minutes?|mins?|days?|weeks?|customers?|users?|people|orders?|"
     r"accounts?|recipients?|subscribers?|clients?|households?|invoices?|emails?|messages?|"
     r"shoppers?|members?|sites?|stores?|charges?|transactions?|payments?|patients?|families|"
-    r"colleagues|teams?|readers|guests|bookings?)",
+    r"colleagues|teams?|readers|guests|bookings?|parents|students|pupils|residents|tenants|staff|employees|"
+    r"partners|merchants|passengers|viewers|listeners|donors|volunteers|followers|contacts|families|"
+    r"children|kids|buyers|sellers|drivers|businesses|companies|homes|properties|tickets?|calls?|"
+    r"appointments?|deliveries|parcels?|packages?|items?|files?|records?|cards?)",
     r"(?:two|three|four|five|six|seven|eight|nine|ten|twelve|several|a few|a couple of|many) "
     r"(?:hours|days|weeks|evenings|weekends)",
     r"(?:\$|€|£)\s?\d[\d,.]{0,12}",
@@ -499,6 +540,9 @@ _IMPACT = _rx(
     r"taken time|taken the day|arranged|waited|prepared|paid|driven|travelled|traveled)",
     r"(?:breach|betrayal|violation|abuse) of (?:your|our) (?:trust|privacy|confidence|friendship)",
     r"(?:I|we) (?:understand|get it|would understand) if you",
+    r"(?:I|we) (?:know|understand|realise|realize|appreciate|recognise|recognize) (?:that |how )?"
+    r"(?:[\w']+ ){0,3}?(?:is|are|was|were|'s|'re) (?:[\w-]+ )?(?:sensitive|private|personal|confidential|"
+    r"important|precious|worrying|upsetting|stressful|embarrassing|serious|costly)",
     r"(?:unable|could(?:n't| not)) (?:to )?(?:log in|sign in|access|use|pay|check out|order|"
     r"work|reach|open|download|send|receive|book|finish)",
     r"without (?:internet|service|access|power|heating|a working|your)",
@@ -558,6 +602,8 @@ _PREVENTION_CUE = _rx(
     r"(?:in|into|to) (?:my|our|the|a shared) (?:calendar|diary|planner|to-do list|checklist)",
     r"(?:set|put|added|created|scheduled|booked|made)(?: up)? (?:[\w']+ ){0,3}?(?:reminder|alarm)s?",
     r"for (?:the )?next (?:quarter|month|year|time|release|week|season|campaign|launch|order)",
+    r"(?:switched|turned|switching|turning|shut|shutting) (?:[\w'-]+ ){0,2}?off",
+    r"(?:any|every|each|all) future",
 )
 _PREVENTION_CONCRETE = _rx(
     r"by (?:" + _DAY + r"|the end of (?:the |this |next )?(?:week|month|day|quarter|sprint)|"
@@ -598,6 +644,8 @@ _PREVENTION_CONCRETE = _rx(
     r"(?:has|have|had) (?:already )?been (?:added|introduced|put in place|set up|changed|updated|"
     r"automated|created|enabled|turned on|fixed|implemented|scheduled)",
     r"(?:is|are) (?:already )?(?:in place|live|running|scheduled|booked|on the calendar)",
+    r"(?:any|every|each|all) future [\w-]+(?: [\w-]+)? (?:gets?|goes|go|has to|have to|must|needs?|will get|"
+    r"will go|will need|is|are)",
     r"(?:I|we)(?:'ll| will| am going to|'m going to| are going to|'re going to)(?: now| also| always)?"
     r" (?:add|check|share|send|use|require|run|verify|confirm|keep|ask|put|set|make sure|"
     r"double-check|read|test|call|include|label|lock|store|switch|move|split|stop|start|turn|"
