@@ -6,12 +6,13 @@ Listing reads each file shallowly (id, title, summary, stage count) without Jinj
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mea_culpa.errors import MeaCulpaError, NotFound, UsageError
+from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
 from mea_culpa.playbook import Playbook, load
 
@@ -69,20 +70,37 @@ def _files(folder: Path) -> Iterable[Path]:
     return found
 
 
+def _read_plain(path: Path) -> Any:
+    """The file's data, read fast and without marks: listing needs only a few top keys.
+    Still bounded (size, depth) and safe (plain data only); problems raise YamlProblems."""
+    import yaml
+
+    from mea_culpa import yamlfile
+
+    text = yamlfile.read_text(path)
+    yamlfile.check_depth(text, str(path))
+    try:
+        return yaml.load(text, Loader=yamlfile.PlainLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        raise yamlfile.YamlProblems([yamlfile.diagnostic_from(exc, str(path))]) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise yamlfile.YamlProblems([Diagnostic(str(path), 0, 0, "", f"not valid YAML: {exc}")]) from None
+
+
 def _shallow(path: Path, origin: str) -> Entry:
     from mea_culpa import yamlfile
 
+    fallback = path.parent.name if path.stem == "playbook" else path.stem
     try:
-        data = yamlfile.parse(yamlfile.read_text(path), str(path)).data
+        data = _read_plain(path)
     except yamlfile.YamlProblems as exc:
-        fallback = path.parent.name if path.stem == "playbook" else path.stem
         return Entry(fallback, "", "", 0, path, origin, problem=exc.diagnostics[0].message)
     if not isinstance(data, dict):
-        return Entry(path.stem, "", "", 0, path, origin, problem="not a playbook (expected a mapping)")
+        return Entry(fallback, "", "", 0, path, origin, problem="not a playbook (expected a mapping)")
     stages = data.get("stages")
     tags = data.get("tags")
     return Entry(
-        id=str(data.get("id") or path.stem),
+        id=str(data.get("id") or fallback),
         title=str(data.get("title") or ""),
         summary=str(data.get("summary") or "").strip(),
         stages=len(stages) if isinstance(stages, list) else 0,
@@ -90,6 +108,21 @@ def _shallow(path: Path, origin: str) -> Entry:
         origin=origin,
         tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
     )
+
+
+_TOP_ID = re.compile(r"""(?m)^id:[ \t]*(["']?)([a-z0-9]+(?:-[a-z0-9]+)*)\1[ \t]*(?:#.*)?$""")
+
+
+def _quick_id(path: Path) -> str | None:
+    """A playbook's id from its top-level `id:` line, without parsing the YAML (None when
+    the line is not in the plain form, and the file must be read properly)."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return None
+    match = _TOP_ID.search(head)
+    return match.group(2) if match else None
 
 
 def entries(extra: tuple[Path, ...] = (), *, include_shadowed: bool = True) -> list[Entry]:
@@ -114,16 +147,23 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or "\\" in name or name.endswith(PLAYBOOK_SUFFIXES) or name.startswith(".")
 
 
-def resolve(name: str, extra: tuple[Path, ...] = ()) -> Playbook:
-    """The playbook the user named: a file path, or an id on the search path (validated)."""
+def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) -> Playbook:
+    """The playbook the user named: a file path, or an id on the search path (validated;
+    see `playbook.load` for `templates`)."""
     if _looks_like_path(name):
         path = Path(name).expanduser()
         if not path.exists():
             raise NotFound(f"no playbook file {name!r}", hint="give a path to a .yaml file, or an id from: mea-culpa list")
-        return load(path)
-    for entry in entries(extra, include_shadowed=False):
-        if entry.id == name:
-            return load(entry.path)
+        return load(path, templates=templates)
+    # The first file on the search path with this id wins, as in `list`; most files say
+    # their id on a plain line, so they need not be parsed to be skipped.
+    for source in playbook_search_path(extra):
+        for path in _files(source.path):
+            found = _quick_id(path)
+            if found is None:
+                found = _shallow(path, source.origin).id
+            if found == name:
+                return load(path, templates=templates)
     import difflib
 
     ids = [e.id for e in entries(extra, include_shadowed=False)]
@@ -132,19 +172,21 @@ def resolve(name: str, extra: tuple[Path, ...] = ()) -> Playbook:
     raise NotFound(f"no playbook {name!r} on the search path", hint=f"{hint}see them all with: mea-culpa list")
 
 
-def playbook_for_session(session: Any, extra: tuple[Path, ...] = ()) -> tuple[Playbook, bool]:
+def playbook_for_session(session: Any, extra: tuple[Path, ...] = (), *, templates: bool = False) -> tuple[Playbook, bool]:
     """The playbook a session was run with, and whether it changed since (content hash).
-    Prefers the file it was started from; falls back to its id on the search path."""
+    Prefers the file it was started from; falls back to its id on the search path.
+    Templates are only found, not analysed (see `playbook.load`): a draft reports a bad
+    template when it renders it."""
     path = Path(session.playbook_path) if session.playbook_path else None
     playbook = None
     if path is not None and path.is_file():
         try:
-            playbook = load(path)
+            playbook = load(path, templates=templates)
         except MeaCulpaError:
             playbook = None
     if playbook is None:
         try:
-            playbook = resolve(session.playbook_id, extra)
+            playbook = resolve(session.playbook_id, extra, templates=templates)
         except NotFound:
             raise UsageError(
                 f"the playbook {session.playbook_id!r} of session {session.id} can no longer be found",

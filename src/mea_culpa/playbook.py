@@ -346,17 +346,21 @@ def json_schema() -> dict[str, Any]:
 # --- loading ------------------------------------------------------------------------
 
 
-def load(path: Path, *, display: str | None = None) -> Playbook:
-    """Load and fully validate a playbook file; PlaybookError carries every problem."""
+def load(path: Path, *, display: str | None = None, templates: bool = True) -> Playbook:
+    """Load and fully validate a playbook file; PlaybookError carries every problem.
+
+    With `templates=False` the message templates are only found, not analysed: the
+    analysis compiles every template (a quarter of a second), which `validate` and `show`
+    pay, while a run does not need it and a draft reports a bad template when it renders."""
     shown = display or str(path)
     try:
         text = yamlfile.read_text(path, display=shown)
     except yamlfile.YamlProblems as exc:
         raise PlaybookError(exc.diagnostics) from None
-    return loads(text, shown, path=path)
+    return loads(text, shown, path=path, templates=templates)
 
 
-def loads(text: str, display: str, *, path: Path | None = None) -> Playbook:
+def loads(text: str, display: str, *, path: Path | None = None, templates: bool = True) -> Playbook:
     """Validate playbook text (see `load`)."""
     try:
         doc = yamlfile.parse(text, display)
@@ -370,7 +374,7 @@ def loads(text: str, display: str, *, path: Path | None = None) -> Playbook:
     playbook = None
     if isinstance(data, dict):
         playbook = _build(data, path, hashlib.sha256(text.encode()).hexdigest())
-        _Semantics(doc, ctx, data, playbook).run()
+        _Semantics(doc, ctx, data, playbook, templates=templates).run()
     if ctx.problems:
         ctx.problems.sort(key=lambda d: (d.line, d.column))
         raise PlaybookError(ctx.problems)
@@ -399,7 +403,7 @@ def _choices(raw: list[Any] | None) -> tuple[Choice, ...]:
     for item in raw or []:
         if isinstance(item, str):
             out.append(Choice(item, item))
-        else:
+        elif "value" in item:  # one without a value is reported by the shape check
             out.append(Choice(str(item["value"]), item.get("label") or str(item["value"]), item.get("help", "")))
     return tuple(out)
 
@@ -476,8 +480,9 @@ _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]")
 class _Semantics:
     """The checks a shape cannot express: order, uniqueness, names, templates."""
 
-    def __init__(self, doc: yamlfile.Document, ctx: s.Context, data: dict[str, Any], playbook: Playbook) -> None:
+    def __init__(self, doc: yamlfile.Document, ctx: s.Context, data: dict[str, Any], playbook: Playbook, *, templates: bool = True) -> None:
         self.doc, self.ctx, self.data, self.playbook = doc, ctx, data, playbook
+        self.templates = templates
 
     def problem(self, key: yamlfile.Key, message: str) -> None:
         self.ctx.problem(key, message)
@@ -654,7 +659,8 @@ class _Semantics:
                 else:
                     self.problem(key + ("template",), f"no template {s._quoted(template)} beside the playbook or among the built-ins")
                 continue
-            self._template_names(key + ("template",), path, known)
+            if self.templates:
+                self._template_names(key + ("template",), path, known)
 
     def _template_names(self, key: yamlfile.Key, path: Path, known: set[str]) -> None:
         """Check a message template and every template it includes, imports or extends:

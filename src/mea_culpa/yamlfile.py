@@ -130,13 +130,19 @@ def decode(raw: bytes, shown: str) -> str:
 
 def parse(text: str, path: str) -> Document:
     """Compose `text` into plain data with marks, or raise YamlProblems with every problem."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from a command-line argument that was not UTF-8
+        raise YamlProblems([_from_reader_error(yaml.reader.ReaderError("", exc.start, ord(text[exc.start]), "", ""), text, path)]) from None
     _check_depth(text, path)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise YamlProblems([_from_yaml_error(exc, path)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlProblems([_from_reader_error(exc, text, path)]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
-        raise YamlProblems([Diagnostic(path, 0, 0, "", f"not valid YAML: {exc}")]) from None
+        raise YamlProblems([Diagnostic(path, 0, 0, "", f"not valid YAML: {_first_line(exc)}")]) from None
     doc = Document(path, None)
     if node is None:
         return doc
@@ -168,6 +174,20 @@ def _check_depth(text: str, path: str) -> None:
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
         raise YamlProblems([_from_yaml_error(exc, path)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlProblems([_from_reader_error(exc, text, path)]) from None
+
+
+def _from_reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> Diagnostic:
+    # A character YAML does not accept in a stream at all (a raw control character, a
+    # lone surrogate): the reader gives an offset, not a mark.
+    position = max(0, min(int(exc.position), len(text)))
+    line = text.count("\n", 0, position) + 1
+    col = position - (text.rfind("\n", 0, position) + 1) + 1
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return Diagnostic(
+        path, line, col, "", f"the character U+{ord(char):04X} is not allowed in YAML; remove it, or write it as an escape in double quotes"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -274,3 +294,10 @@ def walk_strings(data: Any, key: Key = ()) -> Iterator[tuple[Key, str]]:
     elif isinstance(data, list):
         for i, v in enumerate(data):
             yield from walk_strings(v, key + (i,))
+
+
+# For readers that need the data without marks (listing playbooks): the same loader, the
+# same depth bound and the same one-line problems as `parse`.
+PlainLoader = _Loader
+check_depth = _check_depth
+diagnostic_from = _from_yaml_error
