@@ -719,7 +719,8 @@ class Journal:
         raise NotFound(f"no session {session_id!r} in the journal", hint="see the sessions with: mea-culpa history")
 
     def new_id(self, date: str, slug: str) -> str:
-        """A short, unique, human-readable id: `2026-11-22-checkout-down`, then `-2`, `-3`…"""
+        """A short, unique, human-readable id: `2026-11-22-checkout-down`, then `-2`, `-3`…
+        (free now; `save_as_new` claims one for good)."""
         base = f"{date}-{slug}"
         if not self.exists(base):
             return base
@@ -727,6 +728,20 @@ class Journal:
         while self.exists(f"{base}-{n}"):
             n += 1
         return f"{base}-{n}"
+
+    def save_as_new(self, session: Session, date: str, slug: str) -> Session:
+        """Write a new session under the first free id from `date` and `slug`, chosen inside
+        the writing transaction, so that two runs with the same title at the same moment
+        get two ids instead of one overwriting the other. Returns the session as saved."""
+        import dataclasses
+
+        try:
+            with self.transaction() as conn:
+                saved = dataclasses.replace(session, id=self.new_id(date, slug))
+                self._write_whole(conn, saved)
+        except sqlite3.Error as exc:
+            raise _storage_error(exc, self.path) from None
+        return saved
 
     @staticmethod
     def _session_filters(

@@ -163,13 +163,13 @@ def start(
 
         ui.intro(book)
     real = None if no_save else open_journal()
-    today = dt.date.today().isoformat()
-    session_id = real.new_id(today, sm.slug(title)) if real else f"{today}-{sm.slug(title)}"
-    session, change = sm.new_session(book, session_id=session_id, title=title, now=sm.utc_now(), tags=tags)
+    today, name = dt.date.today().isoformat(), sm.slug(title)
+    session, change = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
     if interactive:
-        # Each answer is committed to the journal before the next question.
+        # Each answer is committed to the journal before the next question; the id is
+        # claimed by the first write.
         journal = real or memory_journal()
-        journal.apply(session, change)
+        session = journal.save_as_new(session, today, name)
         final = _run(book, session, journal, asker, prefilled, saved=real is not None)
     else:
         # Nothing is typed, so nothing can be lost: run in memory, and write the session
@@ -178,7 +178,7 @@ def start(
         scratch.apply(session, change)
         final = _run(book, session, scratch, asker, prefilled, saved=False)
         if real is not None:
-            real.save(final)
+            final = real.save_as_new(final, today, name)
     _finish(book, final, saved=real is not None)
 
 
