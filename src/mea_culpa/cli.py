@@ -426,19 +426,45 @@ def _command_name(info: typer.models.CommandInfo) -> str:
     return info.name or typer.main.get_command_name(info.callback.__name__)  # type: ignore[union-attr]
 
 
+def _stand_in(callback: Callable[..., object]) -> Callable[[], None]:
+    """A function with `callback`'s name and docstring and no parameters, for listing."""
+
+    def stand_in() -> None:  # pragma: no cover - never invoked: it only lists a command
+        raise AssertionError("a help-only stand-in was invoked")
+
+    stand_in.__name__ = callback.__name__
+    stand_in.__doc__ = callback.__doc__
+    return stand_in
+
+
 def _without_parameters(info: typer.models.CommandInfo) -> typer.models.CommandInfo:
     """A copy of a command that keeps its name and help text but has no parameters."""
     import copy
 
-    callback = info.callback
-
-    def stand_in() -> None:  # pragma: no cover - never invoked: it only lists the command
-        raise AssertionError("a help-only stand-in was invoked")
-
-    stand_in.__name__ = callback.__name__  # type: ignore[union-attr]
-    stand_in.__doc__ = callback.__doc__
     listed = copy.copy(info)
-    listed.callback = stand_in
+    listed.callback = _stand_in(info.callback)  # type: ignore[arg-type]
+    return listed
+
+
+def _group_without_parameters(info: typer.models.TyperInfo) -> typer.models.TyperInfo:
+    """A copy of a command group that keeps its name and help text, with no parameters
+    and no subcommands (the top-level help lists only the group itself)."""
+    import copy
+
+    def plain(callback: object) -> object:
+        return _stand_in(callback) if callable(callback) else callback  # a DefaultPlaceholder stays
+
+    listed = copy.copy(info)
+    listed.callback = plain(info.callback)  # type: ignore[assignment]
+    if info.typer_instance is not None:
+        sub = copy.copy(info.typer_instance)
+        sub.registered_commands, sub.registered_groups = [], []
+        sub.info = copy.copy(sub.info)
+        sub.info.callback = plain(sub.info.callback)  # type: ignore[assignment]
+        if sub.registered_callback is not None:
+            sub.registered_callback = copy.copy(sub.registered_callback)
+            sub.registered_callback.callback = plain(sub.registered_callback.callback)  # type: ignore[assignment]
+        listed.typer_instance = sub
     return listed
 
 
@@ -458,8 +484,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     view = copy.copy(app)  # registered_* are replaced below, never mutated: `app` stays whole
     for arg in args:
         if arg in ("-h", "--help"):  # the top-level help (eager: it wins over a later command)
-            view.registered_commands = [_without_parameters(c) for c in app.registered_commands]
-            return view
+            return _listing(view)
         if arg == "--version":  # eager: answered before any command
             view.registered_commands, view.registered_groups = [], []
             return view
@@ -474,9 +499,14 @@ def _app_for(args: list[str]) -> typer.Typer:
         view.registered_commands, view.registered_groups = commands, groups
         return view
     if not args:  # no_args_is_help
-        view.registered_commands = [_without_parameters(c) for c in app.registered_commands]
-        return view
+        return _listing(view)
     return app
+
+
+def _listing(view: typer.Typer) -> typer.Typer:
+    view.registered_commands = [_without_parameters(c) for c in app.registered_commands]
+    view.registered_groups = [_group_without_parameters(g) for g in app.registered_groups]
+    return view
 
 
 def main(argv: list[str] | None = None) -> None:
