@@ -157,3 +157,49 @@ def test_no_alternative_that_must_start_a_word_starts_with_an_apostrophe():
 def test_the_apostrophe_check_catches_a_dead_alternative():
     assert "'" in _alternatives_after_a_space("we (?:'ll|will) fix")
     assert "'" not in _alternatives_after_a_space("we(?:'ll| will) fix")
+
+
+
+def _dead_edges(pattern: str) -> bool:
+    """Patterns are wrapped in (?<!\\w)…(?!\\w): an alternative that must start with a comma or
+    end with a space matches only where no word stands before or after it, almost never."""
+    from mea_culpa.apology.text import _sre_parse
+
+    parsed = list(_sre_parse.parse(pattern))
+    branches = [parsed]
+    # Unwrap (?:a|b|c) and a top-level a|b|c into their alternatives.
+    while len(branches) == 1 and len(branches[0]) == 1 and str(branches[0][0][0]) in ("BRANCH", "SUBPATTERN"):
+        op, av = branches[0][0]
+        branches = [list(b) for b in av[1]] if str(op) == "BRANCH" else [list(av[-1])]
+    if len(branches) == 1 and branches[0] and str(branches[0][0][0]) == "BRANCH":
+        branches = [list(b) for b in branches[0][0][1][1]]
+    for branch in branches:
+        if not branch:
+            continue
+        (op_first, av_first), (op_last, av_last) = branch[0], branch[-1]
+        if str(op_first) == "LITERAL" and chr(av_first) in ",;:":
+            return True
+        if str(op_last) == "LITERAL" and chr(av_last) == " ":
+            return True
+    return False
+
+
+def test_no_pattern_starts_with_a_comma_or_ends_with_a_space():
+    dead = []
+    for rule in BUILTIN:
+        for pattern in (*rule.patterns, *rule.exceptions):
+            if _dead_edges(fold_pattern(expand_macros(pattern))):
+                dead.append(f"{rule.id}: {pattern}")
+    for name, value in vars(comp).items():
+        if isinstance(value, re.Pattern):
+            source = value.pattern.removeprefix(r"(?<!\w)").removeprefix(r"(?=\w)").removesuffix(r"(?!\w)")
+            if _dead_edges(source):
+                dead.append(name)
+    assert dead == []
+
+
+def test_the_dead_edge_check_catches_a_leading_comma_and_a_trailing_space():
+    assert _dead_edges(", and they aren't")
+    assert _dead_edges("(?:sorry|reverted at )")
+    assert not _dead_edges("(?<=, )guaranteed")
+    assert not _dead_edges("(?:sorry|reverted at \\d)")

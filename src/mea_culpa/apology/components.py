@@ -123,6 +123,8 @@ _FAULT_VERB = (
     r"miscalculated|misjudged|misstated|leaked|exposed|ignored|skipped|caused|introduced|"
     r"should have|should've|shouldn't have|should not have|"
     r"(?:did not|didn't)(?! (?:mean|intend|want|think you|expect you))|"
+    r"never(?! (?:meant|intended|wanted|thought|expected|received|got|heard|saw|knew|said|agreed|promised|asked|"
+    r"had|stop|stopped|will|would|wanted|charge|charged|share|shared|sell|sold)\b)|"
     r"wasted|kept you waiting|was wrong|were wrong|was careless|were careless|rushed|"
     r"under-?estimated|over-?promised|over-?looked|wasn't careful|weren't careful|snapped|shouted|"
     r"yelled|lied|insulted|interrupted|humiliated|dismissed|spoke over|talked over|blamed|"
@@ -202,7 +204,7 @@ _FAULT_MARKER = _rx(
     r"without (?:first |properly |fully |ever )?(?:running|trying|testing|checking|reviewing|verifying|validating|"
     r"confirming|rehearsing|double-checking|proofreading|reading|looking at|warning|telling|asking|notifying|"
     r"informing|consulting|crediting|thanking|mentioning|backing up|saving)",
-    r"(?:, ?and|but) (?:they|it|that|this|he|she|those|these) (?:aren't|isn't|wasn't|weren't|won't|"
+    r"(?:and|but) (?:they|it|that|this|he|she|those|these) (?:aren't|isn't|wasn't|weren't|won't|"
     r"doesn't|don't|didn't|is not|are not|was not|were not|will not)(?=[.,;:!]| (?:true|correct|right|"
     r"accurate|the case|free|included|available)\b)",
     r"(?:wasn't|weren't|was not|were not|hadn't been|had not been) (?:[\w]+ly )?(?:cleared|agreed|approved|"
@@ -211,7 +213,11 @@ _FAULT_MARKER = _rx(
     r"review|reviewing|plan|backup|approval|warning|notice|safeguard|second look|sign-off|proofread|"
     r"proofreading|way back|thinking|looking|reading|confirming|confirmation)",
     r"(?:that|which) (?:[\w]+ly )?(?:disabled|broke|deleted|stopped|blocked|removed|exposed|leaked|"
-    r"crashed|corrupted|wiped|locked|prevented|hid|overwrote|emptied|cancell?ed)",
+    r"crashed|corrupted|wiped|locked|prevented|hid|overwrote|emptied|cancell?ed|dropped|lost|skipped|"
+    r"duplicated|doubled|erased|cleared|reset|truncated|stripped|omitted|excluded|ignored|killed|froze|"
+    r"slowed|rejected|double-charged|overcharged|mixed up|swapped|scrambled|garbled|wiped out|took down)",
+    r"without(?! (?:charge|cost|delay|fee|fees|hesitation|question|fail|further|any (?:charge|cost|fee|delay|fuss)|"
+    r"a (?:hitch|charge|fee))\b)",
     r"(?:no|any) right",
     r"someone else",
     r"the wrong",
@@ -246,8 +252,18 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"(?:on|from) (?:my|our) (?:end|side|part)",
     r"(?:is|was|\w+'s|are|were) (?:all |entirely |squarely |completely |totally |wholly |100% )?down to "
     r"(?:me|us|my|our)",
-    r"(?:I|we) [a-z]{2,20}ed (?:[\w'-]+ ){0,8}?and (?:then )?(?:didn't|did not|never|forgot to|failed to|"
-    r"neglected to)(?! (?:mean|intend|want|think|expect|know)\b)",
+    r"(?:I|we)(?:'d|'ve| had| have)? (?:[a-z]{2,20}ly )?[a-z]{2,20}ed (?:[\w'-]+ ){0,8}?(?:and|but) (?:then )?"
+    r"(?:didn't|did not|never|forgot to|failed to|neglected to|not)(?! (?:mean|intend|want|think|expect|know|"
+    r"only|just|yet|because)\b)",
+    r"(?:change|update|upgrade|setting|script|migration|release|deploy|deployment|fix|edit|command|import|"
+    r"configuration|config) (?:that )?(?:we|I)(?:'d| had)? (?:made|ran|pushed|shipped|deployed|released|installed|"
+    r"applied|started|wrote|rolled out|merged|scheduled) (?:[\w'-]+ ){0,4}?(?:caused|triggered|broke|led to|"
+    r"took down|knocked out|resulted in|deleted|wiped|stopped|blocked|crashed|corrupted|sent|charged)",
+    r"(?:sorry|apologi[sz]e|apologies|ashamed|embarrassed) (?:for|about|of) (?:what|the things|everything|the way|"
+    r"how) (?:I|we) (?:said|did|wrote|posted|sent|told|behaved|acted|spoke|treated|handled|reacted|talked)",
+    r"(?:my|what I|the) (?:comment|comments|remark|remarks|joke|jokes|words|message|email|post|reply|tone|"
+    r"behaviou?r|outburst) (?:(?:about|on|at|to) (?:[\w']+ ){1,3}?)?(?:was|were) (?:rude|unkind|hurtful|mean|cruel|"
+    r"unfair|uncalled for|out of line|thoughtless|insensitive|inappropriate|disrespectful|wrong|untrue)",
     r"\w+'s (?:all |entirely |squarely |completely |totally )?on (?:me|us)",
     r"(?:sorry|apologi[sz]e|apologies) (?:for|about) (?:[\w']+ly )?(?:sending|charging|missing|forgetting|losing|breaking|"
     r"shipping|keeping you|letting you|getting|messing|mixing|delaying|overlooking|ignoring|"
@@ -297,7 +313,7 @@ _DENIAL = _rx(
     r"no fault of (?:our|my) own",
     r"(?:not|never|wasn't|isn't|was not|is not)(?: really| entirely| actually| technically| strictly)? "
     r"(?:on|down to) (?:me|us)",
-    r"(?:don't|do not) think (?:[\w']+ ){0,2}?(?:is|was|'s) (?:really |entirely |actually )?(?:on (?:me|us)|"
+    r"(?:don't|do not) think (?:\w+ ){0,2}?\w*(?:'s| is| was) (?:really |entirely |actually )?(?:on (?:me|us)|"
     r"(?:my|our) fault|down to (?:me|us))",
 )
 _CONDITIONAL_WORDS = frozenset({"if", "whether", "unless"})
@@ -419,8 +435,14 @@ _REPAIR = _rx(
     r"(?:reduced|lowered|cut|discounted) by (?:\d{1,3}%|half|(?:\$|€|£)\s?\d[\d,.]{0,12})",
     r"\d{1,3}% (?:off|discount|reduction|refund|credit|back)",
     r"(?:\d{1,3}%|£\s?\d+|\$\s?\d+|€\s?\d+) (?:code|voucher|credit|discount|coupon|gift card)",
-    r"(?:reverted|rolled back|restored|fixed|resolved|recovered|mitigated) (?:it |the [\w-]+ )?"
-    r"(?:at|by|within|after|in) ",
+    r"(?:reverted|rolled back|restored|fixed|resolved|recovered|mitigated|reindexed|rebuilt|rerun|re-?ran) "
+    r"(?:it |the [\w-]+ )?(?:at|by|within|after|in) (?:\d|under|about|less|a |an |the |minutes|hours)",
+    r"re-?(?:ran|run|indexed|processed|uploaded|published|imported|calculated|built|submitted|generated|synced|loaded)",
+    r"(?:is|are|will be|has been|have been|goes|went|was|were|it's|that's|money's|refund's) (?:now |already )?back "
+    r"(?:in|on|into|onto|to) your "
+    r"(?:account|inbox|bank|card|credit card|statement|bill|balance|wallet)",
+    r"(?:has|have|had) (?:now |already |since )?(?:recalled|retracted|reissued|re-issued|withdrawn|unpublished|"
+    r"refunded|corrected|restored|reinstated|pulled (?:it|them|the [\w-]+)|taken (?:it |them )?down)",
     r"(?:is|are) yours (?:anyway|to keep|regardless|either way|free)",
     r"(?:you can|please|feel free to) keep (?:it|them|the|your)",
     r"(?:I|we)(?:'ve| have) (?:now )?(?:finished|completed|delivered|caught up|made up|re-?done)",
@@ -428,7 +450,7 @@ _REPAIR = _rx(
     r"(?:I|we)(?:'re| are) (?:undoing|reverting|restoring|rolling back|fixing|refunding|replacing)",
     r"(?:rolled|rolling|roll|switched|switching|turned|turning|put|putting|changed|changing|set|setting) "
     r"(?:it|them|that|this|everything|the [\w-]+(?: [\w-]+)?) (?:back|right|straight)",
-    r"(?:^|, |and |then |also |we |I |we've |I've |have |has )(?:contacted|called|phoned|rung|emailed|"
+    r"(?:(?<=, )|and |then |also |we |I |we've |I've |have |has )(?:contacted|called|phoned|rung|emailed|"
     r"messaged|written to|notified|refunded|credited|compensated) (?:the|all|every|each|affected|"
     r"everyone|them|you|those|\d)",
     r"(?:posted|sent|published|issued|made|emailed|added|put out|circulated|shared) (?:a |an |the )?"
@@ -479,7 +501,7 @@ _EXPLANATION = _rx(
     r"(?:this|that|it) is why",
     r"(?:this|that|it)(?:'s| is) why",
     r"turned out",
-    r", so (?:the|we|I|our|your|it|this|that|nobody|no one|none|every|all|some|many)",
+    r"(?<=, )so (?:the|we|I|our|your|it|this|that|nobody|no one|none|every|all|some|many)",
     r"(?:led|leading|leads) to",
     r"resulted in",
     r"it turns out",
@@ -536,7 +558,7 @@ _IMPACT = _rx(
     r"in front of",
     r"for nothing",
     r"took (?:[\w']+ ){0,3}?(?:from|away from) (?:you|your)",
-    r"(?:you'd|you had|you have|you've) (?:already )?(?:set aside|cleared|planned|booked|made time|"
+    r"(?:you'd|you had|you have|you've) (?:already )?(?:set aside|cleared|planned|booked|made time|spent|put in|"
     r"taken time|taken the day|arranged|waited|prepared|paid|driven|travelled|traveled)",
     r"(?:breach|betrayal|violation|abuse) of (?:your|our) (?:trust|privacy|confidence|friendship)",
     r"(?:I|we) (?:understand|get it|would understand) if you",
@@ -734,7 +756,8 @@ def _owned(document: Document, matches: Iterable[re.Match[str]]) -> bool:
         # "not our fault" denies; "it didn't arrive: we booked…" does not, so only the two
         # words right before an admission that has no subject of its own are read.
         subject = _TOKEN.match(match.group(0))
-        if subject is None or subject.group(0).lower() not in ("i", "we"):
+        # "we'd", "I've": a subject with its auxiliary is still the subject.
+        if subject is None or subject.group(0).lower().split("'")[0] not in ("i", "we"):
             near = before[-2:]
             if set(near) & _NEGATION_WORDS or any(word.endswith("n't") for word in near):
                 continue
