@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import conftest_hypothesis  # noqa: F401  (registers the hypothesis profiles before pytest reads --hypothesis-profile)
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
 

@@ -7,6 +7,7 @@ environment run the CLI in a subprocess or a pseudo-terminal, as a user would me
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -823,3 +824,48 @@ def test_every_fixture_is_used_by_a_row():
     used = {r.file for r in PLAYBOOK_ROWS + RUNTIME_ROWS if isinstance(r.file, str)}
     support = {"base.yaml", "answers.yaml", "sandbox-recursion.yaml"}
     assert {p.name for p in BAD.glob("*.yaml")} == used | support
+
+
+# --- caches under the home: never a way in ----------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="ownership cannot be told here; the cache is not read back at all")
+def test_compiled_code_planted_in_a_cache_others_can_write_is_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Jinja's compiled code is cached under the home. A home shared with others must not
+    let them plant code there: a cache folder or file others can write is ignored."""
+    import marshal
+
+    from mea_culpa import expressions
+
+    home = tmp_path / "shared-home"
+    monkeypatch.setenv("MEA_CULPA_HOME", str(home))
+    monkeypatch.setattr(expressions._CodeCache, "_instance", None)
+    source = "severity == 'planted-cache-check'"
+    assert expressions.evaluate(source, {"severity": "x"}) is False
+    cache = expressions._CodeCache.get()
+    cache.save()
+    marker = tmp_path / "PWNED"
+    evil = compile(f"open({str(marker)!r}, 'w').close()", "<planted>", "exec")
+    cache.path.write_bytes(marshal.dumps({key: evil for key in cache._load()}))
+    cache.path.parent.chmod(0o777)  # a folder anyone may write to
+
+    for planted in ("folder", "file"):
+        monkeypatch.setattr(expressions._CodeCache, "_instance", None)
+        expressions._compile_expression.cache_clear()
+        expressions._env.cache_clear()
+        assert expressions.evaluate(source, {"severity": "planted-cache-check"}) is True
+        assert not marker.exists(), planted
+        cache.path.parent.chmod(0o700)
+        cache.path.chmod(0o666)  # then the folder is private, but the file is not
+
+    # the control: once both are private (the user's own cache), the cache is used
+    cache.path.chmod(0o600)
+    monkeypatch.setattr(expressions._CodeCache, "_instance", None)
+    expressions._compile_expression.cache_clear()
+    expressions._env.cache_clear()
+    with contextlib.suppress(Exception):
+        expressions.evaluate(source, {"severity": "x"})
+    assert marker.exists()
+    expressions._compile_expression.cache_clear()
+    expressions._env.cache_clear()
+    monkeypatch.setattr(expressions._CodeCache, "_instance", None)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import SecurityError, TemplateError
@@ -568,6 +569,44 @@ def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, sh
     return result
 
 
+def _private(path: Path) -> bool:
+    """Whether a cache file may be read back: it and its folder are this user's, are not
+    symbolic links, and nobody else can write them. The code cache holds Python code that
+    is run, so a home shared with others (a team folder, MEA_CULPA_HOME on a network
+    drive) must not let them put code there; where ownership cannot be told (no getuid),
+    nothing is read back."""
+    import os
+    import stat
+
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return False
+    try:
+        for item in (path.parent, path):
+            info = os.lstat(item)
+            if stat.S_ISLNK(info.st_mode) or info.st_uid != getuid() or info.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _private_folder(folder: Path) -> bool:
+    """Create the cache folder (0700) if needed; whether it is fit to hold a cache."""
+    import os
+    import stat
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return False
+    return not stat.S_ISLNK(info.st_mode) and info.st_uid == getuid() and not info.st_mode & 0o022
+
+
 class _CodeCache:
     """Compiled code of Jinja's generated Python source, keyed by its hash, in one marshal
     file per Python version under the home (marshal is the format of Python's own .pyc
@@ -612,7 +651,7 @@ class _CodeCache:
             import marshal
 
             try:
-                data = marshal.loads(self.path.read_bytes())
+                data = marshal.loads(self.path.read_bytes()) if _private(self.path) else {}
                 self.entries = data if isinstance(data, dict) else {}
             except (OSError, ValueError, EOFError, TypeError):
                 self.entries = {}
@@ -626,8 +665,9 @@ class _CodeCache:
         import tempfile
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".code-")
+            if not _private_folder(self.path.parent):
+                return
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".code-")  # 0600
             with os.fdopen(fd, "wb") as handle:
                 handle.write(marshal.dumps(self.entries))
             os.replace(tmp, self.path)
@@ -670,7 +710,8 @@ class _AnalysisCache:
             import json
 
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
+                # a template's analysis decides what validation refuses: read back only our own
+                data = json.loads(self.path.read_text(encoding="utf-8")) if _private(self.path) else {}
                 self.entries = data if isinstance(data, dict) else {}
             except (OSError, ValueError):
                 self.entries = {}
@@ -679,9 +720,13 @@ class _AnalysisCache:
     def lookup(self, key: str) -> Analysis | None:
         item = self._load().get(key)
         try:
-            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
+            found = Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
         except (TypeError, KeyError):
             return None
+        texts = all(isinstance(x, str) for x in (*found.names, *found.refused)) and all(
+            x is None or isinstance(x, str) for x in found.includes
+        )
+        return found if texts else None
 
     def store(self, key: str, result: Analysis) -> None:
         import json
@@ -691,7 +736,8 @@ class _AnalysisCache:
         entries = self._load()
         entries[key] = {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not _private_folder(self.path.parent):
+                return
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".analysis-")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(entries, handle)
