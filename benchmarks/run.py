@@ -763,6 +763,13 @@ def main(argv: list[str] | None = None) -> int:
         bench.notes.append(
             f"the same ratios in CPU time (user + system of the command, less disturbed by other load): {cpu_note}"
         )
+    fastest_note = ", ".join(
+        f"{r.key} {min(figures[r.key].runs) / min(figures[r.ref].runs):.2f}"
+        for r in rows
+        if r.ref and r.ref != r.key and r.key in figures and figures[r.key].measured and figures[r.ref].measured
+    )
+    if fastest_note:
+        bench.notes.append(f"and between the fastest runs (other load only ever adds time): {fastest_note}")
     data: dict[str, object] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
