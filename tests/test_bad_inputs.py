@@ -380,6 +380,39 @@ def test_sandbox_recursion_in_a_message_template_is_refused_when_drafted(cli, wo
     assert snapshot(journal)[0] == before[0]
 
 
+# A draft reads the playbook's templates again, without analysing them: a template changed
+# after the run (or one that names its include from an answer) meets the render-time walls.
+DRAFT_ROWS = [
+    (
+        "draft-include-other-file", '{% include "secret.txt" %}\n',
+        "error: template note.j2: refused by the sandbox: 'secret.txt' is not a .j2 template; only templates can be included",
+    ),
+    (
+        "draft-include-from-an-answer", "{% include what_happened %}\n",
+        "error: template note.j2: refused by the sandbox: 'The invoice went to the wrong client.' is not a .j2 template; "
+        "only templates can be included",
+    ),
+    (
+        "draft-sandbox-escape", "{{ what_happened.__class__.__mro__[1].__subclasses__() }}\n",
+        "error: template note.j2: refused by the sandbox: access to attribute '__class__' of 'str' object is unsafe.",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", DRAFT_ROWS, ids=[r[0] for r in DRAFT_ROWS])
+def test_a_template_changed_after_the_run_meets_the_render_time_walls(row, cli, workdir: Path, journal: Path):
+    _, template, line = row
+    started = cli("start", "base.yaml", "--answers", "answers.yaml", "--no-input")
+    assert started.code == 0, started.err
+    (workdir / "note.j2").write_text(template, encoding="utf-8")
+    settle(journal)
+    before = snapshot(journal)
+    drafted = cli("draft", started.out.strip(), "-m", "note")
+    assert_clean_failure(drafted, line, 2)
+    assert "top secret" not in drafted.out + drafted.err
+    assert snapshot(journal)[0] == before[0]
+
+
 # --- answers files: every value held to the rules a typed one is ------------------------
 
 MINI_ANSWERS = {
@@ -808,7 +841,7 @@ def test_every_row_of_the_table_has_its_test_and_every_test_its_row():
     assert len(rows) == len(set(rows)), "duplicate ids in docs/bad-inputs.md"
     tested = (
         [r.id for r in PLAYBOOK_ROWS] + [r.id for r in RUNTIME_ROWS] + [r.id for r in ANSWERS_ROWS]
-        + [r.id for r in JOURNAL_ROWS] + [r.id for r in TERMINAL_ROWS] + list(TESTED_ELSEWHERE)
+        + [r.id for r in JOURNAL_ROWS] + [r.id for r in TERMINAL_ROWS] + [r[0] for r in DRAFT_ROWS] + list(TESTED_ELSEWHERE)
     )
     assert sorted(rows) == sorted(tested)
 

@@ -435,7 +435,7 @@ def make_environment(loader: BaseLoader | None = None, *, strict: bool = True) -
     from jinja2 import StrictUndefined, Undefined
 
     env = _limited_sandbox()(
-        loader=loader,
+        loader=None if loader is None else _templates_only(loader),
         undefined=StrictUndefined if strict else Undefined,
         autoescape=False,  # drafts are plain text; the HTML export escapes on its own
         trim_blocks=True,
@@ -448,6 +448,21 @@ def make_environment(loader: BaseLoader | None = None, *, strict: bool = True) -
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
     return env
+
+
+def _templates_only(loader: BaseLoader) -> BaseLoader:
+    """`loader`, refusing any name that is not a `.j2` template: whatever an include names
+    (even one computed while rendering, or in a template changed since it was validated),
+    a file beside the playbook that is not a template is never read into a draft."""
+    from jinja2 import BaseLoader
+
+    class TemplatesOnly(BaseLoader):
+        def get_source(self, environment: Any, template: str) -> Any:
+            if not isinstance(template, str) or not template.endswith(".j2"):
+                raise _refused(f"{template!r} is not a .j2 template; only templates can be included")
+            return loader.get_source(environment, template)
+
+    return TemplatesOnly()
 
 
 @lru_cache(maxsize=1)
