@@ -869,23 +869,28 @@ def test_compiled_code_planted_in_a_cache_others_can_write_is_never_run(tmp_path
     import marshal
 
     from mea_culpa import expressions
+    from mea_culpa.cache import DiskCache
+
+    def fresh() -> DiskCache:
+        monkeypatch.setattr(DiskCache, "_open", {})
+        expressions._compile_expression.cache_clear()
+        expressions._env.cache_clear()
+        return DiskCache.named("jinja-code.marshal", version=expressions._cache_version(), fmt="marshal")
 
     home = tmp_path / "shared-home"
     monkeypatch.setenv("MEA_CULPA_HOME", str(home))
-    monkeypatch.setattr(expressions._CodeCache, "_instance", None)
     source = "severity == 'planted-cache-check'"
+    cache = fresh()
     assert expressions.evaluate(source, {"severity": "x"}) is False
-    cache = expressions._CodeCache.get()
     cache.save()
     marker = tmp_path / "PWNED"
     evil = compile(f"open({str(marker)!r}, 'w').close()", "<planted>", "exec")
-    cache.path.write_bytes(marshal.dumps({key: evil for key in cache._load()}))
+    keys = list(marshal.loads(cache.path.read_bytes())["entries"])
+    cache.path.write_bytes(marshal.dumps({"version": cache.version, "entries": {key: evil for key in keys}}))
     cache.path.parent.chmod(0o777)  # a folder anyone may write to
 
     for planted in ("folder", "file"):
-        monkeypatch.setattr(expressions._CodeCache, "_instance", None)
-        expressions._compile_expression.cache_clear()
-        expressions._env.cache_clear()
+        fresh()
         assert expressions.evaluate(source, {"severity": "planted-cache-check"}) is True
         assert not marker.exists(), planted
         cache.path.parent.chmod(0o700)
@@ -893,12 +898,8 @@ def test_compiled_code_planted_in_a_cache_others_can_write_is_never_run(tmp_path
 
     # the control: once both are private (the user's own cache), the cache is used
     cache.path.chmod(0o600)
-    monkeypatch.setattr(expressions._CodeCache, "_instance", None)
-    expressions._compile_expression.cache_clear()
-    expressions._env.cache_clear()
+    fresh()
     with contextlib.suppress(Exception):
         expressions.evaluate(source, {"severity": "x"})
     assert marker.exists()
-    expressions._compile_expression.cache_clear()
-    expressions._env.cache_clear()
-    monkeypatch.setattr(expressions._CodeCache, "_instance", None)
+    fresh()

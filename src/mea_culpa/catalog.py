@@ -10,11 +10,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
-from mea_culpa.playbook import Playbook, load
+
+if TYPE_CHECKING:
+    from mea_culpa.playbook import Playbook
+
+
+def load(path: Path, *, templates: bool = True) -> Playbook:
+    """Full validation (playbook.load), imported only when a playbook is really loaded:
+    `list` reads files shallowly and need not pay for the validator."""
+    from mea_culpa.playbook import load as full_load
+
+    return full_load(path, templates=templates)
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -87,7 +97,34 @@ def _read_plain(path: Path) -> Any:
         raise yamlfile.YamlProblems([Diagnostic(str(path), 0, 0, "", f"not valid YAML: {exc}")]) from None
 
 
+_LISTING_VERSION = "1"
+
+
 def _shallow(path: Path, origin: str) -> Entry:
+    """`_read_shallow`, remembered by (path, mtime, size) so that `list` reads only the
+    files that changed since the last time."""
+    from mea_culpa.cache import DiskCache
+
+    try:
+        st = path.stat()
+    except OSError:
+        return _read_shallow(path, origin)
+    cache = DiskCache.named("playbook-listing.json", version=_LISTING_VERSION)
+    stamp = [st.st_mtime_ns, st.st_size]
+    hit = cache.get(str(path))
+    if isinstance(hit, dict) and hit.get("stamp") == stamp:
+        try:
+            d = hit["entry"]
+            return Entry(d["id"], d["title"], d["summary"], d["stages"], path, origin, d["problem"], None, tuple(d["tags"]))
+        except (KeyError, TypeError):
+            pass
+    entry = _read_shallow(path, origin)
+    cache.put(str(path), {"stamp": stamp, "entry": {"id": entry.id, "title": entry.title, "summary": entry.summary,
+                                                    "stages": entry.stages, "problem": entry.problem, "tags": list(entry.tags)}})
+    return entry
+
+
+def _read_shallow(path: Path, origin: str) -> Entry:
     from mea_culpa import yamlfile
 
     fallback = path.parent.name if path.stem == "playbook" else path.stem

@@ -406,7 +406,7 @@ def _limited_sandbox() -> type[SandboxedEnvironment]:
             # Jinja turns every expression and template into Python source and compiles
             # it; for a playbook's forty conditions that is a third of a run. The code
             # depends only on that source, so it is kept on disk between runs.
-            return _CodeCache.get().compile(source, filename, super()._compile)
+            return _compile_cached(source, filename, super()._compile)
 
         def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
             if not super().is_safe_attribute(obj, attr, value):
@@ -570,17 +570,23 @@ def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, sh
 
     Analysing compiles the template, which for the built-ins costs a quarter of a second
     per run; the result depends only on the text and the environment, so it is kept on
-    disk between runs (see `_AnalysisCache`)."""
+    disk between runs (mea_culpa.cache)."""
+    import hashlib
+
+    from mea_culpa.cache import DiskCache
+
     env = env or _env()
-    if short:
-        return _analyze_template(source, env, short)
-    cache = _AnalysisCache.get()
-    key = cache.key(source, env)
-    found = cache.lookup(key)
-    if found is not None:
-        return found
+    cache = DiskCache.named("template-analysis.json", version=_cache_version())
+    head = "\0".join((str(short), ",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
+    key = hashlib.sha256(f"{head}\0{source}".encode()).hexdigest()
+    item = cache.get(key)
+    if isinstance(item, dict):
+        try:
+            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
+        except (KeyError, TypeError):
+            pass
     result = _analyze_template(source, env, short)
-    cache.store(key, result)
+    cache.put(key, {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)})
     return result
 
 
@@ -622,143 +628,31 @@ def _private_folder(folder: Path) -> bool:
     return not stat.S_ISLNK(info.st_mode) and info.st_uid == getuid() and not info.st_mode & 0o022
 
 
-class _CodeCache:
-    """Compiled code of Jinja's generated Python source, keyed by its hash, in one marshal
-    file per Python version under the home (marshal is the format of Python's own .pyc
-    files). Only code this process generated itself is ever stored; a cache that cannot be
-    read or written is simply not used."""
+def _cache_version() -> str:
+    """What decides a cached analysis or compiled code besides its own text."""
+    import sys
 
-    _instance: _CodeCache | None = None
+    import jinja2
 
-    def __init__(self) -> None:
-        import sys
+    from mea_culpa import __version__
 
-        from mea_culpa.paths import home
-
-        tag = sys.implementation.cache_tag or "python"
-        self.path = home() / "cache" / f"jinja-code.{tag}.marshal"
-        self.entries: dict[str, Any] | None = None
-        self.dirty = False
-
-    @classmethod
-    def get(cls) -> _CodeCache:
-        if cls._instance is None:
-            cls._instance = cls()
-            import atexit
-
-            atexit.register(cls._instance.save)
-        return cls._instance
-
-    def compile(self, source: str, filename: str, compile_: Any) -> Any:
-        import hashlib
-
-        key = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()
-        entries = self._load()
-        code = entries.get(key)
-        if code is None:
-            code = compile_(source, filename)
-            entries[key] = code
-            self.dirty = True
-        return code
-
-    def _load(self) -> dict[str, Any]:
-        if self.entries is None:
-            import marshal
-
-            try:
-                data = marshal.loads(self.path.read_bytes()) if _private(self.path) else {}
-                self.entries = data if isinstance(data, dict) else {}
-            except (OSError, ValueError, EOFError, TypeError):
-                self.entries = {}
-        return self.entries
-
-    def save(self) -> None:
-        if not self.dirty or self.entries is None:
-            return
-        import marshal
-        import os
-        import tempfile
-
-        try:
-            if not _private_folder(self.path.parent):
-                return
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".code-")  # 0600
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(marshal.dumps(self.entries))
-            os.replace(tmp, self.path)
-        except (OSError, ValueError):
-            pass
-        self.dirty = False
+    return f"{__version__}/{jinja2.__version__}/{sys.implementation.cache_tag}"
 
 
-class _AnalysisCache:
-    """Template analyses by the hash of what decides them: this version of mea-culpa and
-    of Jinja, the filter and test names, and the template text. A JSON file under the
-    home; a cache that cannot be read or written is simply not used."""
+def _compile_cached(source: str, filename: str, compile_: Any) -> Any:
+    """Jinja's generated Python source, compiled once and kept (marshal, the format of
+    Python's own .pyc files) by its hash; only code this process generated is stored."""
+    import hashlib
 
-    _instance: _AnalysisCache | None = None
+    from mea_culpa.cache import DiskCache
 
-    def __init__(self) -> None:
-        from mea_culpa import __version__
-        from mea_culpa.paths import home
-
-        self.path = home() / "cache" / "template-analysis.json"
-        self.version = __version__
-        self.entries: dict[str, Any] | None = None
-
-    @classmethod
-    def get(cls) -> _AnalysisCache:
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
-
-    def key(self, source: str, env: SandboxedEnvironment) -> str:
-        import hashlib
-
-        import jinja2
-
-        head = "\0".join((self.version, jinja2.__version__, ",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
-        return hashlib.sha256(f"{head}\0{source}".encode()).hexdigest()
-
-    def _load(self) -> dict[str, Any]:
-        if self.entries is None:
-            import json
-
-            try:
-                # a template's analysis decides what validation refuses: read back only our own
-                data = json.loads(self.path.read_text(encoding="utf-8")) if _private(self.path) else {}
-                self.entries = data if isinstance(data, dict) else {}
-            except (OSError, ValueError):
-                self.entries = {}
-        return self.entries
-
-    def lookup(self, key: str) -> Analysis | None:
-        item = self._load().get(key)
-        try:
-            found = Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
-        except (TypeError, KeyError):
-            return None
-        texts = all(isinstance(x, str) for x in (*found.names, *found.refused)) and all(
-            x is None or isinstance(x, str) for x in found.includes
-        )
-        return found if texts else None
-
-    def store(self, key: str, result: Analysis) -> None:
-        import json
-        import os
-        import tempfile
-
-        entries = self._load()
-        entries[key] = {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)}
-        try:
-            if not _private_folder(self.path.parent):
-                return
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".analysis-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entries, handle)
-            os.replace(tmp, self.path)  # two runs writing at once: the last whole file wins
-        except OSError:
-            pass  # a read-only or full home only costs the time saved
+    cache = DiskCache.named("jinja-code.marshal", version=_cache_version(), fmt="marshal")
+    key = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()
+    code = cache.get(key)
+    if code is None:
+        code = compile_(source, filename)
+        cache.put(key, code)
+    return code
 
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once

@@ -73,6 +73,8 @@ class Runner:
         self.prefilled = dict(prefilled or {})
         self.clock = clock
         self.missing: dict[str, str] = {}  # step id -> why nobody could answer it (no input)
+        self._plan: Plan | None = None
+        self._plan_of: Session | None = None
 
     # every transition goes through here: the new state is committed before anything else
     def _commit(self, result: tuple[Session, Change]) -> None:
@@ -81,7 +83,11 @@ class Runner:
         self.session = session
 
     def plan(self) -> Plan:
-        return sm.plan(self.playbook, self.session)
+        # Sessions are immutable and every transition makes a new one, so a plan stays
+        # right for as long as the session it was made from is the current one.
+        if self._plan is None or self._plan_of is not self.session:
+            self._plan, self._plan_of = sm.plan(self.playbook, self.session), self.session
+        return self._plan
 
     def run(self) -> Session:
         """Ask until every applicable stage is complete or skipped; returns the final session.
