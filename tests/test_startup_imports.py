@@ -30,7 +30,7 @@ WATCHED = (
     "icalendar",
 )
 PROMPTS = {"questionary", "prompt_toolkit"}
-PYDANTIC = {"pydantic", "pydantic_core"}  # see cli._keep_pydantic_lazy and docs/performance.md
+PYDANTIC = {"pydantic", "pydantic_core"}  # see startup.keep_pydantic_lazy and docs/performance.md
 NOT_ON_HELP = set(WATCHED)
 # `list` reads the playbooks' YAML (see docs/performance.md for making that cheaper too)
 NOT_ON_LIST = NOT_ON_HELP - {"yaml"}
@@ -102,7 +102,7 @@ def test_a_run_without_input_imports_no_prompts(tmp_path: Path) -> None:
     assert found & (PROMPTS | PYDANTIC) == set()
 
 
-# --- cli._keep_pydantic_lazy: the stand-in coerces exactly as typer does -----------------
+# --- startup.keep_pydantic_lazy: the stand-in coerces exactly as typer does -----------------
 
 
 def _command():
@@ -195,7 +195,7 @@ def test_path_checks_stay_typers(tmp_path: Path) -> None:
         assert fast.value.format_message() == slow.value.format_message()
 
 
-# --- cli._app_for: typer builds only what the arguments need, and says the same ----------
+# --- startup.app_for: typer builds only what the arguments need, and says the same ----------
 
 
 @pytest.mark.parametrize(
@@ -231,5 +231,5 @@ def test_building_only_the_command_asked_for_changes_no_output(
 
     monkeypatch.setenv("COLUMNS", "100")
     lazy = run()
-    monkeypatch.setattr(cli, "_app_for", lambda _args: cli.app)
+    monkeypatch.setattr(cli.startup, "app_for", lambda app, _args: app)
     assert lazy == run()
