@@ -110,7 +110,7 @@ def notice(text: str, *, style: str = "yellow") -> None:
     console().print(Text(text, style=style))
 
 
-def answers_table(plan: Plan, *, title: str, only_stage: str | None = None) -> None:
+def answers_table(plan: Plan, *, title: str, only_stage: str | None = None, answered_only: bool = False) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_lines=False, expand=False, pad_edge=False)
@@ -122,7 +122,7 @@ def answers_table(plan: Plan, *, title: str, only_stage: str | None = None) -> N
         if only_stage and planned.stage.kind != only_stage:
             continue
         for p in planned.steps:
-            if p.state == "not-applicable":
+            if p.state == "not-applicable" or (answered_only and p.record is None):
                 continue
             mark, colour = STATE_MARKS.get(p.state, ("?", "white"))
             value = describe_value(p.step, plan.context.get(p.step.id) if p.record else None)
@@ -138,7 +138,9 @@ def resumed(session: Session, plan: Plan, *, changed: bool) -> None:
     c.print(f"[bold]Resuming[/bold] {escape(session.title)} [dim]({escape(session.id)}, {escape(session.playbook_id)})[/dim]")
     if changed:
         notice("The playbook changed since this session started; answers are matched by step id.")
-    answers_table(plan, title="Already answered")
+    answers_table(plan, title="Already answered", answered_only=True)
+    left = sum(1 for st in plan.stages for p in st.steps if p.state == "pending")
+    c.print(f"[dim]{left} question{'s' if left != 1 else ''} to go.[/dim]")
 
 
 def summary(session: Session, plan: Plan, *, saved: bool) -> None:
