@@ -41,3 +41,20 @@ def write(tmp_path: Path):
 @pytest.fixture
 def mini_playbook_path() -> Path:
     return DATA / "playbooks" / "mini.yaml"
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the real entry point in-process: `code, out, err = cli("list", "--json")`."""
+    from mea_culpa.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -18,20 +18,6 @@ DATA = Path(__file__).parent / "data"
 MINI = DATA / "playbooks" / "mini.yaml"
 
 
-@pytest.fixture
-def cli(capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def copy_mini(folder: Path, new_id: str | None = None, title: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     text = MINI.read_text(encoding="utf-8")

@@ -13,7 +13,6 @@ import pytest
 
 from mea_culpa import answers as answers_mod
 from mea_culpa import session as sm
-from mea_culpa.cli import main
 from mea_culpa.journal import open_journal
 from mea_culpa.playbook import Playbook, load
 
@@ -29,20 +28,6 @@ def validate_each_playbook_once(monkeypatch):
 
     cached = lru_cache(maxsize=8)(lambda path, mtime: load(path))
     monkeypatch.setattr(catalog, "load", lambda path, **kw: cached(Path(path), Path(path).stat().st_mtime_ns))
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @lru_cache(maxsize=1)

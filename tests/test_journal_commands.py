@@ -12,26 +12,11 @@ from pathlib import Path
 import pytest
 
 from mea_culpa import paths
-from mea_culpa.cli import main
 from mea_culpa.commands import journal as commands
 from mea_culpa.journal import open_journal
 from test_journal import SECRET, START, file_bytes, item, record, secret_session
 
 REPO = Path(__file__).parent.parent
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
