@@ -13,18 +13,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from mea_culpa.stats import parse_utc
+
 PRODID = "-//mea-culpa//action items//EN"
 TIMED_EVENT = dt.timedelta(minutes=15)
 
 
-def _utc(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def due_items(items: Iterable[Any]) -> list[Any]:
@@ -38,7 +32,7 @@ def due_items(items: Iterable[Any]) -> list[Any]:
                 dt.date.fromisoformat(item.due)
             except ValueError:
                 continue
-        elif _utc(item.due) is None:
+        elif parse_utc(item.due) is None:
             continue
         out.append(item)
     return out
@@ -57,7 +51,7 @@ def to_ics(items: Iterable[Any]) -> bytes:
     for item in due_items(items):
         event = Event()
         event.add("uid", item.uid)
-        event.add("dtstamp", _utc(item.updated_at) or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+        event.add("dtstamp", parse_utc(item.updated_at) or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
         follow_up = item.kind == "follow-up"
         event.add("summary", ("Follow-up: " if follow_up else "") + item.what)
         if len(item.due) == 10:
@@ -66,7 +60,7 @@ def to_ics(items: Iterable[Any]) -> bytes:
             event.add("dtend", day + dt.timedelta(days=1))
             event.add("transp", "TRANSPARENT")  # a reminder, not a meeting: leave the day free
         else:
-            at = _utc(item.due)
+            at = parse_utc(item.due)
             assert at is not None  # due_items kept only readable times
             event.add("dtstart", at)
             event.add("dtend", at + TIMED_EVENT)
