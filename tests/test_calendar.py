@@ -8,7 +8,6 @@ import pytest
 from icalendar import Calendar
 
 from mea_culpa import calendar
-from mea_culpa.cli import main
 from mea_culpa.journal import open_journal
 from test_journal import at, item, record
 
@@ -62,31 +61,21 @@ def test_the_same_items_give_the_same_file(journal):
     assert calendar.to_ics(journal.actions()) == calendar.to_ics(journal.actions())
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_actions_ics_writes_a_file_and_never_overwrites_without_force(journal, tmp_path, capsys):
+def test_actions_ics_writes_a_file_and_never_overwrites_without_force(journal, tmp_path, cli):
     record(journal, "a", actions=[item("Add a canary")])
     target = tmp_path / "actions.ics"
-    code, _, err = run(capsys, "actions", "--ics", str(target))
+    code, _, err = cli("actions", "--ics", str(target))
     assert code == 0 and "1 due item" in err
     assert [str(e["summary"]) for e in events(target.read_bytes())] == ["Add a canary"]
     target.write_text("mine")
-    code, _, err = run(capsys, "actions", "--ics", str(target))
+    code, _, err = cli("actions", "--ics", str(target))
     assert code == 2 and "--force" in err and target.read_text() == "mine"
-    assert run(capsys, "actions", "--ics", str(target), "--force")[0] == 0
+    assert cli("actions", "--ics", str(target), "--force")[0] == 0
     assert b"BEGIN:VCALENDAR" in target.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
-def test_actions_ics_dash_prints_the_calendar(journal, capsys):
+def test_actions_ics_dash_prints_the_calendar(journal, cli):
     record(journal, "a", actions=[item("Add a canary", owner="Sam")])
-    code, out, _ = run(capsys, "actions", "--ics", "-", "--owner", "sam")
+    code, out, _ = cli("actions", "--ics", "-", "--owner", "sam")
     assert code == 0 and out.startswith("BEGIN:VCALENDAR") and "Add a canary" in out
