@@ -56,7 +56,7 @@ def _choice(value: Any, choices: tuple[Choice, ...]) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise AnswerProblem(f"expected one of {', '.join(c.value for c in choices)}")
+        raise AnswerProblem(f"expected one of {_listed(choices)}")
     for choice in choices:
         if value == choice.value:
             return choice.value
@@ -64,7 +64,14 @@ def _choice(value: Any, choices: tuple[Choice, ...]) -> str:
     for choice in choices:
         if lowered in (choice.value.lower(), choice.label.lower()):
             return choice.value
-    raise AnswerProblem(f"{shown(value)} is not one of {', '.join(c.value for c in choices)}")
+    raise AnswerProblem(f"{shown(value)} is not one of {_listed(choices)}")
+
+
+def _listed(choices: tuple[Choice, ...], most: int = 12) -> str:
+    """The choice values for a one-line message: each shortened, at most `most` of them."""
+    values = [c.value if len(c.value) <= 40 else c.value[:39] + "…" for c in choices[:most]]
+    more = f" and {len(choices) - most} more" if len(choices) > most else ""
+    return ", ".join(values) + more
 
 
 _YES = {"yes", "y", "true", "1", "on"}

@@ -232,12 +232,15 @@ class Playbook:
 _TEXT = s.Str(min_length=1)
 _CHOICE = s.OneOf(
     (
-        s.Str(min_length=1, doc="A choice whose value and label are the same text."),
+        s.Str(min_length=1, max_length=100, doc="A choice whose value and label are the same text."),
         s.Obj(
             "choice",
             {
-                "value": s.Prop(s.Str(min_length=1, coerce_numbers=True, doc="What is stored and what expressions compare with."), True),
-                "label": s.Prop(s.Str(min_length=1, doc="What the user sees.")),
+                "value": s.Prop(
+                    s.Str(min_length=1, max_length=100, coerce_numbers=True, doc="What is stored and what expressions compare with."),
+                    True,
+                ),
+                "label": s.Prop(s.Str(min_length=1, max_length=300, doc="What the user sees.")),
                 "help": s.Prop(s.Str(doc="One line shown under the choice.")),
             },
         ),
