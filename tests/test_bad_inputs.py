@@ -342,19 +342,19 @@ class RuntimeRow:
 RUNTIME_ROWS = [
     RuntimeRow(
         "sandbox-range", "sandbox-range.yaml",
-        "error: step responsibility: when: refused: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).",
+        "error: sandbox-range.yaml: step responsibility: when: refused: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).",
     ),
     RuntimeRow(
         "sandbox-repeat", "sandbox-repeat.yaml",
-        "error: step responsibility: when: refused by the sandbox: repeating a value 100000000 times builds more than 10,000 items",
+        "error: sandbox-repeat.yaml: step responsibility: when: refused by the sandbox: repeating a value 100000000 times builds more than 10,000 items",
     ),
     RuntimeRow(
         "sandbox-padding", "sandbox-padding.yaml",
-        "error: step responsibility: when: refused by the sandbox: a format width of 999999999 is larger than 1,000",
+        "error: sandbox-padding.yaml: step responsibility: when: refused by the sandbox: a format width of 999999999 is larger than 1,000",
     ),
     RuntimeRow(
         "sandbox-time-limit", "sandbox-forever.yaml",
-        "error: step responsibility: when: refused by the sandbox: took longer than 2 s",
+        "error: sandbox-forever.yaml: step responsibility: when: refused by the sandbox: took longer than 2 s",
     ),
 ]
 

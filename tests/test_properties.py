@@ -242,9 +242,9 @@ def test_the_apology_check_gives_a_result_for_any_text(text: str, audience_index
 
 # --- 4. session round trip: valid answers -> YAML export -> start --answers -------------
 
-# Any character a person can type or paste, but NEL (U+0085): export.to_yaml writes multi-line
-# text as a literal block, where YAML reads a NEL as a line break;
-# test_export_keeps_a_next_line_character_in_multiline_text holds that bug until it is fixed.
+# Any character a person can type or paste, but NEL (U+0085), which the YAML export keeps
+# (test_export_keeps_a_next_line_character_in_multiline_text) but the replay through
+# `start --answers` does not yet keep in every position: a known gap, noted on issue 9.
 ALPHABET = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85")
 SAFE_TEXT = st.text(ALPHABET, min_size=1, max_size=60)
 
@@ -388,11 +388,6 @@ def test_a_session_exported_as_yaml_replays_to_the_same_answers(case: tuple[Path
         assert sm.step_value(second.steps[step_id]) == value, step_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export.to_yaml writes multi-line text in a literal block (|), where YAML reads NEL (U+0085) as a "
-    "line break; fix: use the literal style only when the text has no \\x85",
-)
 def test_export_keeps_a_next_line_character_in_multiline_text():
     from mea_culpa import session as sm
 

@@ -50,7 +50,7 @@ class DiskCache:
         """Whether the file and its folder are this user's own and nobody else can write
         them: a cache of compiled code in a shared home must not be a way to plant code."""
         if not hasattr(os, "getuid"):
-            return True  # no POSIX ownership to tell (Windows): the home is the user's profile
+            return False  # no POSIX ownership to tell (Windows): the cache is not read back
         try:
             for st in (self.path.parent.stat(), self.path.stat()):
                 if st.st_uid != os.getuid() or st.st_mode & 0o022:

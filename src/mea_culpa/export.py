@@ -575,7 +575,12 @@ def to_yaml(playbook: Playbook, session: Session, *, include_sensitive: bool = F
         pass
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-        style = "|" if "\n" in value.strip("\n") else None
+        # Readable blocks for multi-line text; but YAML reads a NEL (U+0085) or a CR as a
+        # line break in every style but the double-quoted one, which escapes them.
+        if "\x85" in value or "\r" in value:
+            style: str | None = '"'
+        else:
+            style = "|" if "\n" in value.strip("\n") else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)

@@ -1160,7 +1160,10 @@ def open_journal(path: Path | None = None, *, create: bool = True) -> Journal:
     if not create and not path.exists():
         raise NotFound("the journal is empty", hint="start a session with: mea-culpa start")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The journal holds people's mistakes: only its owner may read it.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            path.touch(mode=0o600)  # SQLite gives the -wal and -shm files the same mode
     except OSError as exc:
         raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}", hint="set MEA_CULPA_HOME to a folder you can write, or use --no-save") from None
     try:
@@ -1258,5 +1261,8 @@ def memory_journal() -> Journal:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")  # as in a file journal: deleting a session deletes its rows
     journal = Journal(conn, None)
-    _migrate(journal, 0)
+    try:
+        _migrate(journal, 0)
+    except sqlite3.Error as exc:
+        raise _storage_error(exc, None) from None
     return journal

@@ -162,24 +162,24 @@ def start(
         from mea_culpa import ui
 
         ui.intro(book)
-    real = None if no_save else open_journal()
     today, name = dt.date.today().isoformat(), sm.slug(title)
     session, change = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
     if interactive:
         # Each answer is committed to the journal before the next question; the id is
         # claimed by the first write.
-        journal = real or memory_journal()
+        journal = memory_journal() if no_save else open_journal()
         session = journal.save_as_new(session, today, name)
-        final = _run(book, session, journal, asker, prefilled, saved=real is not None)
+        final = _run(book, session, journal, asker, prefilled, saved=not no_save)
     else:
-        # Nothing is typed, so nothing can be lost: run in memory, and write the session
-        # only once it is complete, so that missing answers leave the journal untouched.
+        # Nothing is typed, so nothing can be lost: run in memory, and open the journal
+        # only to write the completed session, so that missing answers leave it untouched
+        # (and a fresh home without a journal file).
         scratch = memory_journal()
         scratch.apply(session, change)
         final = _run(book, session, scratch, asker, prefilled, saved=False)
-        if real is not None:
-            final = real.save_as_new(final, today, name)
-    _finish(book, final, saved=real is not None)
+        if not no_save:
+            final = open_journal().save_as_new(final, today, name)
+    _finish(book, final, saved=not no_save)
 
 
 def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from mea_culpa import answers as answers_mod
 from mea_culpa import session as sm
-from mea_culpa.errors import AnswersError
+from mea_culpa.errors import AnswersError, SecurityError, TemplateError
 from mea_culpa.playbook import Playbook, Step
 from mea_culpa.session import Change, Plan, PlannedStage, Session
 
@@ -152,7 +152,9 @@ class Runner:
         current = self.plan()
         try:
             default = sm.default_for(step, current)
-        except Exception:  # a default that fails to render must not block the question
+        except SecurityError:
+            raise  # refused by the sandbox: the run stops with one line
+        except TemplateError:  # a default that cannot be rendered must not block the question
             default = None
         existing = self.session.steps.get(step.id)
         current_value = sm.step_value(existing) if existing else None

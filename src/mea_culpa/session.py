@@ -310,16 +310,17 @@ def plan(playbook: Playbook, session: Session) -> Plan:
 
     context: dict[str, Any] = {step.id: None for step in playbook.steps}
     context["session"] = session_facts(session)
+    where = f"{playbook.path}: " if playbook.path else ""
     stages = []
     for stage in playbook.stages:
         stage_ok = True
         if stage.when:
-            stage_ok = _holds(stage.when, context, f"stage {stage.kind}: when")
+            stage_ok = _holds(stage.when, context, f"{where}stage {stage.kind}: when")
         planned_steps = []
         for step in stage.steps:
             ok = stage_ok
             if ok and step.when:
-                ok = _holds(step.when, context, f"step {step.id}: when")
+                ok = _holds(step.when, context, f"{where}step {step.id}: when")
             record = session.steps.get(step.id)
             planned_steps.append(PlannedStep(step, ok, record))
             if ok:
