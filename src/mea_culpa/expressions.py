@@ -543,7 +543,41 @@ def _refusals(tree: Any, *, short: bool) -> tuple[str, ...]:
 @lru_cache(maxsize=1024)
 def analyze_expression(source: str) -> Analysis:
     """The names an expression reads and what in it the sandbox would refuse (raises
-    ExpressionSyntaxError if it does not parse)."""
+    ExpressionSyntaxError if it does not parse). Kept on disk between runs, as template
+    analyses are: a playbook's forty conditions cost a run tens of milliseconds."""
+    key, cache = _analysis_key("expression", source, _env())
+    found = _cached_analysis(cache, key)
+    if found is None:
+        found = _analyze_expression(source)
+        _store_analysis(cache, key, found)
+    return found
+
+
+def _analysis_key(kind: str, source: str, env: SandboxedEnvironment) -> tuple[str, Any]:
+    import hashlib
+
+    from mea_culpa.cache import DiskCache
+
+    cache = DiskCache.named("template-analysis.json", version=_cache_version())
+    head = "\0".join((kind, ",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
+    return hashlib.sha256(f"{head}\0{source}".encode()).hexdigest(), cache
+
+
+def _cached_analysis(cache: Any, key: str) -> Analysis | None:
+    item = cache.get(key)
+    if isinstance(item, dict):
+        try:
+            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
+        except (KeyError, TypeError):
+            return None
+    return None
+
+
+def _store_analysis(cache: Any, key: str, result: Analysis) -> None:
+    cache.put(key, {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)})
+
+
+def _analyze_expression(source: str) -> Analysis:
     from jinja2 import TemplateSyntaxError, meta, nodes
     from jinja2.parser import Parser
 
@@ -571,23 +605,13 @@ def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, sh
     Analysing compiles the template, which for the built-ins costs a quarter of a second
     per run; the result depends only on the text and the environment, so it is kept on
     disk between runs (mea_culpa.cache)."""
-    import hashlib
-
-    from mea_culpa.cache import DiskCache
-
     env = env or _env()
-    cache = DiskCache.named("template-analysis.json", version=_cache_version())
-    head = "\0".join((str(short), ",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
-    key = hashlib.sha256(f"{head}\0{source}".encode()).hexdigest()
-    item = cache.get(key)
-    if isinstance(item, dict):
-        try:
-            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
-        except (KeyError, TypeError):
-            pass
-    result = _analyze_template(source, env, short)
-    cache.put(key, {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)})
-    return result
+    key, cache = _analysis_key("default" if short else "template", source, env)
+    found = _cached_analysis(cache, key)
+    if found is None:
+        found = _analyze_template(source, env, short)
+        _store_analysis(cache, key, found)
+    return found
 
 
 def _private(path: Path) -> bool:
