@@ -143,7 +143,9 @@ def show(
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Playbook files to check."),
 ) -> None:
-    """Check playbook files and print every problem as file:line:col: key: message.
+    """Check playbook files: every problem, with its file:line:col.
+
+    Each problem is printed as file:line:col: key: message.
 
     Exit 0 when every file is valid, 2 otherwise.
 

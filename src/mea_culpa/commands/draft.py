@@ -30,7 +30,7 @@ def draft(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the draft to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
     playbooks: list[Path] | None = typer.Option(
-        None, "--playbooks", help="A folder of playbooks to search first (repeatable)."
+        None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
 ) -> None:
     """Draft a message from a session's answers: an apology, a status update, a follow-up,

@@ -28,7 +28,7 @@ def export(
         False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
     ),
     playbooks: list[Path] | None = typer.Option(
-        None, "--playbooks", help="A folder of playbooks to search first (repeatable)."
+        None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
 ) -> None:
     """Export a session: the completed checklist as Markdown, HTML or JSON, or its answers
