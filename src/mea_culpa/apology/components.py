@@ -246,10 +246,22 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"(?:responsible|accountable|to blame|at fault)",
     r"(?:is|was|\w+'s|are|were) (?:all |entirely |squarely |completely |totally |firmly |100% )?"
     r"on (?:me|us)",
-    r"(?:mistake|fault|error|oversight|blame|responsibility|gap|failure|call|decision|miss)"
-    r"(?: here)? (?:is|was|lies|lay|rests|"
-    r"sits) (?:entirely |all |solely |squarely |fully )?(?:mine|ours|with (?:me|us))",
-    r"(?:on|from) (?:my|our) (?:end|side|part)",
+    r"(?:mistake|fault|error|oversight|blame|responsibility|gap|failure|call|decision|miss|cause|"
+    r"root cause|problem|issue|lapse|slip|delay|breach)"
+    r"(?: here| of (?:this|that|it|the [\w-]+))? (?:is|was|lies|lay|rests|rested|"
+    r"sits|sat) (?:entirely |all |solely |squarely |fully |firmly |clearly )?(?:mine|ours|with (?:me|us|"
+    r"(?:my|our) (?:own )?(?:team|side|end|office|company|firm|shop|store|department)))",
+    # "Unforeseen circumstances came up on our end" places a cause, it does not own one.
+    r"(?<!came up )(?<!arose )(?<!cropped up )(?<!happened )(?<!occurred )(?:on|from) (?:my|our) "
+    r"(?:end|side|part)",
+    r"(?:I|we) (?:was|were) (?:[a-z]{2,12}ly )?(?:the ones? )?responsible for",
+    r"(?:the|that|this|which|it) (?:[\w-]+ ){0,2}?(?:was|is|were|are) (?:all |entirely |wholly |squarely |"
+    r"completely |totally |100% )?(?:mine|ours)(?! (?:too|as well|to (?:keep|enjoy|have|use))\b)",
+    r"(?:was|were|is) (?:all )?(?:my|our) (?:own )?(?:merge|change|commit|push|deploy|deployment|release|edit|"
+    r"typo|script|config|doing|code|slip|call|decision|oversight)",
+    r"(?:nobody|no one|no-one|none of us|neither of us) (?:on|in|at) (?:our|my|the) (?:[\w-]+ )?"
+    r"(?:team|staff|side|end|office|desk|shift) (?:[a-z]{2,12}ly )?(?:caught|noticed|checked|spotted|saw|"
+    r"flagged|tested|reviewed|caught|followed up|picked (?:it|this|that) up)",
     r"(?:is|was|\w+'s|are|were) (?:all |entirely |squarely |completely |totally |wholly |100% )?down to "
     r"(?:me|us|my|our)",
     r"(?:I|we)(?:'d|'ve| had| have)? (?:[a-z]{2,20}ly )?[a-z]{2,20}ed (?:[\w'-]+ ){0,8}?(?:and|but) (?:then )?"
@@ -417,6 +429,18 @@ _REPAIR = _rx(
     r"(?:won't|will not|shan't|will no longer|won't be) (?:charge|charging|bill|billing|invoice|"
     r"invoicing) (?:you )?(?:for|anything|a)",
     r"no charge",
+    r"(?:wip(?:e|ed|ing)|wrote off|writ(?:e|ing) off|cancell?(?:ed|ing)?|cut|cutting|halv(?:e|ed|ing)|reduc(?:e|ed|ing)|"
+    r"lower(?:ed|ing)?|knock(?:ed|ing)? off|took|taking|take) (?:[\w'-]+ ){0,3}?(?:fee|fees|commission|charge|"
+    r"charges|bill|price|rate|rent|invoice|subscription|balance)",
+    r"(?:is|are|was|were|came|come|has come|have come) back (?:up|online|at|on|by|within|in|to normal)",
+    r"honou?r(?:ed|ing)? (?:every|each|the|that|your|all|it|them)",
+    r"keep (?:it|them|the [\w-]+(?: one)?)(?:,? (?:free|at no|no charge|on us|with our))",
+    r"(?:has|have) gone back (?:to|into) your",
+    r"back (?:to|on|onto) your (?:card|account|bank|statement)",
+    r"(?:added|adding|add) (?:a|an|one|two|three|\d{1,2}) (?:free |extra )?(?:day|days|week|weeks|month|months)"
+    r" (?:free )?(?:to|onto)",
+    r"(?:has|have) been added to (?:your|every|each|all)",
+    r"(?:you're|you are|you've been|you have been) (?:now )?(?:removed|unsubscribed|taken off|off (?:the|our) list)",
     r"(?:at|on) (?:my|our) (?:own )?(?:cost|expense)",
     r"(?:agreed|set|booked|arranged|offered|found) (?:you )?(?:a )?new (?:date|deadline|time|slot|appointment)",
     r"(?:will be|is|are|was|were|has been|have been) (?:back )?in your (?:account|inbox|bank|hands|"
@@ -556,6 +580,10 @@ _IMPACT = _rx(
     r"(?:visible|exposed|shown|disclosed|sent|shared|available|readable) to (?:another|other|a "
     r"different|someone|the wrong|people|anyone|[\d,]+)",
     r"in front of",
+    r"(?:broke|betrayed|broken|betraying|breaking|lost|damaged|abused) (?:your|their|his|her) (?:trust|confidence)",
+    r"(?:you'd|you had|you were|you've been|you have been) (?:been )?(?:counting|counted|relying|relied|depending|"
+    r"depended|banking) on",
+    r"(?:three|four|five|six|seven|eight|nine|ten|several|multiple|many) (?:more )?times",
     r"for nothing",
     r"took (?:[\w']+ ){0,3}?(?:from|away from) (?:you|your)",
     r"(?:you'd|you had|you have|you've) (?:already )?(?:set aside|cleared|planned|booked|made time|spent|put in|"
