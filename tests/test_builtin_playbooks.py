@@ -447,3 +447,18 @@ def test_the_worked_example_in_the_format_reference_validates(tmp_path):
     path.write_text(match.group(1), encoding="utf-8")
     playbook = load(path)
     assert playbook.id == "double-booking"
+
+
+def test_wrong_recipient_drafts_the_containment_request_without_the_private_details():
+    """Contain first: the request to the wrong recipient asks them to delete and confirm,
+    and repeats nothing of what was sent nor who it was about."""
+    messages = pytest.importorskip("mea_culpa.messages")
+    playbook, session = run("wrong-recipient")
+    assert playbook.messages[0].id == "containment-request"
+    for tone in ("warm", "formal"):
+        text = messages.render(playbook, session, "containment-request", tone=tone).text
+        assert "delete" in text and "confirm" in text
+        for step_id in ("what_was_sent", "wrong_recipient", "recipient_name"):
+            value = session.steps[step_id].value if step_id in session.steps else None
+            if isinstance(value, str) and value.strip():
+                assert value not in text, step_id

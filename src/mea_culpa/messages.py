@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 PHASES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
 # Templates that are written per phase even when the playbook does not list the phases.
 PHASED_TEMPLATES = frozenset({"status-update"})
+# Built-in messages that ask or inform rather than apologise: the apology check still runs
+# on them, but the parts of an apology they leave out are not pointed out as missing.
+REQUEST_TEMPLATES = frozenset({"containment-request"})
 # Severities for which a light tone would read as not taking the harm seriously.
 SERIOUS = frozenset({"major", "critical"})
 SOCIAL_LIMIT = 280

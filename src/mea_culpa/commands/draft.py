@@ -181,10 +181,11 @@ def _report(message: Message, tone: str, phase: str | None, session_id: str, res
 
 
 def _informs(message: Message) -> bool:
-    """Status updates and public posts inform; the missing parts of an apology are no fault."""
+    """Status updates, public posts and requests (such as asking a wrong recipient to delete
+    a message) inform or ask; the missing parts of an apology are no fault there."""
     from mea_culpa import messages
 
-    return bool(messages.phases_for(message)) or message.audience == "public"
+    return bool(messages.phases_for(message)) or message.audience == "public" or message.template in messages.REQUEST_TEMPLATES
 
 
 def _terminal() -> dict[str, Any]:
