@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,5 +272,3 @@ def validate(spec: Spec, doc: Document, ctx: Context) -> Any:
     result = spec.check(doc.data, (), ctx)
     return None if result is _INVALID else result
 
-
-Check = Callable[[Any, Key, Context], None]

@@ -306,7 +306,6 @@ def step_value(record: StepRecord | None) -> Any:
 def plan(playbook: Playbook, session: Session) -> Plan:
     """Which stages and steps apply, in order, given the answers so far. A `when` sees only
     the answers of earlier steps that themselves apply."""
-    from mea_culpa import expressions
 
     context: dict[str, Any] = {step.id: None for step in playbook.steps}
     context["session"] = session_facts(session)
