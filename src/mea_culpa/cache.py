@@ -10,15 +10,52 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import marshal
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-_FORMATS = {"json": (lambda b: json.loads(b.decode("utf-8")), lambda d: json.dumps(d).encode("utf-8")),
-            "marshal": (marshal.loads, marshal.dumps)}
+
+def _json_loads(data: bytes) -> Any:
+    import json
+
+    return json.loads(data.decode("utf-8"))
+
+
+def _json_dumps(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode("utf-8")
+
+
+_FORMATS = {"json": (_json_loads, _json_dumps), "marshal": (marshal.loads, marshal.dumps)}
+
+
+def code_stamp() -> str:
+    """A fingerprint of mea-culpa's own code (every module's size and modification time):
+    a cache filled by other code, an older release or an edited checkout, is not read.
+    A few dozen stat calls, well under a millisecond."""
+    package = Path(__file__).resolve().parent
+    parts = []
+    for folder in (package, *(p for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists())):
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".py"):
+                info = entry.stat()
+                parts.append(f"{folder.name}/{entry.name}:{info.st_size}:{info.st_mtime_ns}")
+    return ",".join(sorted(parts))
+
+
+def module_stamp(name: str) -> str:
+    """A fingerprint of an installed library (its top file's size and modification time),
+    found without importing it: an upgrade rewrites the file, and so the stamp."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(name)
+        info = os.stat(spec.origin) if spec is not None and spec.origin else None
+    except (ImportError, OSError, ValueError):
+        info = None
+    return f"{name}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{name}:absent"
 
 
 class DiskCache:
@@ -39,10 +76,14 @@ class DiskCache:
 
     @classmethod
     def named(cls, name: str, *, version: str, fmt: str = "json") -> DiskCache:
-        """The process's one instance of a cache; it is saved when the process exits."""
-        cache = cls._open.get(name)
-        if cache is None:
-            cache = cls._open[name] = cls(name, version=version, fmt=fmt)
+        """The process's one instance of a cache (per home: a process that moves its home,
+        as the tests do, gets the new home's); it is saved when the process exits."""
+        from mea_culpa.paths import home
+
+        where = str(home() / "cache" / name)
+        cache = cls._open.get(where)
+        if cache is None or cache.version != version:
+            cache = cls._open[where] = cls(name, version=version, fmt=fmt)
             atexit.register(cache.save)
         return cache
 
@@ -83,6 +124,8 @@ class DiskCache:
         if not self.dirty or self.entries is None:
             return
         self.dirty = False
+        import tempfile
+
         try:
             payload = self.dump_bytes({"version": self.version, "entries": self.entries})
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
-    """Full validation (playbook.load), imported only when a playbook is really loaded:
-    `list` reads files shallowly and need not pay for the validator."""
-    from mea_culpa.playbook import load as full_load
+    """Full validation (playbook.load), kept between runs while nothing it read changes
+    (playbook_cache.py); imported only when a playbook is really loaded: `list` reads
+    files shallowly and need not pay for the validator."""
+    from mea_culpa import playbook_cache
 
-    return full_load(path, templates=templates)
+    return playbook_cache.load(path, templates=templates)
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 

@@ -114,3 +114,9 @@ class Interrupted(MeaCulpaError):
     """The user stopped the run (Ctrl-C, SIGTERM, SIGHUP); what was answered is saved."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+def quoted(value: object) -> str:
+    """A value inside a one-line message: quoted, escaped, shortened."""
+    text = repr(value)
+    return text if len(text) <= 62 else text[:60] + "…" + text[-1]

@@ -14,14 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mea_culpa.errors import Diagnostic
+from mea_culpa.errors import Diagnostic, quoted
 from mea_culpa.yamlfile import Document, Key
-
-
-def _quoted(value: Any) -> str:
-    """A value inside a one-line message: quoted, escaped, shortened."""
-    text = repr(value)
-    return text if len(text) <= 62 else text[:60] + "…" + text[-1]
 
 
 class Spec:
@@ -92,7 +86,7 @@ class Str(Spec):
         if self.enum and value not in self.enum:
             close = difflib.get_close_matches(value[:100], self.enum, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            ctx.problem(key, f"{_quoted(value)} is not one of {', '.join(self.enum)}{hint}")
+            ctx.problem(key, f"{quoted(value)} is not one of {', '.join(self.enum)}{hint}")
             return _INVALID
         if self.min_length is not None and len(value.strip()) < self.min_length:
             ctx.problem(key, "must not be empty" if self.min_length == 1 else f"must be at least {self.min_length} characters")
@@ -101,7 +95,7 @@ class Str(Spec):
             ctx.problem(key, f"is {len(value)} characters long; the limit is {self.max_length}")
             return _INVALID
         if self.pattern and not re.fullmatch(self.pattern, value):
-            ctx.problem(key, f"{_quoted(value)} is not valid: {self.pattern_hint or 'must match ' + self.pattern}")
+            ctx.problem(key, f"{quoted(value)} is not valid: {self.pattern_hint or 'must match ' + self.pattern}")
             return _INVALID
         return value
 
@@ -220,7 +214,7 @@ class Obj(Spec):
             if prop is None:
                 close = difflib.get_close_matches(str(name)[:100], list(self.props), n=1, cutoff=0.6)
                 hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(self.props)}"
-                ctx.problem(key + (name,), f"unknown key {_quoted(name)} in {self.name}; {hint}", of_key=True)
+                ctx.problem(key + (name,), f"unknown key {quoted(name)} in {self.name}; {hint}", of_key=True)
                 continue
             if item is None and not prop.required:
                 continue  # `help:` with nothing after it means "no help"

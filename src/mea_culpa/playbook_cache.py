@@ -1,0 +1,100 @@
+"""Validated playbooks kept between runs, so that `start`, `resume`, `draft` and `export`
+do not parse and validate the same file every time.
+
+Validating the largest built-in costs a run about 45 ms (the YAML parser, the format
+check, the analysis of every `when` and default); reading it back costs under one. A
+stored playbook is used only when everything its validation looked at is unchanged: the
+playbook's own bytes (its hash is the key's check), and every template file it looked for,
+found or not (each by the hash of its bytes, following links), so that a template added
+beside the playbook, edited or removed is noticed. The store is tagged with mea-culpa's
+code, Python's version and Jinja's, so an upgrade or an edited checkout starts afresh.
+
+Entries are pickled Playbook objects in a marshal file (one pickle per entry, so that a
+run unpickles only its own playbook). Like the other caches it is read back only when the
+file and its folder are this user's own and nobody else can write them (cache.DiskCache).
+`validate` and `show` never use it: they always check the file itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mea_culpa.playbook import Playbook
+
+# Bump when the shape of what is stored changes without a change of code (never so far).
+_LAYOUT = "1"
+
+
+def load(path: Path, *, templates: bool = True) -> Playbook:
+    """`playbook.load(path, templates=...)`, from the store when nothing it read changed."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None  # let the full load report it, in its words
+    store = _store() if data is not None else None
+    key = f"{'full' if templates else 'found'}\0{os.path.abspath(path)}"
+    if store is not None:
+        found = _stored(store.get(key), data)
+        if found is not None:
+            return found
+    from mea_culpa.paths import recording_probes
+    from mea_culpa.playbook import load as full_load
+
+    with recording_probes() as probes:
+        book = full_load(path, templates=templates)
+    if store is not None and data is not None:
+        _remember(store, key, data, probes, book)
+    return book
+
+
+def _store() -> Any:
+    import sys
+
+    from mea_culpa.cache import DiskCache, code_stamp, module_stamp
+
+    version = "/".join((_LAYOUT, sys.implementation.cache_tag, module_stamp("jinja2"), module_stamp("yaml"), code_stamp()))
+    return DiskCache.named("playbooks.marshal", version=version, fmt="marshal")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _signature(path: Path) -> tuple[str, str]:
+    """Where a probed path leads and what is there now ('' when nothing is)."""
+    try:
+        real = os.path.realpath(path)
+        with open(real, "rb") as handle:
+            return real, _digest(handle.read())
+    except (OSError, ValueError):
+        return "", ""
+
+
+def _stored(entry: Any, data: bytes) -> Playbook | None:
+    import pickle
+
+    try:
+        digest, probes, pickled = entry
+        if digest != _digest(data):
+            return None
+        for probe, real, content in probes:
+            if _signature(Path(probe)) != (real, content):
+                return None
+        return pickle.loads(pickled)  # noqa: S301 - this user's own private cache (see module doc)
+    except Exception:  # noqa: BLE001 - a damaged or foreign entry is only a miss
+        return None
+
+
+def _remember(store: Any, key: str, data: bytes, probes: list[Path], book: Playbook) -> None:
+    import pickle
+
+    try:
+        pickled = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - a value pickle cannot hold: simply not stored
+        return
+    signed = [(str(p), *_signature(p)) for p in dict.fromkeys(probes)]
+    store.put(key, (_digest(data), signed, pickled))
