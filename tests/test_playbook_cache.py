@@ -158,3 +158,10 @@ def test_resolving_by_id_uses_the_store(tmp_path: Path) -> None:
     first = catalog.resolve("general")
     new_process()
     assert catalog.resolve("general") == first
+
+
+def test_a_fully_checked_playbook_serves_a_load_that_only_finds_templates(own_playbook: Path) -> None:
+    """`start` checks everything; the `draft` and `export` after it need not validate again."""
+    book = playbook_cache.load(own_playbook)
+    assert from_store(own_playbook, templates=False)
+    assert playbook_cache.load(own_playbook, templates=False) == book

@@ -39,22 +39,26 @@ NOT_ON_LIST = NOT_ON_HELP - {"yaml"}
 # packages imported. `main()` ends in SystemExit; atexit handlers still run after it.
 WRAPPER = """
 import atexit, json, runpy, sys
-report, watched = sys.argv[1], set(sys.argv[2].split(","))
+report = sys.argv[1]
 def _write():
-    found = sorted({name.split(".")[0] for name in sys.modules} & watched)
     with open(report, "w", encoding="utf-8") as f:
-        json.dump(found, f)
+        json.dump(sorted(sys.modules), f)
 atexit.register(_write)
-sys.argv = ["mea-culpa", *sys.argv[3:]]
+sys.argv = ["mea-culpa", *sys.argv[2:]]
 runpy.run_module("mea_culpa", run_name="__main__", alter_sys=True)
 """
 
 
 def imported(tmp_path: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> set[str]:
     """The watched packages that `mea-culpa ARGS` imported, in a fresh interpreter."""
+    return {name.split(".")[0] for name in all_imported(tmp_path, *args, ok_codes=ok_codes)} & set(WATCHED)
+
+
+def all_imported(tmp_path: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> set[str]:
+    """Every module `mea-culpa ARGS` imported, in a fresh interpreter (stderr is a pipe)."""
     report = tmp_path / "imported.json"
     proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(report), ",".join(WATCHED), *args],
+        [sys.executable, "-c", WRAPPER, str(report), *args],
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -100,6 +104,42 @@ def test_a_run_without_input_imports_no_prompts(tmp_path: Path) -> None:
     answers = DATA / "answers" / "general.yaml"
     found = imported(tmp_path, "start", "general", "--answers", str(answers), "--no-input", "--tag", "bench")
     assert found & (PROMPTS | PYDANTIC) == set()
+
+
+# What validating a playbook costs, which a stored one (playbook_cache.py) spares a run.
+VALIDATOR = {"mea_culpa.playbook_format", "mea_culpa.schema"}
+
+
+def test_a_repeated_run_without_input_uses_the_stored_playbook_and_no_rich(tmp_path: Path) -> None:
+    """The second run of a playbook reads it from the store: no validator, no Jinja (its
+    conditions are plain), and into a pipe its summary needs no rich. YAML stays: it reads
+    the answers file."""
+    answers = DATA / "answers" / "service-outage.yaml"
+    args = ("start", "service-outage", "--answers", str(answers), "--no-input")
+    first = all_imported(tmp_path, *args)
+    assert VALIDATOR <= first  # the cold run validates (and so fills the store)
+    again = all_imported(tmp_path, *args)
+    assert again & VALIDATOR == set()
+    assert {name.split(".")[0] for name in again} & (PROMPTS | PYDANTIC | {"rich", "jinja2"}) == set()
+
+
+def test_export_of_a_stored_playbook_reads_no_yaml_and_no_jinja(tmp_path: Path) -> None:
+    answers = DATA / "answers" / "general.yaml"
+    all_imported(tmp_path, "start", "general", "--answers", str(answers), "--no-input")
+    found = all_imported(tmp_path, "export", "-f", "md")
+    assert found & VALIDATOR == set()
+    assert {name.split(".")[0] for name in found} & (PROMPTS | PYDANTIC | {"rich", "jinja2", "yaml"}) == set()
+
+
+def test_a_draft_of_a_stored_playbook_reads_no_yaml(tmp_path: Path) -> None:
+    """A draft renders with Jinja, but neither validates the playbook nor reads YAML
+    (the apology rules are stored too)."""
+    answers = DATA / "answers" / "general.yaml"
+    all_imported(tmp_path, "start", "general", "--answers", str(answers), "--no-input")
+    all_imported(tmp_path, "draft", "--message", "customer-apology")  # fills the rule store
+    found = all_imported(tmp_path, "draft", "--message", "customer-apology")
+    assert found & VALIDATOR == set()
+    assert {name.split(".")[0] for name in found} & (PROMPTS | PYDANTIC | {"rich", "yaml"}) == set()
 
 
 # --- startup.keep_pydantic_lazy: the stand-in coerces exactly as typer does -----------------

@@ -28,3 +28,36 @@ def test_a_stage_header_shows_its_position(mini_playbook_path, capsys):
     ui.stage_header(planned, 3, 7)
     err = capsys.readouterr().err
     assert "[3/7] Own it" in err and "Own it." in err
+
+
+def _finished_plan(book):
+    session, _ = sm.new_session(book, session_id="2026-11-22-s", title="T", now="2026-11-22T10:00:00Z")
+    session, _ = sm.set_answer(session, book.step("what_happened"), "We broke it [/x]", now="2026-11-22T10:01:00Z")
+    return session, sm.plan(book, session)
+
+
+def test_the_summary_is_plain_text_when_stderr_is_not_a_terminal(mini_playbook_path, capsys, monkeypatch):
+    """Logs and scripts get lines without boxes or markup (and the run need not load rich)."""
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    session, plan = _finished_plan(load(mini_playbook_path))
+    ui.summary(session, plan, saved=True)
+    err = capsys.readouterr().err
+    assert ui.plain()
+    assert "Done. 1 step answered." in err
+    assert "    mea-culpa draft 2026-11-22-s\n" in err and "    mea-culpa export 2026-11-22-s -f md\n" in err
+    assert not set(err) & set("╭╮╰╯│─")  # no panel
+    ui.summary(session, plan, saved=False)
+    assert "This session was not saved (--no-save)." in capsys.readouterr().err
+
+
+def test_the_summary_is_a_panel_when_colour_is_forced(mini_playbook_path, capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    ui.console.cache_clear()
+    try:
+        session, plan = _finished_plan(load(mini_playbook_path))
+        ui.summary(session, plan, saved=True)
+        err = capsys.readouterr().err
+    finally:
+        ui.console.cache_clear()
+    assert not ui.plain()
+    assert "Summary" in err and "╭" in err and "mea-culpa draft 2026-11-22-s" in err

@@ -8,7 +8,6 @@ unless asked for. Pure: nothing here reads the journal or writes a file.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import re
 from collections.abc import Mapping
@@ -468,6 +467,8 @@ pre.draft { white-space: pre-wrap; background: #f6f6f4; border: 1px solid #e2e2d
 
 
 def _h(value: Any) -> str:
+    import html  # only the HTML export escapes
+
     return html.escape("" if value is None else str(value), quote=True)
 
 

@@ -20,15 +20,23 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa import stats as _stats
 from mea_culpa.errors import NotFound, StorageError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `history` and `stats` need no session model
+    from mea_culpa import stats
     from mea_culpa.session import Change, Draft, Event, Session
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 SCRUB_WAIT_MS = 2_000  # how long `forget` waits for other readers before it gives up compacting
+
+
+def _stats() -> Any:
+    """The statistics helpers, imported when a session is written or counted: reading one
+    (export) does not need them."""
+    from mea_culpa import stats
+
+    return stats
 
 def _learned(sid: str) -> str:
     """SQL: does session `sid` show learning? A lesson, at least one prevention action, all done."""
@@ -429,7 +437,7 @@ class Journal:
         self._sync_follow_ups(conn, session.id, session.updated_at)
 
     def _write_session_row(self, conn: sqlite3.Connection, s: Session) -> None:
-        milestones = _stats.milestone_seconds(s.noticed_at, s.created_at, s.events)
+        milestones = _stats().milestone_seconds(s.noticed_at, s.created_at, s.events)
         conn.execute(
             """INSERT INTO sessions (id, title, playbook_id, playbook_title, playbook_version,
                    playbook_hash, playbook_path, status, severity, stage_reached, tags, created_at,
@@ -476,7 +484,7 @@ class Journal:
 
     def _sync_factors(self, conn: sqlite3.Connection, session_id: str, value: Any) -> None:
         conn.execute("DELETE FROM factors WHERE session_id = ?", (session_id,))
-        found = _stats.factor_keys(_factor_text(value))
+        found = _stats().factor_keys(_factor_text(value))
         conn.executemany(
             """INSERT INTO factors (key, session_id, text, created_at, learned)
                SELECT ?, id, ?, created_at, learned FROM sessions WHERE id = ?""",
@@ -574,7 +582,7 @@ class Journal:
                 close(STATUS_UPDATE, "done", "resolved notice posted")
             else:
                 minutes = self._number_answer(conn, session_id, NEXT_UPDATE_STEP) or DEFAULT_UPDATE_MINUTES
-                drafted = _stats.parse_utc(latest["created_at"]) or dt.datetime.now(dt.timezone.utc)
+                drafted = _stats().parse_utc(latest["created_at"]) or dt.datetime.now(dt.timezone.utc)
                 due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
                 phase = latest["phase"] or "no phase"
                 # a new update brings a new next one: reopen it even if the last was marked done
@@ -595,7 +603,7 @@ class Journal:
         elif abandoned:
             close(FOLLOW_UP, "dropped", "session abandoned")
         elif fixed and told:
-            fixed_at = _stats.parse_utc(fixed["completed_at"]) or dt.datetime.now(dt.timezone.utc)
+            fixed_at = _stats().parse_utc(fixed["completed_at"]) or dt.datetime.now(dt.timezone.utc)
             due = (fixed_at.astimezone().date() + dt.timedelta(days=1)).isoformat()
             put(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, reopen=False)
         elif FOLLOW_UP in existing and existing[FOLLOW_UP]["status"] == "open":
@@ -911,7 +919,7 @@ class Journal:
 
     def stats(
         self, *, since: str | None = None, patterns: int = 25, now: dt.datetime | None = None
-    ) -> _stats.Report:
+    ) -> stats.Report:
         """Aggregates over the sessions started since `since` (all when None), computed in
         SQL from columns kept up to date on write: counts, milestone medians, action
         follow-through, recurring contributing factors. Nothing loads every session into
@@ -970,10 +978,10 @@ class Journal:
                    FROM factors WHERE created_at >= :low GROUP BY key
                    HAVING COUNT(*) >= :min {extra} ORDER BY sessions DESC, key LIMIT :limit"""
             )
-            ranked = {"low": low, "min": _stats.PATTERN_MIN_SESSIONS, "limit": patterns}
-            top = [_stats.Pattern(r[0], "", r[1], r[2], r[3], r[4]) for r in q(source.format(extra=""), ranked)]
+            ranked = {"low": low, "min": _stats().PATTERN_MIN_SESSIONS, "limit": patterns}
+            top = [_stats().Pattern(r[0], "", r[1], r[2], r[3], r[4]) for r in q(source.format(extra=""), ranked)]
             unlearned = [
-                _stats.Pattern(r[0], "", r[1], r[2], r[3], r[4])
+                _stats().Pattern(r[0], "", r[1], r[2], r[3], r[4])
                 for r in q(source.format(extra="AND learned = 0"), {**ranked, "limit": 2 * patterns})
             ]
             seen = {p.key for p in top}
@@ -987,7 +995,7 @@ class Journal:
             ]
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from None
-        return _stats.build_report(
+        return _stats().build_report(
             since=since,
             sessions=sum(n for _, n in counts["status"]),
             by_playbook=counts["playbook_id"],
@@ -996,7 +1004,7 @@ class Journal:
             by_status=counts["status"],
             per_month=per_month,
             medians=medians,
-            actions=_stats.ActionCounts(
+            actions=_stats().ActionCounts(
                 open=by_status.get("open", 0), overdue=overdue,
                 done=by_status.get("done", 0), dropped=by_status.get("dropped", 0),
             ),
@@ -1030,7 +1038,7 @@ class Journal:
         inside the same index, which also holds the start time."""
         out: list[tuple[str | None, str, float | None, int]] = []
         window = " AND created_at >= ?" if since else ""
-        for name, _ in _stats.MILESTONES:
+        for name, _ in _stats().MILESTONES:
             col = f"{name}_s"
             groups: list[tuple[str | None, str, tuple[Any, ...]]] = [(None, "", ())]
             groups += [(sev or "unset", " AND severity IS ?", (sev,)) for sev in severities]
@@ -1237,7 +1245,7 @@ def _backfill_v2(journal: Journal, conn: sqlite3.Connection) -> None:
                 (row["id"],),
             )
         ]
-        m = _stats.milestone_seconds(row["noticed_at"], row["created_at"], sorted(events, key=lambda e: e.at))
+        m = _stats().milestone_seconds(row["noticed_at"], row["created_at"], sorted(events, key=lambda e: e.at))
         conn.execute(
             "UPDATE sessions SET owned_s = ?, apologized_s = ?, fixed_s = ?, learned = "
             + _learned("sessions.id") + " WHERE id = ?",

@@ -4,10 +4,12 @@ do not parse and validate the same file every time.
 Validating the largest built-in costs a run about 45 ms (the YAML parser, the format
 check, the analysis of every `when` and default); reading it back costs under one. A
 stored playbook is used only when everything its validation looked at is unchanged: the
-playbook's own bytes (its hash is the key's check), and every template file it looked for,
-found or not (each by the hash of its bytes, following links), so that a template added
-beside the playbook, edited or removed is noticed. The store is tagged with mea-culpa's
-code, Python's version and Jinja's, so an upgrade or an edited checkout starts afresh.
+playbook's own bytes, and every template file it looked for, found or not (its bytes,
+following links), so that a template added beside the playbook, edited or removed is
+noticed. Bytes are compared whole rather than hashed: exact, and cheaper than loading a
+hash library (a few hundred kilobytes for all the built-ins). The store is tagged with
+mea-culpa's code, Python's version, Jinja's and PyYAML's, so an upgrade or an edited
+checkout starts afresh.
 
 Entries are pickled Playbook objects in a marshal file (one pickle per entry, so that a
 run unpickles only its own playbook). Like the other caches it is read back only when the
@@ -17,7 +19,6 @@ file and its folder are this user's own and nobody else can write them (cache.Di
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,17 +31,23 @@ _LAYOUT = "1"
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
-    """`playbook.load(path, templates=...)`, from the store when nothing it read changed."""
+    """`playbook.load(path, templates=...)`, from the store when nothing it read changed.
+
+    A playbook stored after the full check also serves a load that only finds its
+    templates (`draft` and `export` after `start`): passing the one implies the other, and
+    the playbook built is the same."""
     try:
         data = path.read_bytes()
     except OSError:
         data = None  # let the full load report it, in its words
+    where = os.path.abspath(path)
+    key = f"{'full' if templates else 'found'}\0{where}"
     store = _store() if data is not None else None
-    key = f"{'full' if templates else 'found'}\0{os.path.abspath(path)}"
-    if store is not None:
-        found = _stored(store.get(key), data)
-        if found is not None:
-            return found
+    if store is not None and data is not None:
+        for candidate in (key,) if templates else (key, f"full\0{where}"):
+            found = _stored(store.get(candidate), data)
+            if found is not None:
+                return found
     from mea_culpa.paths import recording_probes
     from mea_culpa.playbook import load as full_load
 
@@ -60,26 +67,22 @@ def _store() -> Any:
     return DiskCache.named("playbooks.marshal", version=version, fmt="marshal")
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _signature(path: Path) -> tuple[str, str]:
-    """Where a probed path leads and what is there now ('' when nothing is)."""
+def _signature(path: Path) -> tuple[str, bytes | None]:
+    """Where a probed path leads and what is there now (None when nothing is)."""
     try:
         real = os.path.realpath(path)
         with open(real, "rb") as handle:
-            return real, _digest(handle.read())
+            return real, handle.read()
     except (OSError, ValueError):
-        return "", ""
+        return "", None
 
 
 def _stored(entry: Any, data: bytes) -> Playbook | None:
     import pickle
 
     try:
-        digest, probes, pickled = entry
-        if digest != _digest(data):
+        stored, probes, pickled = entry
+        if stored != data:
             return None
         for probe, real, content in probes:
             if _signature(Path(probe)) != (real, content):
@@ -97,4 +100,4 @@ def _remember(store: Any, key: str, data: bytes, probes: list[Path], book: Playb
     except Exception:  # noqa: BLE001 - a value pickle cannot hold: simply not stored
         return
     signed = [(str(p), *_signature(p)) for p in dict.fromkeys(probes)]
-    store.put(key, (_digest(data), signed, pickled))
+    store.put(key, (data, signed, pickled))

@@ -7,6 +7,7 @@ Everything here writes to standard error, so that standard output stays for data
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,19 @@ STATE_MARKS = {
     "completed": ("✓", "green"),
     "entered": ("…", "yellow"),
 }
+
+
+def plain() -> bool:
+    """Whether standard error is not a terminal (a log, a pipe, a script) and no colour is
+    forced: there rich's boxes and colours add nothing, and the closing lines of a
+    non-interactive run are printed as plain text, without importing rich (a fifth of the
+    run's time)."""
+    if os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1":
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
 
 
 @lru_cache(maxsize=1)
@@ -105,6 +119,9 @@ def stage_header(planned: PlannedStage, position: int, total: int) -> None:
 
 
 def notice(text: str, *, style: str = "yellow") -> None:
+    if plain():
+        print(text, file=sys.stderr)
+        return
     from rich.text import Text
 
     console().print(Text(text, style=style))
@@ -144,28 +161,40 @@ def resumed(session: Session, plan: Plan, *, changed: bool) -> None:
 
 
 def summary(session: Session, plan: Plan, *, saved: bool) -> None:
-    from rich.panel import Panel
-
-    c = console()
     done = sum(1 for s in plan.stages for p in s.steps if p.state in ("answered", "done"))
     later = [p for s in plan.stages for p in s.steps if p.state in ("later", "blocked")]
     skipped = [s for s in plan.stages if s.state == "skipped"]
-    lines = [f"[bold green]Done.[/bold green] {done} steps answered."]
+    lines = [f"{done} step{'s' if done != 1 else ''} answered."]  # after a "Done." that rich shows in bold green
     if later:
-        lines.append(escape(f"Still open: {', '.join(p.step.prompt for p in later)}"))
+        lines.append(f"Still open: {', '.join(p.step.prompt for p in later)}")
     if skipped:
-        lines.append(escape(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}"))
+        lines.append(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}")
     actions = [item for s in plan.stages for p in s.steps if p.step.action_items and isinstance(plan.context.get(p.step.id), list) for item in plan.context[p.step.id]]
     if actions:
         lines.append(f"{len(actions)} prevention action{'s' if len(actions) != 1 else ''} recorded; `mea-culpa actions` reminds you of them.")
+    if saved:
+        steps = [
+            "  Draft the messages (apology, updates, follow-up, team note):",
+            f"    mea-culpa draft {session.id}",
+            "  Export the completed checklist:",
+            f"    mea-culpa export {session.id} -f md",
+        ]
+    else:
+        steps = []
+    if plain():
+        print("\nSummary\nDone. " + "\n".join(lines), file=sys.stderr)
+        print("Next steps\n" + "\n".join(steps) if saved else "This session was not saved (--no-save).", file=sys.stderr)
+        return
+    from rich.panel import Panel
+
+    c = console()
     c.print()
-    c.print(Panel("\n".join(lines), title="Summary", border_style="green", padding=(1, 2)))
+    body = "[bold green]Done.[/bold green] " + "\n".join(escape(line) for line in lines)
+    c.print(Panel(body, title="Summary", border_style="green", padding=(1, 2)))
     if saved:
         c.print("[bold]Next steps[/bold]")
-        c.print("  Draft the messages (apology, updates, follow-up, team note):")
-        c.print(f"    mea-culpa draft {escape(session.id)}", soft_wrap=True)
-        c.print("  Export the completed checklist:")
-        c.print(f"    mea-culpa export {escape(session.id)} -f md", soft_wrap=True)
+        for line in steps:
+            c.print(escape(line), soft_wrap=True)
     else:
         c.print("[dim]This session was not saved (--no-save).[/dim]")
 
