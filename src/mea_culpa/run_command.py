@@ -89,6 +89,15 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+class _Unsaved:
+    """The store of a run nobody answers (--no-input) or nothing keeps (--no-save):
+    nothing typed can be lost, so its steps are not written one by one; a run that is kept
+    is written whole when it ends."""
+
+    def apply(self, session: sm.Session, change: sm.Change) -> None:
+        pass
+
+
 def _say(text: str) -> None:
     with contextlib.suppress(OSError):  # the terminal is gone (SIGHUP): the session is saved all the same
         print(text, file=sys.stderr, flush=True)
@@ -121,7 +130,7 @@ def start(
     extra: tuple[Path, ...],
 ) -> None:
     from mea_culpa import catalog
-    from mea_culpa.journal import memory_journal, open_journal
+    from mea_culpa.journal import open_journal
 
     interactive = not no_input and can_ask()
     if not interactive and not no_input:
@@ -163,20 +172,21 @@ def start(
 
         ui.intro(book)
     today, name = dt.date.today().isoformat(), sm.slug(title)
-    session, change = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
+    session, _ = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
     if interactive:
         # Each answer is committed to the journal before the next question; the id is
         # claimed by the first write.
-        journal = memory_journal() if no_save else open_journal()
-        session = journal.save_as_new(session, today, name)
-        final = _run(book, session, journal, asker, prefilled, saved=not no_save)
+        if no_save:
+            final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
+        else:
+            journal = open_journal()
+            session = journal.save_as_new(session, today, name)
+            final = _run(book, session, journal, asker, prefilled, saved=True)
     else:
         # Nothing is typed, so nothing can be lost: run in memory, and open the journal
         # only to write the completed session, so that missing answers leave it untouched
         # (and a fresh home without a journal file).
-        scratch = memory_journal()
-        scratch.apply(session, change)
-        final = _run(book, session, scratch, asker, prefilled, saved=False)
+        final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         if not no_save:
             final = open_journal().save_as_new(final, today, name)
     _finish(book, final, saved=not no_save)
@@ -222,12 +232,9 @@ def resume(
         final = _run(book, session, journal, QuestionaryAsker(), prefilled, saved=True)
     else:
         from mea_culpa.asking import NoInputAsker
-        from mea_culpa.journal import memory_journal
 
         if changed:
             ui.notice("The playbook changed since this session started; answers are matched by step id.")
-        scratch = memory_journal()
-        scratch.save(session)
-        final = _run(book, session, scratch, NoInputAsker(), prefilled, saved=False)
+        final = _run(book, session, _Unsaved(), NoInputAsker(), prefilled, saved=False)
         journal.save(final)
     _finish(book, final, saved=True)
