@@ -1,7 +1,9 @@
 """The apology check engine: load rules from YAML, find anti-patterns, score a text.
 
 Pure: it never prints, and it raises only `mea_culpa.errors` exceptions. PyYAML is imported
-only when rule files are read, and the built-in rules are read once per process.
+only when rule files are read, and the built-in rules are read once per process. A rule
+file without problems is kept as plain data in a cache between runs, so that a warm run
+reads no YAML (see `_load_file`).
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mea_culpa import errors
 from mea_culpa.apology import components
 from mea_culpa.apology.text import Document, compile_alternation
+
+if TYPE_CHECKING:
+    from mea_culpa.cache import DiskCache
 
 AUDIENCES = ("customer", "internal", "personal")
 LEVELS = ("suggestion", "warning", "error")
@@ -129,6 +134,10 @@ class Unless:
     components: tuple[str, ...] = ()  # the text shows any of these components
     sentence: re.Pattern[str] | None = None  # the match's sentence contains this
     text: re.Pattern[str] | None = None  # the text contains this anywhere
+    # The patterns `sentence` and `text` are compiled from, as Rule keeps `patterns`
+    # beside `regex`: a rule is stored as plain data and rebuilt from it.
+    sentence_patterns: tuple[str, ...] = ()
+    text_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,12 +348,56 @@ def _load_source(source: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
 
 
 def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
+    """The rules of one file, and its problems.
+
+    Reading YAML with marks and validating it costs about 60 ms for the built-in rules, so
+    a file without problems is stored as plain data, under its path and with its bytes:
+    the next run that finds the same bytes there rebuilds its rules from the data (and
+    their patterns from the pattern cache) without importing PyYAML. A file with problems
+    is never stored, so its diagnostics always come from reading it.
+    """
+    raw = _small_file_bytes(path)
+    if raw is None:
+        return _read_file(path, None)
+    cache = _rule_data_cache()
+    stored = cache.get(str(path)) if cache is not None else None
+    if stored is not None:
+        rules = _rules_from(stored, raw, str(path))
+        if rules is not None:
+            return rules, []
+    rules, problems = _read_file(path, raw)
+    if cache is not None and not problems:
+        cache.put(str(path), (raw, [_record(rule) for rule in rules]))
+    return rules, problems
+
+
+# yamlfile.MAX_BYTES, which is not imported because that imports PyYAML. A larger file is
+# not read here but left to yamlfile, which refuses it with a diagnostic.
+_MAX_RULE_FILE_BYTES = 1_000_000
+
+
+def _small_file_bytes(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is too large or cannot be read (yamlfile then
+    reads it again and says what is wrong)."""
+    try:
+        if path.stat().st_size > _MAX_RULE_FILE_BYTES:
+            return None
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.Diagnostic]]:
     # The project's YAML reader keeps every value's line and refuses what is not plain
     # data (tags, alias bombs, duplicate keys, deep nesting), as it does for playbooks.
     from mea_culpa import yamlfile
 
     try:
-        document = yamlfile.load(path)
+        if raw is not None and len(raw) <= yamlfile.MAX_BYTES:
+            # The very bytes the cache entry is stored with, not a second reading.
+            document = yamlfile.parse(yamlfile.decode(raw, str(path)), str(path))
+        else:
+            document = yamlfile.load(path)
     except yamlfile.YamlProblems as problems:
         return [], list(problems.diagnostics)
     data = document.data
@@ -364,6 +417,81 @@ def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
         if rule is not None:
             rules.append(rule)
     return rules, reader.problems
+
+
+# --- the rule data cache -----------------------------------------------------------------
+
+_RULE_DATA_FORMAT = "1"  # the shape of a stored rule; change it when that shape changes
+# Rule fields stored as they are; the compiled patterns are rebuilt from their text, and
+# `source` from the file's path and the rule's line.
+_PLAIN_FIELDS = tuple(f.name for f in fields(Rule) if f.name not in ("source", "unless", "regex", "exception_regex"))
+
+
+@lru_cache(maxsize=1)
+def _rule_data_cache() -> DiskCache | None:
+    """The process's rule data cache, or None if there can be none (rules are then read)."""
+    try:
+        from mea_culpa.cache import DiskCache
+
+        return DiskCache.named("apology-rules.marshal", version=_rule_data_version(), fmt="marshal")
+    except Exception:  # e.g. no usable home: no cache, as before there was one
+        return None
+
+
+def _rule_data_version() -> str:
+    """What stored rule data depends on besides the file: the code that reads and checks
+    rule files (mea-culpa's own) and the installed PyYAML."""
+    from mea_culpa import __version__
+    from mea_culpa.cache import code_stamp, module_stamp
+
+    return "/".join([_RULE_DATA_FORMAT, __version__, module_stamp("yaml"), code_stamp()])
+
+
+def _record(rule: Rule) -> tuple[Any, ...]:
+    """A valid rule as plain data (marshal can store it)."""
+    unless = rule.unless
+    line = int(rule.source.rsplit(":", 1)[1])
+    plain = {name: getattr(rule, name) for name in _PLAIN_FIELDS}
+    return (plain, line, unless.components, unless.sentence_patterns, unless.text_patterns)
+
+
+def _rules_from(stored: Any, raw: bytes, path: str) -> list[Rule] | None:
+    """The rules stored for a file, or None when the file has changed or the entry cannot
+    be used (then the file is read)."""
+    try:
+        stored_raw, records = stored
+        if stored_raw != raw:
+            return None
+        return [_rebuilt(record, path) for record in records]
+    except Exception:  # a damaged entry is only a miss
+        return None
+
+
+def _rebuilt(record: tuple[Any, ...], path: str) -> Rule:
+    plain, line, unless_components, sentence, whole = record
+    case_sensitive = plain["case_sensitive"]
+    exceptions = plain["exceptions"]
+    return Rule(
+        **plain,
+        source=f"{path}:{line}",
+        unless=Unless(
+            components=unless_components,
+            sentence=_compiled(sentence) if sentence else None,
+            text=_compiled(whole) if whole else None,
+            sentence_patterns=sentence,
+            text_patterns=whole,
+        ),
+        regex=_compiled(plain["patterns"], case_sensitive),
+        exception_regex=_compiled(exceptions, case_sensitive) if exceptions else None,
+    )
+
+
+def _compiled(patterns: Sequence[str], case_sensitive: bool = False) -> re.Pattern[str]:
+    """The alternation a valid rule was read with (ValueError if it no longer compiles)."""
+    compiled, problems = compile_alternation(patterns, case_sensitive)
+    if compiled is None:
+        raise ValueError(f"stored patterns do not compile: {problems}")
+    return compiled
 
 
 class _Reader:
@@ -497,6 +625,8 @@ class _Reader:
             components=tuple(names),
             sentence=self.regex(path + ("sentence",), sentence) if sentence else None,
             text=self.regex(path + ("text",), whole) if whole else None,
+            sentence_patterns=tuple(sentence),
+            text_patterns=tuple(whole),
         )
 
     def examples(self, path: tuple[Any, ...], value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:

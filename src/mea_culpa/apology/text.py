@@ -9,6 +9,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from mea_culpa import regex_cache
+
 try:  # Python 3.11+
     import re._parser as _sre_parse  # type: ignore[import-not-found]
     from re._constants import MAXREPEAT as _MAXREPEAT  # type: ignore[import-not-found]
@@ -83,33 +85,48 @@ def fold_pattern(pattern: str) -> str:
     )
 
 
+# Judging and compiling every pattern of the check costs about 250 ms a process; a warm
+# cache, a few milliseconds.
+_VERDICTS = regex_cache.PatternCache("apology-patterns.marshal")
+
+
 def compile_pattern(expanded: str, case_sensitive: bool = False) -> re.Pattern[str]:
     """Compile an expanded pattern, word-bounded, for matching against a Document.
 
     Case-insensitive patterns are folded and must run on `Document.folded`; case-sensitive
     ones on `Document.text`. Raises PatternProblem when the pattern is unfit for a rule.
+    The verdict depends only on the two arguments, so it is kept between runs.
     """
+    key = ("s:" if case_sensitive else "i:") + expanded
+    verdict = _VERDICTS.verdict(key, lambda compile: _judge(expanded, case_sensitive, compile))
+    if isinstance(verdict, str):
+        raise PatternProblem(verdict)
+    return verdict
+
+
+def _judge(expanded: str, case_sensitive: bool, compile: regex_cache.Compile) -> re.Pattern[str] | str:
+    """The compiled pattern, or why it is unfit for a rule: the work a warm cache skips."""
     source = expanded if case_sensitive else fold_pattern(expanded)
     problem = _gap_problem(source)
     if problem:
-        raise PatternProblem(problem)
+        return problem
     try:
         parsed = list(_sre_parse.parse(source))
     except re.error as err:
-        raise PatternProblem(f"not a valid regular expression: {err}") from None
+        return f"not a valid regular expression: {err}"
     if _nested(parsed, outer_unbounded=False):
-        raise PatternProblem(
+        return (
             "the pattern repeats a repetition, like (a+)+, which can take exponential time; "
             "write a bounded gap such as {gap:3} or a literal alternation instead"
         )
     # When every match starts with a letter or digit, the (?=\w) lets the engine leave each
     # space and punctuation mark after one cheap test instead of trying every alternative.
     gate = r"(?=\w)" if _starts_word(parsed) else ""
-    compiled = re.compile(rf"(?<!\w){gate}(?:{source})(?!\w)")
+    compiled = compile(rf"(?<!\w){gate}(?:{source})(?!\w)")
     if compiled.groupindex:
-        raise PatternProblem("named groups are not allowed; use (?:...) instead")
+        return "named groups are not allowed; use (?:...) instead"
     if compiled.search("") is not None or compiled.search(" ") is not None:
-        raise PatternProblem("the pattern can match empty text")
+        return "the pattern can match empty text"
     return compiled
 
 
