@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from mea_culpa import derived
 from mea_culpa.errors import NotFound, StorageError, UsageError
 
 if TYPE_CHECKING:  # imported where used: `history` and `stats` need no session model
@@ -32,8 +33,8 @@ SCRUB_WAIT_MS = 2_000  # how long `forget` waits for other readers before it giv
 
 
 def _stats() -> Any:
-    """The statistics helpers, imported when a session is written or counted: reading one
-    (export) does not need them."""
+    """The report classes, imported only by `stats`: writing a session needs only the
+    facts it derives (derived.py)."""
     from mea_culpa import stats
 
     return stats
@@ -437,7 +438,7 @@ class Journal:
         self._sync_follow_ups(conn, session.id, session.updated_at)
 
     def _write_session_row(self, conn: sqlite3.Connection, s: Session) -> None:
-        milestones = _stats().milestone_seconds(s.noticed_at, s.created_at, s.events)
+        milestones = derived.milestone_seconds(s.noticed_at, s.created_at, s.events)
         conn.execute(
             """INSERT INTO sessions (id, title, playbook_id, playbook_title, playbook_version,
                    playbook_hash, playbook_path, status, severity, stage_reached, tags, created_at,
@@ -484,7 +485,7 @@ class Journal:
 
     def _sync_factors(self, conn: sqlite3.Connection, session_id: str, value: Any) -> None:
         conn.execute("DELETE FROM factors WHERE session_id = ?", (session_id,))
-        found = _stats().factor_keys(_factor_text(value))
+        found = derived.factor_keys(_factor_text(value))
         conn.executemany(
             """INSERT INTO factors (key, session_id, text, created_at, learned)
                SELECT ?, id, ?, created_at, learned FROM sessions WHERE id = ?""",
@@ -582,7 +583,7 @@ class Journal:
                 close(STATUS_UPDATE, "done", "resolved notice posted")
             else:
                 minutes = self._number_answer(conn, session_id, NEXT_UPDATE_STEP) or DEFAULT_UPDATE_MINUTES
-                drafted = _stats().parse_utc(latest["created_at"]) or dt.datetime.now(dt.timezone.utc)
+                drafted = derived.parse_utc(latest["created_at"]) or dt.datetime.now(dt.timezone.utc)
                 due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
                 phase = latest["phase"] or "no phase"
                 # a new update brings a new next one: reopen it even if the last was marked done
@@ -603,7 +604,7 @@ class Journal:
         elif abandoned:
             close(FOLLOW_UP, "dropped", "session abandoned")
         elif fixed and told:
-            fixed_at = _stats().parse_utc(fixed["completed_at"]) or dt.datetime.now(dt.timezone.utc)
+            fixed_at = derived.parse_utc(fixed["completed_at"]) or dt.datetime.now(dt.timezone.utc)
             due = (fixed_at.astimezone().date() + dt.timedelta(days=1)).isoformat()
             put(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, reopen=False)
         elif FOLLOW_UP in existing and existing[FOLLOW_UP]["status"] == "open":
@@ -1038,7 +1039,7 @@ class Journal:
         inside the same index, which also holds the start time."""
         out: list[tuple[str | None, str, float | None, int]] = []
         window = " AND created_at >= ?" if since else ""
-        for name, _ in _stats().MILESTONES:
+        for name, _ in derived.MILESTONES:
             col = f"{name}_s"
             groups: list[tuple[str | None, str, tuple[Any, ...]]] = [(None, "", ())]
             groups += [(sev or "unset", " AND severity IS ?", (sev,)) for sev in severities]
@@ -1245,7 +1246,7 @@ def _backfill_v2(journal: Journal, conn: sqlite3.Connection) -> None:
                 (row["id"],),
             )
         ]
-        m = _stats().milestone_seconds(row["noticed_at"], row["created_at"], sorted(events, key=lambda e: e.at))
+        m = derived.milestone_seconds(row["noticed_at"], row["created_at"], sorted(events, key=lambda e: e.at))
         conn.execute(
             "UPDATE sessions SET owned_s = ?, apologized_s = ?, fixed_s = ?, learned = "
             + _learned("sessions.id") + " WHERE id = ?",
