@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import marshal
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def _json_dumps(value: Any) -> bytes:
 _FORMATS = {"json": (_json_loads, _json_dumps), "marshal": (marshal.loads, marshal.dumps)}
 
 
+@lru_cache(maxsize=1)  # the code does not change while it runs
 def code_stamp() -> str:
     """A fingerprint of mea-culpa's own code (every module's size and modification time):
     a cache filled by other code, an older release or an edited checkout, is not read.
@@ -45,6 +47,7 @@ def code_stamp() -> str:
     return ",".join(sorted(parts))
 
 
+@lru_cache(maxsize=8)
 def module_stamp(name: str) -> str:
     """A fingerprint of an installed library (its top file's size and modification time),
     found without importing it: an upgrade rewrites the file, and so the stamp."""
