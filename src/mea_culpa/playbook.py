@@ -70,6 +70,8 @@ SCHEMA_URL = "https://mea-culpa.invalid/schema/playbook.json"  # editors read th
 
 @dataclass(frozen=True)
 class Choice:
+    """One option of a choice step: what is stored, what the user sees, a line of help."""
+
     value: str
     label: str
     help: str = ""
@@ -77,6 +79,8 @@ class Choice:
 
 @dataclass(frozen=True)
 class Validation:
+    """What an answer must satisfy beyond its type (lengths, a pattern, a range)."""
+
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
@@ -99,6 +103,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Step:
+    """One question or to-do of a stage."""
+
     id: str
     type: str
     prompt: str
@@ -124,6 +130,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Stage:
+    """One of the seven stages, with its guidance and its steps."""
+
     kind: str
     title: str
     guidance: str = ""
@@ -138,6 +146,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class Message:
+    """A message the playbook can draft: its template, audience, channel and tones."""
+
     id: str
     title: str
     template: str
@@ -151,6 +161,8 @@ class Message:
 
 @dataclass(frozen=True)
 class Playbook:
+    """A validated playbook: its stages in order and the messages it offers."""
+
     id: str
     title: str
     summary: str

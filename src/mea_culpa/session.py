@@ -54,6 +54,8 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class StageRecord:
+    """A stage's stored state: entered, completed or skipped (with the reason), and when."""
+
     state: str  # entered | completed | skipped
     reason: str = ""
     entered_at: str | None = None
@@ -100,6 +102,10 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Session:
+    """One person working through one mistake: the playbook it follows, every answer,
+    stage and event so far, and the drafts made from it. Immutable: every change makes a
+    new Session (see the transitions below)."""
+
     id: str
     title: str
     playbook_id: str
@@ -239,6 +245,8 @@ def add_draft(session: Session, draft: Draft) -> tuple[Session, Change]:
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """A step as it stands in a plan: whether it applies now, and what is recorded."""
+
     step: Step
     applicable: bool
     record: StepRecord | None
@@ -252,6 +260,8 @@ class PlannedStep:
 
 @dataclass(frozen=True)
 class PlannedStage:
+    """A stage as it stands in a plan, with its steps."""
+
     stage: Stage
     applicable: bool
     record: StageRecord | None
@@ -268,6 +278,9 @@ class PlannedStage:
 
 @dataclass(frozen=True)
 class Plan:
+    """Which stages and steps apply, given the answers so far, and the values that `when`
+    conditions and templates read."""
+
     stages: tuple[PlannedStage, ...]
     context: Mapping[str, Any]  # step id -> value (None when not answered or not applicable)
 

@@ -71,6 +71,8 @@ def fill_months(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class Median:
+    """The median time to one milestone, over the sessions that reached it."""
+
     milestone: str  # owned | apologized | fixed
     seconds: float | None
     sessions: int  # how many sessions reached it (the sample size)
@@ -95,6 +97,8 @@ class Pattern:
 
 @dataclass(frozen=True)
 class ActionCounts:
+    """Prevention actions by status, and how many are overdue."""
+
     open: int = 0
     overdue: int = 0
     done: int = 0
@@ -112,6 +116,8 @@ class ActionCounts:
 
 @dataclass(frozen=True)
 class Report:
+    """Everything `mea-culpa stats` shows."""
+
     since: str | None
     sessions: int
     by_playbook: tuple[tuple[str, int], ...]
