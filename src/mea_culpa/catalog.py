@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
+from mea_culpa.records import frozen
 
 if TYPE_CHECKING:
     from mea_culpa.playbook import Playbook
@@ -30,7 +31,7 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """A playbook file found on the search path, read shallowly."""
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import IntEnum
+
+from mea_culpa.records import frozen
 
 
 class ExitCode(IntEnum):
@@ -41,7 +42,7 @@ class NotFound(UsageError):
     """A playbook, session, template or file the user named does not exist."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Diagnostic:
     """One problem in a file, with the place it was found."""
 

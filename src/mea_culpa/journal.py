@@ -15,13 +15,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa import derived
 from mea_culpa.errors import NotFound, StorageError, UsageError
+from mea_culpa.records import frozen
 
 if TYPE_CHECKING:  # imported where used: `history` and `stats` need no session model
     from mea_culpa import stats
@@ -243,7 +244,7 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class SessionRow:
     """One line of `history`: what a list of sessions shows, without the answers."""
 
@@ -260,7 +261,7 @@ class SessionRow:
     lessons_only: bool = False  # `forget --keep-lessons` removed its facts
 
 
-@dataclass(frozen=True)
+@frozen
 class ActionRow:
     """One line of `actions`: a prevention action item, or a follow-up a message implies."""
 
@@ -293,7 +294,7 @@ class ActionRow:
         return f"{digest}@mea-culpa"
 
 
-@dataclass(frozen=True)
+@frozen
 class Forgotten:
     """What `forget` did."""
 

@@ -14,13 +14,13 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook import TONES, VOCABULARY, Message, Playbook, Step, find_template
+from mea_culpa.records import frozen
 from mea_culpa.session import Plan, Session, plan, session_facts
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ CHECK_AUDIENCE = {"customer": "customer", "public": "customer", "internal": "int
 _SUBJECT = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@frozen
 class Rendered:
     """A drafted message. `text` is what to send: for email, `Subject: …`, a blank line,
     then the body; for other channels, the body alone."""

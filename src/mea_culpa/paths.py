@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from mea_culpa.records import frozen
 
 HOME_ENV = "MEA_CULPA_HOME"
 PATH_ENV = "MEA_CULPA_PATH"
@@ -64,7 +65,7 @@ def user_config_dir() -> Path:
     return user_config_path(APP_NAME, appauthor=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class PlaybookSource:
     """One folder on the playbook search path, and why it is there."""
 

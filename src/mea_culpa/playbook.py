@@ -8,11 +8,11 @@ playbook is stored (playbook_cache.py) needs neither it nor the YAML parser.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mea_culpa.paths import builtin_templates_dir, check_relative, resolve_inside
+from mea_culpa.records import frozen
 
 STAGE_KINDS: tuple[str, ...] = ("facts", "cause", "own", "apologize", "fix", "prevent", "move-on")
 STAGE_TITLES: dict[str, str] = {
@@ -68,7 +68,7 @@ SCHEMA_URL = "https://mea-culpa.invalid/schema/playbook.json"  # editors read th
 # --- models ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Choice:
     """One option of a choice step: what is stored, what the user sees, a line of help."""
 
@@ -77,7 +77,7 @@ class Choice:
     help: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Validation:
     """What an answer must satisfy beyond its type (lengths, a pattern, a range)."""
 
@@ -89,7 +89,7 @@ class Validation:
     message: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Field:
     """One column of a list step (e.g. what / owner / due of an action item)."""
 
@@ -101,7 +101,7 @@ class Field:
     help: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One question or to-do of a stage."""
 
@@ -128,7 +128,7 @@ class Step:
         return str(value)
 
 
-@dataclass(frozen=True)
+@frozen
 class Stage:
     """One of the seven stages, with its guidance and its steps."""
 
@@ -144,7 +144,7 @@ class Stage:
         return STAGE_KINDS.index(self.kind) + 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Message:
     """A message the playbook can draft: its template, audience, channel and tones."""
 
@@ -159,7 +159,7 @@ class Message:
     summary: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Playbook:
     """A validated playbook: its stages in order and the messages it offers."""
 

@@ -8,13 +8,13 @@ before the next question, so that an interrupted run loses nothing that was answ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mea_culpa import answers as answers_mod
 from mea_culpa import session as sm
 from mea_culpa.errors import AnswersError, SecurityError, TemplateError
 from mea_culpa.playbook import Playbook, Step
+from mea_culpa.records import frozen
 from mea_culpa.session import Change, Plan, PlannedStage, Session
 
 
@@ -22,7 +22,7 @@ class Store(Protocol):
     def apply(self, session: Session, change: Change) -> None: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class Review:
     """What the user chose at the end of a stage (or of the whole session)."""
 

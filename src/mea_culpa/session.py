@@ -10,11 +10,12 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from types import MappingProxyType
 from typing import Any
 
 from mea_culpa.playbook import STAGE_KINDS, Playbook, Stage, Step
+from mea_culpa.records import frozen
 
 STATUSES = ("in-progress", "completed", "abandoned")
 # What a step can be in a session. "pending" and "not-applicable" are never stored: they
@@ -40,7 +41,7 @@ def local_to_utc(value: str | None) -> str | None:
     return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@frozen
 class StepRecord:
     """A step's stored state: its answer, or an action's state with the reason."""
 
@@ -52,7 +53,7 @@ class StepRecord:
     stage: str = ""  # the stage kind the step belongs to, kept for queries over the journal
 
 
-@dataclass(frozen=True)
+@frozen
 class StageRecord:
     """A stage's stored state: entered, completed or skipped (with the reason), and when."""
 
@@ -62,7 +63,7 @@ class StageRecord:
     completed_at: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Event:
     """One line of the session's log; `stats` computes its durations from these."""
 
@@ -73,7 +74,7 @@ class Event:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Draft:
     """A rendered (and possibly edited) message, with its apology-check result."""
 
@@ -87,7 +88,7 @@ class Draft:
     findings: tuple[Mapping[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Change:
     """What a store must write for one transition: the changed row and the event."""
 
@@ -100,7 +101,7 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
+@frozen
 class Session:
     """One person working through one mistake: the playbook it follows, every answer,
     stage and event so far, and the drafts made from it. Immutable: every change makes a
@@ -243,7 +244,7 @@ def add_draft(session: Session, draft: Draft) -> tuple[Session, Change]:
 # --- what applies, given the answers so far -----------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class PlannedStep:
     """A step as it stands in a plan: whether it applies now, and what is recorded."""
 
@@ -258,7 +259,7 @@ class PlannedStep:
         return self.record.state if self.record else "pending"
 
 
-@dataclass(frozen=True)
+@frozen
 class PlannedStage:
     """A stage as it stands in a plan, with its steps."""
 
@@ -276,7 +277,7 @@ class PlannedStage:
         return self.record.state
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     """Which stages and steps apply, given the answers so far, and the values that `when`
     conditions and templates read."""

@@ -8,7 +8,7 @@ form, a median, the milestone clock), so tests can check one against the other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 # The per-session facts that the figures here count (also what the journal's SQL groups by).
@@ -21,6 +21,7 @@ from mea_culpa.derived import (  # noqa: F401 - part of this module's interface
     split_factors,
     stem,
 )
+from mea_culpa.records import frozen
 
 # A contributing factor seen in this many sessions is a pattern.
 PATTERN_MIN_SESSIONS = 2
@@ -69,7 +70,7 @@ def fill_months(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 # --- the report -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Median:
     """The median time to one milestone, over the sessions that reached it."""
 
@@ -78,7 +79,7 @@ class Median:
     sessions: int  # how many sessions reached it (the sample size)
 
 
-@dataclass(frozen=True)
+@frozen
 class Pattern:
     """A contributing factor that recurs across sessions."""
 
@@ -95,7 +96,7 @@ class Pattern:
         return self.learned == 0
 
 
-@dataclass(frozen=True)
+@frozen
 class ActionCounts:
     """Prevention actions by status, and how many are overdue."""
 
@@ -114,7 +115,7 @@ class ActionCounts:
         return self.done / self.total if self.total else None
 
 
-@dataclass(frozen=True)
+@frozen
 class Report:
     """Everything `mea-culpa stats` shows."""
 

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mea_culpa import errors
 from mea_culpa.apology import components
 from mea_culpa.apology.text import Document, compile_alternation
+from mea_culpa.records import frozen
 
 if TYPE_CHECKING:
     from mea_culpa.cache import DiskCache
@@ -71,7 +72,7 @@ _UNLESS_KEYS = ("component", "sentence", "text")
 _NEVER = re.compile(r"(?!)")
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     """One anti-pattern found in a text, with where it stands (1-based line and column)."""
 
@@ -100,7 +101,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckResult:
     """What the check found in one text."""
 
@@ -127,7 +128,7 @@ class CheckResult:
         return self.score >= min_score and not self.has_errors
 
 
-@dataclass(frozen=True)
+@frozen
 class Unless:
     """Conditions that switch a rule off for one match or for the whole text."""
 
@@ -140,7 +141,7 @@ class Unless:
     text_patterns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
     """One anti-pattern rule, as read from a YAML file."""
 
@@ -163,7 +164,7 @@ class Rule:
     exception_regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleSet:
     """The rules a check applies, in a stable order."""
 
