@@ -7,7 +7,9 @@ build a large value (`*`, `**`, `+`, `%`, `~`, the filters that pad or repeat, t
 itself); a time limit; and a static check that refuses the known escape routes
 (`__class__`, `.format`, `|attr`, includes that leave the folder) before anything runs.
 jinja2 is imported here, and only when an expression or a template is actually used, so
-that `--help` and `list` stay fast.
+that `--help` and `list` stay fast. A `when` or a templated default in the plain subset
+(plain_expressions) is evaluated without Jinja, from a form kept in the analysis cache;
+Jinja remains the reference, asked whenever the plain evaluator is not sure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -494,6 +496,9 @@ class Analysis:
     names: frozenset[str]  # the variables it reads
     refused: tuple[str, ...]  # constructs the sandbox would refuse, as messages
     includes: tuple[str | None, ...] = ()  # templates it includes/imports/extends (None: a computed name)
+    # an expression's or a default's form for plain_expressions (None: outside the subset);
+    # it follows from the same text as the fields above, so it takes no part in comparisons
+    plain: Any = field(default=None, compare=False)
 
 
 @lru_cache(maxsize=1)
@@ -545,7 +550,7 @@ def analyze_expression(source: str) -> Analysis:
     """The names an expression reads and what in it the sandbox would refuse (raises
     ExpressionSyntaxError if it does not parse). Kept on disk between runs, as template
     analyses are: a playbook's forty conditions cost a run tens of milliseconds."""
-    key, cache = _analysis_key("expression", source, _env())
+    key, cache = _analysis_key("expression", source, None)
     found = _cached_analysis(cache, key)
     if found is None:
         found = _analyze_expression(source)
@@ -553,33 +558,44 @@ def analyze_expression(source: str) -> Analysis:
     return found
 
 
-def _analysis_key(kind: str, source: str, env: SandboxedEnvironment) -> tuple[str, Any]:
-    import hashlib
-
+def _analysis_key(kind: str, source: str, env: SandboxedEnvironment | None) -> tuple[str, Any]:
+    """Where an analysis is kept. For the sandbox's own environment (`env` None) the filters
+    and tests follow from mea_culpa's and Jinja's versions, which the cache's version holds,
+    so the key needs no environment: reading a `when` or a default's analysis back (and its
+    plain form) does not import Jinja. Another environment's filters and tests are listed."""
     from mea_culpa.cache import DiskCache
+    from mea_culpa.plain_expressions import FORMAT
 
-    cache = DiskCache.named("template-analysis.json", version=_cache_version())
-    head = "\0".join((kind, ",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
-    return hashlib.sha256(f"{head}\0{source}".encode()).hexdigest(), cache
+    cache = DiskCache.named("template-analysis.json", version=f"{_cache_version()}/plain-{FORMAT}")
+    names = "sandbox" if env is None else "\0".join((",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
+    # The text itself is the key (not a hash of it): a run whose analyses are all kept
+    # need not load a hash library, and the texts are a playbook's short conditions and
+    # a few templates.
+    return f"{kind}\0{names}\0{source}", cache
 
 
 def _cached_analysis(cache: Any, key: str) -> Analysis | None:
     item = cache.get(key)
     if isinstance(item, dict):
         try:
-            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]))
+            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]), item["plain"])
         except (KeyError, TypeError):
             return None
     return None
 
 
 def _store_analysis(cache: Any, key: str, result: Analysis) -> None:
-    cache.put(key, {"names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes)})
+    cache.put(key, {
+        "names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes),
+        "plain": result.plain,
+    })
 
 
 def _analyze_expression(source: str) -> Analysis:
     from jinja2 import TemplateSyntaxError, meta, nodes
     from jinja2.parser import Parser
+
+    from mea_culpa import plain_expressions
 
     env = _env()
     try:
@@ -587,6 +603,7 @@ def _analyze_expression(source: str) -> Analysis:
         expr = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+        form = plain_expressions.from_expression(expr)  # before compiling, which folds constants into the tree
         tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr)], lineno=1)
         tree.set_environment(env)
         names = frozenset(meta.find_undeclared_variables(tree))
@@ -594,7 +611,8 @@ def _analyze_expression(source: str) -> Analysis:
         raise ExpressionSyntaxError(exc.message or "does not parse") from None
     except RecursionError:
         raise ExpressionSyntaxError(_TOO_DEEP) from None
-    return Analysis(names, _refusals(tree, short=False))
+    refused = _refusals(tree, short=False)
+    return Analysis(names, refused, plain=None if refused else form)
 
 
 def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False) -> Analysis:
@@ -604,12 +622,12 @@ def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, sh
 
     Analysing compiles the template, which for the built-ins costs a quarter of a second
     per run; the result depends only on the text and the environment, so it is kept on
-    disk between runs (mea_culpa.cache)."""
-    env = env or _env()
+    disk between runs (mea_culpa.cache). A default read with the sandbox's own environment
+    also gets its plain form (plain_expressions)."""
     key, cache = _analysis_key("default" if short else "template", source, env)
     found = _cached_analysis(cache, key)
     if found is None:
-        found = _analyze_template(source, env, short)
+        found = _analyze_template(source, env or _env(), short, plain=short and env is None)
         _store_analysis(cache, key, found)
     return found
 
@@ -652,15 +670,35 @@ def _private_folder(folder: Path) -> bool:
     return not stat.S_ISLNK(info.st_mode) and info.st_uid == getuid() and not info.st_mode & 0o022
 
 
+@lru_cache(maxsize=1)
 def _cache_version() -> str:
     """What decides a cached analysis or compiled code besides its own text."""
     import sys
 
-    import jinja2
-
     from mea_culpa import __version__
 
-    return f"{__version__}/{jinja2.__version__}/{sys.implementation.cache_tag}"
+    return f"{__version__}/{_jinja_version()}/{sys.implementation.cache_tag}"
+
+
+_VERSION_LINE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+def _jinja_version() -> str:
+    """Jinja's version, read from its package instead of imported: a run whose analyses are
+    all cached must not pay for the import. Its `__version__` line, or, should a later Jinja
+    keep it elsewhere, the size and time of the file (a reinstall then only empties the caches)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("jinja2")
+    if spec is None or spec.origin is None:
+        return "missing"  # a dependency: importing it will say what is wrong
+    path = Path(spec.origin)
+    try:
+        found = _VERSION_LINE.search(path.read_text(encoding="utf-8"))
+        info = path.stat()
+    except (OSError, ValueError):
+        return "unreadable"
+    return found.group(1) if found else f"{info.st_size}-{info.st_mtime_ns}"
 
 
 def _compile_cached(source: str, filename: str, compile_: Any) -> Any:
@@ -680,11 +718,15 @@ def _compile_cached(source: str, filename: str, compile_: Any) -> Any:
 
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once
-def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> Analysis:
+def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain: bool = False) -> Analysis:
     from jinja2 import TemplateSyntaxError, meta
+
+    from mea_culpa import plain_expressions
 
     try:
         tree = env.parse(source)
+        # before compiling, which folds constants into the tree (a list of them into one Const)
+        form = plain_expressions.from_template(tree) if plain else None
         # find_undeclared_variables compiles the tree, which is where unknown filters fail
         names = frozenset(meta.find_undeclared_variables(tree))
         includes = tuple(meta.find_referenced_templates(tree))
@@ -693,7 +735,8 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> An
         raise ExpressionSyntaxError(f"{exc.message or 'does not parse'}{where}") from None
     except RecursionError:
         raise ExpressionSyntaxError(_TOO_DEEP) from None
-    return Analysis(names, _refusals(tree, short=short), includes)
+    refused = _refusals(tree, short=short)
+    return Analysis(names, refused, includes, None if refused else form)
 
 
 def expression_names(source: str) -> set[str]:
@@ -746,9 +789,34 @@ def _one_line(value: Any, limit: int = 300) -> str:
 
 
 def evaluate(source: str, context: Mapping[str, Any], *, what: str = "expression") -> Any:
-    """The value of a sandboxed expression over `context`."""
+    """The value of a sandboxed expression over `context`: from its plain form when it has
+    one and that answers (without Jinja), else from Jinja, which gives the same value."""
+    from mea_culpa import plain_expressions
+
+    value = _plain_answer(plain_expressions.evaluate, "expression", source, context)
+    return evaluate_in_jinja(source, context, what=what) if value is _NO_ANSWER else value
+
+
+def condition(source: str, context: Mapping[str, Any], *, what: str = "when") -> bool:
+    """Whether a `when` expression holds."""
+    return bool(evaluate(source, context, what=what))
+
+
+def render_string(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
+    """Render a small template string (a templated default) in the sandbox: from its plain
+    form when it has one and that answers, else with Jinja, which gives the same text."""
+    from mea_culpa import plain_expressions
+
+    text = _plain_answer(plain_expressions.render, "default", source, context)
+    return render_in_jinja(source, context, what=what) if text is _NO_ANSWER else text
+
+
+def evaluate_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "expression") -> Any:
+    """`evaluate` by Jinja alone: the reference for the plain evaluator, value and errors."""
     try:
-        compiled = _compile_expression(source)
+        # guarded too: compiling folds constant parts, which fails as running them would
+        # (`-('' if ''.x else 0)` raises Jinja's UndefinedError before anything runs)
+        compiled = _guarded(lambda: _compile_expression(source), what)
     except ExpressionSyntaxError as exc:
         raise TemplateError(f"{what}: does not parse: {exc}") from None
 
@@ -763,13 +831,8 @@ def evaluate(source: str, context: Mapping[str, Any], *, what: str = "expression
     return _guarded(run, what)
 
 
-def condition(source: str, context: Mapping[str, Any], *, what: str = "when") -> bool:
-    """Whether a `when` expression holds."""
-    return bool(evaluate(source, context, what=what))
-
-
-def render_string(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
-    """Render a small template string (a templated default) in the sandbox."""
+def render_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
+    """`render_string` by Jinja alone: the reference for the plain evaluator, text and errors."""
 
     def run() -> str:
         return _env().from_string(source).render(**context)
@@ -778,3 +841,31 @@ def render_string(source: str, context: Mapping[str, Any], *, what: str = "templ
     if len(out) > MAX_OUTPUT:
         raise SecurityError(f"{what}: refused: output longer than {MAX_OUTPUT:,} characters")
     return str(out)
+
+
+# --- the plain subset, without Jinja ------------------------------------------------
+
+_NO_ANSWER = object()
+
+
+@lru_cache(maxsize=1024)
+def _plain_form(kind: str, source: str) -> Any:
+    """The plain form of a `when` ("expression") or a templated default ("default"), or
+    None. From the analysis, which is kept on disk: a warm run does not import Jinja here."""
+    try:
+        found = analyze_expression(source) if kind == "expression" else analyze_template(source, short=True)
+    except Exception:  # it does not parse, or Jinja fails folding its constants: Jinja reports it
+        return None
+    return found.plain
+
+
+def _plain_answer(run: Any, kind: str, source: str, context: Mapping[str, Any]) -> Any:
+    """`run(plain form, context)`, or _NO_ANSWER when there is no plain form or the
+    evaluator is not sure (it raises then, anything at all): Jinja answers instead."""
+    tree = _plain_form(kind, source)
+    if tree is None:
+        return _NO_ANSWER
+    try:
+        return run(tree, context)
+    except Exception:  # any doubt at all goes to the reference
+        return _NO_ANSWER
