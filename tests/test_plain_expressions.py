@@ -182,7 +182,7 @@ def builtin_case(draw: st.DrawFn) -> tuple[Playbook, dict[str, Any]]:
     return playbook, context
 
 
-@settings(max_examples=examples())
+@settings(max_examples=examples(slow=True))  # each example checks every expression of a playbook
 @given(builtin_case())
 def test_every_builtin_expression_over_any_answers_is_jinjas_answer(case):
     playbook, context = case
@@ -265,7 +265,7 @@ def test_a_random_expression_of_the_subset_is_jinjas_answer(source, context):
     check("when", source, context)
 
 
-@settings(max_examples=examples())
+@settings(max_examples=examples() // 2)  # Jinja compiles each template: the slower half
 @given(short_templates(), CONTEXTS)
 def test_a_random_short_template_of_the_subset_renders_as_jinja_renders_it(source, context):
     check("default", source, context)
@@ -284,7 +284,8 @@ def test_a_random_short_template_of_the_subset_renders_as_jinja_renders_it(sourc
         ("when", "x.keys", {"x": {"keys": 1}}),  # the dict's method, not the item
         ("when", "x + 1", {"x": 1}),
         ("when", "range(3) | list", {}),
-        ("default", "{{ x }}", {"x": "a", "self": 1}),  # Jinja refuses a context with `self`
+        ("default", "{{ x }}", {"x": "a", "self": 1}),  # Jinja refuses a context with `self`…
+        ("when", "x", {"x": "a", 1: 2}),  # …or with a name that is not text
     ],
 )
 def test_outside_the_subset_jinja_answers_as_before(kind, source, context):
@@ -305,6 +306,30 @@ def test_what_the_sandbox_refuses_has_no_plain_form_and_fails_in_jinja_as_before
 def test_an_unsafe_attribute_is_still_refused_by_the_sandbox():
     with pytest.raises(SecurityError, match="refused by the sandbox"):
         expressions.evaluate("x.__class__", {"x": "text"})
+
+
+@pytest.mark.parametrize(
+    "kind, build, depths",
+    [
+        ("when", lambda n: "[x ~ " * n + "x" + "]" * n, (5, 12, 13, 66, 67, 100)),
+        ("default", lambda n: "{% if x %}" * n + "y" + "{% endif %}" * n, (5, 12, 13, 98, 99, 120)),
+    ],
+)
+def test_an_expression_nested_too_deeply_for_jinja_to_compile_has_no_plain_form(kind, build, depths):
+    """Python refuses the code Jinja compiles for 200 nested parentheses (here 67 levels of
+    `[x ~ …]`) or 100 indents (99 nested ifs); the plain evaluator would not, so it declines
+    well before (MAX_DEPTH)."""
+    context = {"x": "x"}
+    assert check(kind, build(depths[0]), context) is not NOT_PLAIN
+    for n in depths:
+        check(kind, build(n), context)
+    assert isinstance(reference(kind, build(depths[-1]), context), tuple)  # Jinja does fail there
+
+
+def test_a_tree_deeper_than_max_depth_has_no_plain_form():
+    within = plain_expressions.MAX_DEPTH - 1  # `not` n times over a name nests n + 1 lists
+    assert plain_form("when", "not " * within + "x") is not None
+    assert plain_form("when", "not " * (within + 1) + "x") is None
 
 
 def test_a_name_missing_from_the_context_is_left_to_jinja():

@@ -480,7 +480,7 @@ def _compile_expression(source: str) -> Any:
         return _env().compile_expression(source, undefined_to_none=False)
     except TemplateSyntaxError as exc:
         raise ExpressionSyntaxError(exc.message or "does not parse") from None
-    except RecursionError:
+    except (RecursionError, SyntaxError):  # SyntaxError: Python's own limit, 200 nested parentheses
         raise ExpressionSyntaxError(_TOO_DEEP) from None
 
 
@@ -777,6 +777,8 @@ def _guarded(call: Any, what: str) -> Any:
         raise SecurityError(f"{what}: refused: {_one_line(exc)}") from None
     except RecursionError:
         raise SecurityError(f"{what}: refused: recursion too deep") from None
+    except SyntaxError:  # the Python Jinja compiled a template to passes Python's nesting limits
+        raise TemplateError(f"{what}: does not parse: {_TOO_DEEP}") from None
     except MemoryError:
         raise SecurityError(f"{what}: refused: it needs more memory than there is") from None
     except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError) as exc:

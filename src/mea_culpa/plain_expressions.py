@@ -39,6 +39,10 @@ FORMAT = 1  # the shape of the tree above; a change makes the cached trees anoth
 # Time the evaluator may take before it hands over to Jinja (whose own limit then applies).
 # The built-in conditions take microseconds; only a hostile one over huge answers comes near.
 BUDGET_SECONDS = MAX_SECONDS / 4
+# How deep a tree may nest. Jinja turns each level into about one level of parentheses (of
+# indentation, for an `{% if %}`) in the Python it compiles, and Python refuses 200 of those
+# (100 indents): a deeper tree is one Jinja fails on. The built-ins nest less than 10 deep.
+MAX_DEPTH = 50
 
 Plain = list[Any]
 
@@ -90,7 +94,7 @@ _SPECIAL_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "supe
 def from_expression(node: Any) -> Plain | None:
     """The plain form of a parsed Jinja expression; None when any part of it is outside the subset."""
     try:
-        return _expression(node)
+        return _shallow(_expression(node))
     except (NotPlain, RecursionError):
         return None
 
@@ -99,9 +103,19 @@ def from_template(tree: Any) -> Plain | None:
     """The plain form of a parsed short template (a templated default); None when any
     part of it is outside the subset."""
     try:
-        return ["template", _body(tree.body)]
+        return _shallow(["template", _body(tree.body)])
     except (NotPlain, RecursionError):
         return None
+
+
+def _shallow(tree: Plain) -> Plain:
+    """`tree`, if it nests at most MAX_DEPTH lists deep (counted a level at a time)."""
+    level = [tree]
+    for _ in range(MAX_DEPTH):
+        level = [child for node in level for child in node if isinstance(child, list)]
+        if not level:
+            return tree
+    raise NotPlain("nested too deeply for Jinja to compile")
 
 
 def _expression(node: Any) -> Plain:
@@ -231,9 +245,10 @@ def render(tree: Plain, context: Mapping[str, Any]) -> str:
 
 
 def _start(context: Mapping[str, Any]) -> _Run:
-    # Jinja takes the context as keyword arguments of a method, where `self` is taken.
-    if "self" in context:
-        raise NotPlain("a context with `self`")
+    # Jinja takes the context as keyword arguments of a method: each name must be text,
+    # and `self` is taken.
+    if "self" in context or not set(map(type, context)) <= {str}:
+        raise NotPlain("a context Jinja would not take")
     return _Run(context, time.monotonic() + BUDGET_SECONDS)
 
 
