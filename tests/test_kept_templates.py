@@ -79,3 +79,19 @@ def test_a_damaged_store_of_templates_is_only_a_miss(own_playbook: Path, isolate
     entries["entries"] = {key: b"\x00garbage" for key in entries["entries"]}
     store.write_bytes(marshal.dumps(entries))
     assert messages.render(book, session, "customer-apology").text == first
+
+
+def test_a_template_nested_past_what_python_compiles_is_one_line_error(own_playbook: Path) -> None:
+    """Jinja compiles a template to Python, which refuses ~100 levels of indentation: that is
+    the template's fault, said in one line, not a traceback."""
+    from mea_culpa.errors import TemplateError
+
+    book = load(own_playbook)
+    session = session_for(book)
+    depth = 120
+    (own_playbook.parent / "customer-apology.j2").write_text(
+        "{% if recipient_name %}" * depth + "Hello" + "{% endif %}" * depth + "\n", encoding="utf-8"
+    )
+    with pytest.raises(TemplateError, match="nested too deeply to compile; simplify it") as caught:
+        messages.render(book, session, "customer-apology")
+    assert "\n" not in str(caught.value)

@@ -175,6 +175,16 @@ CASES = [
         ["pb.yaml:28:15: messages[0].template: '/etc/passwd' is an absolute path; name a file inside the playbook's folder"],
     ),
     (
+        "a condition that fails while Jinja compiles it",
+        VALID.replace('when: "severity != \'none\'"', 'when: "-(\'\' if \'\'.x else [])"'),
+        ["pb.yaml:24:15: stages[1].steps[0].when: the expression \"-('' if ''.x else [])\" does not parse: 'str object' has no attribute 'x'"],
+    ),
+    (
+        "a condition nested past what Python compiles",
+        VALID.replace('when: "severity != \'none\'"', 'when: "' + "(" * 220 + "severity" + ")" * 220 + '"'),
+        ["pb.yaml:24:15: stages[1].steps[0].when: the expression '" + "(" * 59 + "…' does not parse: nested too deeply to read; simplify it"],
+    ),
+    (
         "reserved step id",
         VALID.replace("id: responsibility", "id: session"),
         ["pb.yaml:20:13: stages[1].steps[0].id: 'session' is a reserved name in templates; choose another id"],

@@ -592,6 +592,7 @@ def _store_analysis(cache: Any, key: str, result: Analysis) -> None:
 
 
 def _analyze_expression(source: str) -> Analysis:
+    from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta, nodes
     from jinja2.parser import Parser
 
@@ -609,7 +610,9 @@ def _analyze_expression(source: str) -> Analysis:
         names = frozenset(meta.find_undeclared_variables(tree))
     except TemplateSyntaxError as exc:
         raise ExpressionSyntaxError(exc.message or "does not parse") from None
-    except RecursionError:
+    except JinjaError as exc:  # compiling folds constant parts, which can fail as running them would
+        raise ExpressionSyntaxError(_one_line(exc.message or exc)) from None
+    except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
     refused = _refusals(tree, short=False)
     return Analysis(names, refused, plain=None if refused else form)
@@ -719,6 +722,7 @@ def _compile_cached(source: str, filename: str, compile_: Any) -> Any:
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once
 def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain: bool = False) -> Analysis:
+    from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta
 
     from mea_culpa import plain_expressions
@@ -733,7 +737,9 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
         raise ExpressionSyntaxError(f"{exc.message or 'does not parse'}{where}") from None
-    except RecursionError:
+    except JinjaError as exc:  # compiling folds constant parts, which can fail as running them would
+        raise ExpressionSyntaxError(_one_line(exc.message or exc)) from None
+    except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
     refused = _refusals(tree, short=short)
     return Analysis(names, refused, includes, None if refused else form)

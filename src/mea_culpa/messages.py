@@ -581,6 +581,8 @@ def _run_template(env: SandboxedEnvironment, name: str, context: Mapping[str, An
         raise TemplateError(f"template {name}: {exc.message or exc}") from None
     except RecursionError:
         raise SecurityError(f"template {name}: refused: recursion too deep") from None
+    except SyntaxError:  # the Python Jinja compiles the template to nests past Python's limits
+        raise TemplateError(f"template {name}: nested too deeply to compile; simplify it") from None
     except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError, IndexError, OverflowError) as exc:
         raise TemplateError(f"template {name}: {type(exc).__name__}: {exc}") from None
     if len(out) > MAX_OUTPUT:
