@@ -271,3 +271,32 @@ def test_copy_of_data_is_not_needed_for_show_of_a_file(cli, tmp_path):
     path = copy_mini(tmp_path / "x")
     shutil.copy(path, tmp_path / "copy.yaml")
     assert cli("show", str(tmp_path / "copy.yaml"), "--json")[0] == 0
+
+
+def test_the_console_entry_leaves_quickly_but_keeps_codes_output_caches_and_the_journal(tmp_path, isolated_home):
+    """cli.entry ends the process with os._exit: exit codes, everything printed, the
+    caches and the journal must come out as a normal exit would leave them."""
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mea_culpa", *args], capture_output=True, text=True, timeout=120,
+            env={**os.environ, "MEA_CULPA_HOME": str(isolated_home)}, stdin=subprocess.DEVNULL,
+        )
+
+    answers = Path(__file__).parent / "data" / "answers" / "general.yaml"
+    started = run("start", "general", "--answers", str(answers), "--no-input")
+    assert started.returncode == 0, started.stderr
+    session = started.stdout.strip().splitlines()[-1]
+    assert (isolated_home / "cache" / "playbooks.marshal").is_file()  # saved by the exit handlers
+    assert not (isolated_home / "journal.sqlite3-wal").exists()  # the journal was closed
+    exported = run("export", session, "-f", "md")
+    assert exported.returncode == 0
+    assert exported.stdout.startswith("# ") and exported.stdout.endswith("\n") and len(exported.stdout) > 1000
+    wrong = run("draft", session, "--message", "no-such-message")
+    assert wrong.returncode == 2
+    assert wrong.stderr.count("\n") == 1 and "no-such-message" in wrong.stderr
+    stopped = run("export", "no-such-session")
+    assert stopped.returncode != 0 and "Traceback" not in stopped.stderr

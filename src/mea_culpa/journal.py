@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -1199,6 +1200,10 @@ def open_journal(path: Path | None = None, *, create: bool = True) -> Journal:
     except sqlite3.Error as exc:
         conn.close()
         raise _storage_error(exc, path) from None
+    # Closed when the journal is no longer used, and at the latest when the process ends,
+    # even when the command line leaves without tearing the interpreter down (cli.entry):
+    # closing is when SQLite folds its write-ahead log back into the file.
+    weakref.finalize(journal, conn.close)
     return journal
 
 
