@@ -165,3 +165,33 @@ def test_a_fully_checked_playbook_serves_a_load_that_only_finds_templates(own_pl
     book = playbook_cache.load(own_playbook)
     assert from_store(own_playbook, templates=False)
     assert playbook_cache.load(own_playbook, templates=False) == book
+
+
+def test_a_stored_playbook_keeps_the_path_it_is_named_by(own_playbook: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same file reached from another folder by another relative path: its folder (where
+    its templates are looked for) must be the one that path names."""
+    monkeypatch.chdir(own_playbook.parent)
+    first = playbook_cache.load(Path("general.yaml"))
+    assert first.path == Path("general.yaml")
+    elsewhere = own_playbook.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert from_store(Path("../general.yaml"))
+    again = playbook_cache.load(Path("../general.yaml"))
+    assert again.path == Path("../general.yaml")
+    assert again.folder is not None and again.folder.resolve() == own_playbook.parent.resolve()
+    assert again == full_load(Path("../general.yaml"))
+
+
+def test_a_template_beside_a_playbook_named_relatively_is_checked_from_any_folder(own_playbook: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(own_playbook.parent)
+    (own_playbook.parent / "customer-apology.j2").write_text("Sorry, {{ recipient_name or 'you' }}.\n", encoding="utf-8")
+    playbook_cache.load(Path("general.yaml"))
+    elsewhere = own_playbook.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert from_store(Path("../general.yaml"))  # the same files, checked where they are
+    (own_playbook.parent / "customer-apology.j2").write_text("Sorry, {{ nobody_answered_this }}.\n", encoding="utf-8")
+    new_process()
+    with pytest.raises(PlaybookError, match="nobody_answered_this"):
+        playbook_cache.load(Path("../general.yaml"))

@@ -19,6 +19,7 @@ file and its folder are this user's own and nobody else can write them (cache.Di
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +48,8 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
         for candidate in (key,) if templates else (key, f"full\0{where}"):
             found = _stored(store.get(candidate), data)
             if found is not None:
-                return found
+                # as named this time: the same file may be reached by another relative path
+                return found if found.path == path else dataclasses.replace(found, path=path)
     from mea_culpa.paths import recording_probes
     from mea_culpa.playbook import load as full_load
 
@@ -99,5 +101,6 @@ def _remember(store: Any, key: str, data: bytes, probes: list[Path], book: Playb
         pickled = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - a value pickle cannot hold: simply not stored
         return
-    signed = [(str(p), *_signature(p)) for p in dict.fromkeys(probes)]
+    # absolute, so that a later run from another folder checks the same files
+    signed = [(os.path.abspath(p), *_signature(p)) for p in dict.fromkeys(probes)]
     store.put(key, (data, signed, pickled))
