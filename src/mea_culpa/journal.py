@@ -1185,16 +1185,13 @@ def open_journal(path: Path | None = None, *, create: bool = True) -> Journal:
     journal = Journal(conn, path)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = _settled(conn)
         if version > SCHEMA_VERSION:
             conn.close()
             raise StorageError(
                 f"the journal {path} was written by a newer mea-culpa (schema {version}; this one reads up to {SCHEMA_VERSION})",
                 hint="upgrade mea-culpa; the journal was left untouched",
             )
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
             _migrate(journal, version)
     except sqlite3.Error as exc:
@@ -1205,6 +1202,29 @@ def open_journal(path: Path | None = None, *, create: bool = True) -> Journal:
     # closing is when SQLite folds its write-ahead log back into the file.
     weakref.finalize(journal, conn.close)
     return journal
+
+
+def _settled(conn: sqlite3.Connection) -> int:
+    """Put a new connection in the journal's modes; returns the schema version found.
+
+    Switching a journal into WAL mode, or opening one just as another process closes it
+    (and folds its log back), can make SQLite answer "locked" at once instead of waiting
+    for busy_timeout; two first runs at the same moment meet exactly that. So those steps
+    are tried again for as long as busy_timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version <= SCHEMA_VERSION:  # a newer mea-culpa's journal is left as it is
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            return int(version)
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _migrate(journal: Journal, version: int) -> None:
