@@ -59,22 +59,22 @@ def fast(kind: str, source: str, context: Mapping[str, Any]) -> Any:
         return NOT_PLAIN
 
 
-def reference(kind: str, source: str, context: Mapping[str, Any]) -> Any:
-    """Jinja's answer: the value, or the error it becomes (type and message)."""
-    run = expressions.evaluate_in_jinja if kind == "when" else expressions.render_in_jinja
+def _answer(run: Any, source: str, context: Mapping[str, Any]) -> Any:
+    """The value, or the error it becomes (type and message)."""
     try:
         return run(source, context, what="x")
     except MeaCulpaError as exc:
         return (type(exc), str(exc))
+
+
+def reference(kind: str, source: str, context: Mapping[str, Any]) -> Any:
+    """Jinja's answer."""
+    return _answer(expressions.evaluate_in_jinja if kind == "when" else expressions.render_in_jinja, source, context)
 
 
 def public(kind: str, source: str, context: Mapping[str, Any]) -> Any:
     """What mea-culpa answers (plain first, then Jinja), as `reference` shows it."""
-    run = expressions.evaluate if kind == "when" else expressions.render_string
-    try:
-        return run(source, context, what="x")
-    except MeaCulpaError as exc:
-        return (type(exc), str(exc))
+    return _answer(expressions.evaluate if kind == "when" else expressions.render_string, source, context)
 
 
 def same(a: Any, b: Any) -> bool:
