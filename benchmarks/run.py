@@ -794,7 +794,8 @@ def main(argv: list[str] | None = None) -> int:
     method = (
         f"{rounds} rounds after a warm-up round; each round runs every command once in a shuffled order"
         f" (seed {seed}); figures are medians; commands run through {bench.cli_note}, in a new process"
-        f" each, with MEA_CULPA_HOME prepared before timing and a warm bytecode cache"
+        f" each, with MEA_CULPA_HOME prepared before timing (its cache folder warm, as after a first use;"
+        " the first-use rows start without it) and a warm bytecode cache"
     )
     text = table(rows)
     figures = {f.key: f for f in bench.figures}
