@@ -123,6 +123,20 @@ class DiskCache:
         self._data()[key] = value
         self.dirty = True
 
+    def get_for(self, key: str, content: bytes) -> Any:
+        """What `put_for` stored under `key` from exactly these bytes (a file's content as it
+        is now), or None: a file changed in any way, even keeping its size and time, misses."""
+        entry = self.get(key)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == content:
+            return entry[1]
+        return None
+
+    def put_for(self, key: str, content: bytes, value: Any) -> None:
+        """Store `value`, made from a file whose bytes are `content`, under `key`. The bytes
+        are compared whole rather than hashed: exact, and cheaper than loading a hash
+        library for files of a few kilobytes."""
+        self.put(key, (content, value))
+
     def save(self) -> None:
         if not self.dirty or self.entries is None:
             return

@@ -6,8 +6,8 @@ check, the analysis of every `when` and default); reading it back costs under on
 stored playbook is used only when everything its validation looked at is unchanged: the
 playbook's own bytes, and every template file it looked for, found or not (its bytes,
 following links), so that a template added beside the playbook, edited or removed is
-noticed. Bytes are compared whole rather than hashed: exact, and cheaper than loading a
-hash library (a few hundred kilobytes for all the built-ins). The store is tagged with
+noticed. Bytes are compared whole (`DiskCache.get_for`), a few hundred kilobytes for all
+the built-ins. The store is tagged with
 mea-culpa's code, Python's version, Jinja's and PyYAML's, so an upgrade or an edited
 checkout starts afresh.
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mea_culpa.playbook import Playbook
 
 # Bump when the shape of what is stored changes without a change of code (never so far).
-_LAYOUT = "1"
+_LAYOUT = "2"
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
@@ -46,7 +46,7 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
     store = _store() if data is not None else None
     if store is not None and data is not None:
         for candidate in (key,) if templates else (key, f"full\0{where}"):
-            found = _stored(store.get(candidate), data)
+            found = _stored(store.get_for(candidate, data))
             if found is not None:
                 # as named this time: the same file may be reached by another relative path
                 return found if found.path == path else dataclasses.replace(found, path=path)
@@ -79,13 +79,13 @@ def _signature(path: Path) -> tuple[str, bytes | None]:
         return "", None
 
 
-def _stored(entry: Any, data: bytes) -> Playbook | None:
+def _stored(entry: Any) -> Playbook | None:
     import pickle
 
+    if entry is None:
+        return None
     try:
-        stored, probes, pickled = entry
-        if stored != data:
-            return None
+        probes, pickled = entry
         for probe, real, content in probes:
             if _signature(Path(probe)) != (real, content):
                 return None
@@ -103,4 +103,4 @@ def _remember(store: Any, key: str, data: bytes, probes: list[Path], book: Playb
         return
     # absolute, so that a later run from another folder checks the same files
     signed = [(os.path.abspath(p), *_signature(p)) for p in dict.fromkeys(probes)]
-    store.put(key, (data, signed, pickled))
+    store.put_for(key, data, (signed, pickled))

@@ -361,14 +361,14 @@ def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
     if raw is None:
         return _read_file(path, None)
     cache = _rule_data_cache()
-    stored = cache.get(str(path)) if cache is not None else None
+    stored = cache.get_for(str(path), raw) if cache is not None else None
     if stored is not None:
-        rules = _rules_from(stored, raw, str(path))
+        rules = _rules_from(stored, str(path))
         if rules is not None:
             return rules, []
     rules, problems = _read_file(path, raw)
     if cache is not None and not problems:
-        cache.put(str(path), (raw, [_record(rule) for rule in rules]))
+        cache.put_for(str(path), raw, [_record(rule) for rule in rules])
     return rules, problems
 
 
@@ -422,7 +422,7 @@ def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.D
 
 # --- the rule data cache -----------------------------------------------------------------
 
-_RULE_DATA_FORMAT = "1"  # the shape of a stored rule; change it when that shape changes
+_RULE_DATA_FORMAT = "2"  # the shape of a stored rule; change it when that shape changes
 # Rule fields stored as they are; the compiled patterns are rebuilt from their text, and
 # `source` from the file's path and the rule's line.
 _PLAIN_FIELDS = tuple(f.name for f in fields(Rule) if f.name not in ("source", "unless", "regex", "exception_regex"))
@@ -456,13 +456,10 @@ def _record(rule: Rule) -> tuple[Any, ...]:
     return (plain, line, unless.components, unless.sentence_patterns, unless.text_patterns)
 
 
-def _rules_from(stored: Any, raw: bytes, path: str) -> list[Rule] | None:
-    """The rules stored for a file, or None when the file has changed or the entry cannot
-    be used (then the file is read)."""
+def _rules_from(records: Any, path: str) -> list[Rule] | None:
+    """The rules stored for a file, or None when the entry cannot be used (then the file
+    is read)."""
     try:
-        stored_raw, records = stored
-        if stored_raw != raw:
-            return None
         return [_rebuilt(record, path) for record in records]
     except Exception:  # a damaged entry is only a miss
         return None
