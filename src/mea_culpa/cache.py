@@ -61,6 +61,17 @@ def module_stamp(name: str) -> str:
     return f"{name}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{name}:absent"
 
 
+def stamp(*libraries: str) -> str:
+    """What a cached result depends on besides its own input: mea-culpa's version and code,
+    the Python that runs it, and the installed `libraries` that took part."""
+    import sys
+
+    from mea_culpa import __version__
+
+    parts = [__version__, f"{sys.hexversion:x}", sys.implementation.cache_tag, *map(module_stamp, libraries), code_stamp()]
+    return "/".join(parts)
+
+
 class DiskCache:
     """A mapping kept in `<home>/cache/<name>`, tagged so that another version's file is
     ignored rather than misread. Values must suit the format (JSON data, or code objects

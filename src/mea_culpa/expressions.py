@@ -673,35 +673,13 @@ def _private_folder(folder: Path) -> bool:
     return not stat.S_ISLNK(info.st_mode) and info.st_uid == getuid() and not info.st_mode & 0o022
 
 
-@lru_cache(maxsize=1)
 def _cache_version() -> str:
-    """What decides a cached analysis or compiled code besides its own text."""
-    import sys
+    """What decides a cached analysis or compiled code besides its own text: mea-culpa's
+    code, Python and Jinja, found without importing Jinja (a run whose analyses are all
+    cached must not pay for that import)."""
+    from mea_culpa.cache import stamp
 
-    from mea_culpa import __version__
-
-    return f"{__version__}/{_jinja_version()}/{sys.implementation.cache_tag}"
-
-
-_VERSION_LINE = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
-
-
-def _jinja_version() -> str:
-    """Jinja's version, read from its package instead of imported: a run whose analyses are
-    all cached must not pay for the import. Its `__version__` line, or, should a later Jinja
-    keep it elsewhere, the size and time of the file (a reinstall then only empties the caches)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("jinja2")
-    if spec is None or spec.origin is None:
-        return "missing"  # a dependency: importing it will say what is wrong
-    path = Path(spec.origin)
-    try:
-        found = _VERSION_LINE.search(path.read_text(encoding="utf-8"))
-        info = path.stat()
-    except (OSError, ValueError):
-        return "unreadable"
-    return found.group(1) if found else f"{info.st_size}-{info.st_mtime_ns}"
+    return stamp("jinja2")
 
 
 def _compile_cached(source: str, filename: str, compile_: Any) -> Any:

@@ -512,17 +512,11 @@ def _kept_templates() -> Any:
     kept code against the template's source before using it. It lives in the private cache
     (mea_culpa.cache: read back only when nobody else can write it), tagged with
     mea-culpa's code and Jinja's version, since the code depends on both."""
-    import sys
-
     from jinja2 import BytecodeCache
 
-    from mea_culpa.cache import DiskCache, code_stamp, module_stamp
+    from mea_culpa.cache import DiskCache, stamp
 
-    store = DiskCache.named(
-        "jinja-templates.marshal",
-        version="/".join((sys.implementation.cache_tag, module_stamp("jinja2"), code_stamp())),
-        fmt="marshal",
-    )
+    store = DiskCache.named("jinja-templates.marshal", version=stamp("jinja2"), fmt="marshal")
 
     class KeptTemplates(BytecodeCache):
         def load_bytecode(self, bucket: Any) -> None:

@@ -61,12 +61,9 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
 
 
 def _store() -> Any:
-    import sys
+    from mea_culpa.cache import DiskCache, stamp
 
-    from mea_culpa.cache import DiskCache, code_stamp, module_stamp
-
-    version = "/".join((_LAYOUT, sys.implementation.cache_tag, module_stamp("jinja2"), module_stamp("yaml"), code_stamp()))
-    return DiskCache.named("playbooks.marshal", version=version, fmt="marshal")
+    return DiskCache.named("playbooks.marshal", version=f"{_LAYOUT}/{stamp('jinja2', 'yaml')}", fmt="marshal")
 
 
 def _signature(path: Path) -> tuple[str, bytes | None]:

@@ -107,11 +107,9 @@ def _version_tag() -> str:
     """Everything a stored program or verdict depends on besides its key: the regex
     engine, and the code that judges (any module of mea-culpa, which an edited checkout
     changes without a new version number)."""
-    from mea_culpa import __version__
-    from mea_culpa.cache import code_stamp
+    from mea_culpa.cache import stamp
 
-    engine = [f"{sys.hexversion:x}", str(sys.implementation.cache_tag), str(_sre.MAGIC), str(_sre.CODESIZE)]
-    return "/".join([_FORMAT, __version__, *engine, sys.byteorder, code_stamp()])
+    return "/".join([_FORMAT, str(_sre.MAGIC), str(_sre.CODESIZE), sys.byteorder, stamp()])
 
 
 def _compile(pattern: str, programs: dict[re.Pattern[str], tuple[Any, ...]]) -> re.Pattern[str]:

@@ -442,10 +442,9 @@ def _rule_data_cache() -> DiskCache | None:
 def _rule_data_version() -> str:
     """What stored rule data depends on besides the file: the code that reads and checks
     rule files (mea-culpa's own) and the installed PyYAML."""
-    from mea_culpa import __version__
-    from mea_culpa.cache import code_stamp, module_stamp
+    from mea_culpa.cache import stamp
 
-    return "/".join([_RULE_DATA_FORMAT, __version__, module_stamp("yaml"), code_stamp()])
+    return f"{_RULE_DATA_FORMAT}/{stamp('yaml')}"
 
 
 def _record(rule: Rule) -> tuple[Any, ...]:
