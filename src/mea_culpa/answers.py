@@ -49,7 +49,7 @@ def _text(value: Any, *, required: bool) -> str:
         raise AnswerProblem("an answer is needed")
     if len(value) > MAX_TEXT:
         raise AnswerProblem(f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
-    return value
+    return str(value)
 
 
 def _choice(value: Any, choices: tuple[Choice, ...]) -> str:

@@ -402,8 +402,8 @@ class QuestionaryAsker:
         show = bool(items)  # when changing an earlier answer: what is there to start with
         while True:
             if show:
-                for n, item in enumerate(items, 1):
-                    self._note(f"{n}. {ui.describe_value(step, [item], limit=200)}")
+                for n, entry in enumerate(items, 1):
+                    self._note(f"{n}. {ui.describe_value(step, [entry], limit=200)}")
                 show = False
             if len(items) >= minimum:
                 nxt = self._list_next(step, items)

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import marshal
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ def _json_dumps(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
 
 
-_FORMATS = {"json": (_json_loads, _json_dumps), "marshal": (marshal.loads, marshal.dumps)}
+_FORMATS: dict[str, tuple[Callable[[bytes], Any], Callable[[Any], bytes]]] = {
+    "json": (_json_loads, _json_dumps),
+    "marshal": (marshal.loads, marshal.dumps),
+}
 
 
 @lru_cache(maxsize=1)  # the code does not change while it runs

@@ -343,9 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:
         if _State.debug:
             raise
-        exc = sys.exc_info()[1]
+        problem = sys.exc_info()[1]
         typer.echo(
-            f"error: internal problem ({type(exc).__name__}: {exc}). This is a bug in mea-culpa; your saved "
+            f"error: internal problem ({type(problem).__name__}: {problem}). This is a bug in mea-culpa; your saved "
             "answers are safe. Run again with --debug to see the details, and please report them.",
             err=True,
         )
@@ -364,13 +364,13 @@ def entry() -> None:
     """
     try:
         main()
-        code: object = 0
+        code: str | int | None = 0
     except SystemExit as exc:
         code = exc.code
     _leave(code)
 
 
-def _leave(code: object) -> None:
+def _leave(code: str | int | None) -> None:
     import atexit
 
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's and PyPy's

@@ -18,7 +18,7 @@ import datetime as dt
 import re
 import signal
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -134,7 +134,7 @@ def is_blaming(value: Any) -> bool:
     return bool(_BLAME.search(str(value)))
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "sentence_list": sentence_list,
     "human_date": human_date,
     "human_datetime": human_datetime,
@@ -142,7 +142,7 @@ FILTERS = {
     "sentence": sentence,
     "clause": clause,
 }
-TESTS = {"blaming": is_blaming}
+TESTS: dict[str, Callable[..., bool]] = {"blaming": is_blaming}
 
 
 # --- time limit ----------------------------------------------------------------------
@@ -327,7 +327,7 @@ def _limited_filters() -> dict[str, Any]:
     def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
         items = list(value)
         _check_size(len(str(d)) * max(0, len(items) - 1), "|join")
-        out = jf.do_join(eval_ctx, items, d, attribute)
+        out = str(jf.do_join(eval_ctx, items, d, attribute))
         _check_size(len(out), "|join")
         return out
 

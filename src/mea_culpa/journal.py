@@ -724,7 +724,7 @@ class Journal:
         like = session_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = [r["id"] for r in self.conn.execute("SELECT id FROM sessions WHERE id LIKE ? ESCAPE '\\' LIMIT 6", (like,))]
         if len(rows) == 1:
-            return rows[0]
+            return str(rows[0])
         if rows:
             raise NotFound(f"{session_id!r} matches several sessions: {', '.join(rows[:5])}", hint="type more of the id")
         raise NotFound(f"no session {session_id!r} in the journal", hint="see the sessions with: mea-culpa history")
@@ -805,7 +805,10 @@ class Journal:
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from None
         return [
-            SessionRow(*tuple(r)[:9], tags=tuple(json.loads(r["tags"] or "[]")), lessons_only=bool(r["lessons_only"]))
+            SessionRow(
+                r["id"], r["title"], r["playbook_id"], r["status"], r["severity"], r["stage_reached"], r["created_at"],
+                r["updated_at"], r["open_actions"], tuple(json.loads(r["tags"] or "[]")), bool(r["lessons_only"]),
+            )
             for r in rows
         ]
 
@@ -998,7 +1001,7 @@ class Journal:
             ]
         except sqlite3.Error as exc:
             raise _storage_error(exc, self.path) from None
-        return _stats().build_report(
+        report: stats.Report = _stats().build_report(
             since=since,
             sessions=sum(n for _, n in counts["status"]),
             by_playbook=counts["playbook_id"],
@@ -1013,6 +1016,7 @@ class Journal:
             ),
             patterns=found,
         )
+        return report
 
     def _per_month(self, low: str) -> dict[str, int]:
         """Sessions per calendar month (UTC), one index range count per month."""
@@ -1131,7 +1135,7 @@ class Journal:
             return False
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        return busy == 0
+        return bool(busy == 0)
 
 
 def _action_row(r: sqlite3.Row) -> ActionRow:

@@ -71,8 +71,8 @@ _JINJA_TESTS: dict[str, Callable[..., bool]] = {
     "true": lambda value: value is True,
     "false": lambda value: value is False,
 }
-_FILTERS = {**_JINJA_FILTERS, **FILTERS}  # the sandbox installs the project's over Jinja's
-_TESTS = {**_JINJA_TESTS, **TESTS}
+_FILTERS: dict[str, Callable[..., Any]] = {**_JINJA_FILTERS, **FILTERS}  # the project's win, as in the sandbox
+_TESTS: dict[str, Callable[..., bool]] = {**_JINJA_TESTS, **TESTS}
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "gt": operator.gt,
     "lteq": operator.le, "gteq": operator.ge,
@@ -334,5 +334,5 @@ def _chosen(part: Plain, run: _Run) -> Plain:
     """The body an `{% if %}…{% elif %}…{% else %}` renders."""
     for test, body in part[1]:
         if _value(test, run):
-            return body
-    return part[2]
+            return list(body)
+    return list(part[2])

@@ -86,7 +86,8 @@ def _stored(entry: Any) -> Playbook | None:
         for probe, real, content in probes:
             if _signature(Path(probe)) != (real, content):
                 return None
-        return pickle.loads(pickled)  # noqa: S301 - this user's own private cache (see module doc)
+        book: Playbook = pickle.loads(pickled)  # noqa: S301 - this user's own private cache (see module doc)
+        return book
     except Exception:  # noqa: BLE001 - a damaged or foreign entry is only a miss
         return None
 

@@ -31,7 +31,7 @@ else:
 def frozen(cls: type[T]) -> type[T]:
     """`@dataclass(frozen=True)`, with the shared equality, hash and repr."""
     made = dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
-    fields = dataclasses.fields(made)
+    fields = dataclasses.fields(made)  # type: ignore[arg-type]  # a dataclass from here on
     compared = _getter(tuple(f.name for f in fields if f.compare))
     shown = tuple(f.name for f in fields if f.repr)
 

@@ -81,7 +81,7 @@ def keep_pydantic_lazy() -> None:
             return None
 
         def each(values: object, param: object, ctx: object) -> object:
-            return [convert(v, param, ctx) for convert, v in zip(items, values, strict=True)]  # type: ignore[misc,call-overload]
+            return [convert(v, param, ctx) for convert, v in zip(items, values, strict=True)]  # type: ignore[call-overload]
 
         return each
 

@@ -168,7 +168,8 @@ def _check_depth(text: str, path: str) -> None:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                    mark = event.start_mark
+                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
                     raise YamlProblems([Diagnostic(path, line, col, "", f"nested more than {MAX_DEPTH} levels deep; flatten the structure")])
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1

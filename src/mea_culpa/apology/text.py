@@ -6,17 +6,19 @@ Everything here works in one pass over the text, so that a check stays linear in
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Sequence
+from typing import Any
 
 from mea_culpa import regex_cache
 
-try:  # Python 3.11+
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
-    from re._constants import MAXREPEAT as _MAXREPEAT  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-    from sre_constants import MAXREPEAT as _MAXREPEAT  # type: ignore[no-redef]
+if sys.version_info >= (3, 11):
+    import re._parser as _sre_parse
+    from re._constants import MAXREPEAT as _MAXREPEAT
+else:  # pragma: no cover - Python 3.10
+    import sre_parse as _sre_parse
+    from sre_constants import MAXREPEAT as _MAXREPEAT
 
 # Curly quotes and exotic spaces become their plain forms so that one pattern ("don't")
 # matches every keyboard. Each replacement is one character for one, so offsets into the
@@ -111,7 +113,7 @@ def _judge(expanded: str, case_sensitive: bool, compile: regex_cache.Compile) ->
     if problem:
         return problem
     try:
-        parsed = list(_sre_parse.parse(source))
+        parsed = list(_sre_parse.parse(source).data)
     except re.error as err:
         return f"not a valid regular expression: {err}"
     if _nested(parsed, outer_unbounded=False):
@@ -160,22 +162,22 @@ def _gap_problem(source: str) -> str | None:
     return None
 
 
-def _starts_word(items: Sequence[tuple[object, object]]) -> bool:
+def _starts_word(items: Sequence[tuple[object, Any]]) -> bool:
     """Whether every match of a parsed pattern begins with a word character (False if unsure)."""
     for op, av in items:
         name = str(op)
         if name in ("ASSERT", "ASSERT_NOT", "AT"):
             continue  # zero-width: the next item decides
         if name == "LITERAL":
-            return _WORD_CHAR.match(chr(av)) is not None  # type: ignore[arg-type]
+            return _WORD_CHAR.match(chr(av)) is not None
         if name == "IN":
-            return all(_set_item_is_word(item) for item in av)  # type: ignore[attr-defined]
+            return all(_set_item_is_word(item) for item in av)
         if name == "SUBPATTERN":
-            return _starts_word(list(av[-1]))  # type: ignore[index]
+            return _starts_word(list(av[-1]))
         if name == "BRANCH":
-            return all(_starts_word(list(branch)) for branch in av[1])  # type: ignore[index]
+            return all(_starts_word(list(branch)) for branch in av[1])
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, _, body = av  # type: ignore[misc]
+            low, _, body = av
             return bool(low) and _starts_word(list(body))
         return False
     return False
@@ -184,13 +186,13 @@ def _starts_word(items: Sequence[tuple[object, object]]) -> bool:
 _WORD_CHAR = re.compile(r"\w")
 
 
-def _set_item_is_word(item: tuple[object, object]) -> bool:
+def _set_item_is_word(item: tuple[object, Any]) -> bool:
     op, av = item
     name = str(op)
     if name == "LITERAL":
-        return _WORD_CHAR.match(chr(av)) is not None  # type: ignore[arg-type]
+        return _WORD_CHAR.match(chr(av)) is not None
     if name == "RANGE":
-        low, high = av  # type: ignore[misc]
+        low, high = av
         return high - low < 2000 and all(_WORD_CHAR.match(chr(code)) is not None for code in range(low, high + 1))
     if name == "CATEGORY":
         return str(av) in ("CATEGORY_DIGIT", "CATEGORY_WORD", "CATEGORY_UNI_DIGIT", "CATEGORY_UNI_WORD")
@@ -224,14 +226,14 @@ def nested_quantifier(pattern: str) -> bool:
         parsed = _sre_parse.parse(pattern)
     except re.error:
         return False
-    return _nested(list(parsed), outer_unbounded=False)
+    return _nested(list(parsed.data), outer_unbounded=False)
 
 
-def _nested(items: Sequence[tuple[object, object]], outer_unbounded: bool) -> bool:
+def _nested(items: Sequence[tuple[object, Any]], outer_unbounded: bool) -> bool:
     for op, av in items:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, high, body = av  # type: ignore[misc]
+            low, high, body = av
             if outer_unbounded and high > 1:
                 return True
             unbounded = high == _MAXREPEAT or high > _NESTING_LIMIT
@@ -244,17 +246,17 @@ def _nested(items: Sequence[tuple[object, object]], outer_unbounded: bool) -> bo
     return False
 
 
-def _children(name: str, av: object) -> list[list[tuple[object, object]]]:
+def _children(name: str, av: Any) -> list[list[tuple[object, Any]]]:
     if name == "SUBPATTERN":
-        return [list(av[-1])]  # type: ignore[index]
+        return [list(av[-1])]
     if name == "BRANCH":
-        return [list(branch) for branch in av[1]]  # type: ignore[index]
+        return [list(branch) for branch in av[1]]
     if name in ("ASSERT", "ASSERT_NOT"):
-        return [list(av[1])]  # type: ignore[index]
+        return [list(av[1])]
     if name == "ATOMIC_GROUP":
-        return [list(av)]  # type: ignore[call-overload]
+        return [list(av)]
     if name == "GROUPREF_EXISTS":
-        return [list(part) for part in av[1:] if part is not None]  # type: ignore[index]
+        return [list(part) for part in av[1:] if part is not None]
     return []
 
 

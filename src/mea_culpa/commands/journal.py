@@ -105,7 +105,7 @@ def _unicode(console: Console) -> bool:
 
 
 def _local(utc_text: str | None, *, with_time: bool = True) -> str:
-    from mea_culpa.stats import parse_utc
+    from mea_culpa.derived import parse_utc
 
     at = parse_utc(utc_text)
     if at is None:
@@ -280,7 +280,7 @@ def actions(
     else:
         with journal:
             session_id = journal.resolve(session) if session else None
-            query = {"include_closed": show_all and ics is None, "overdue": overdue, "owner": owner, "session": session_id}
+            query: dict[str, Any] = {"include_closed": show_all and ics is None, "overdue": overdue, "owner": owner, "session": session_id}
             shown = limit if limit else None
             if limit is None and not as_json and ics is None:
                 shown = DEFAULT_ACTIONS_SHOWN
