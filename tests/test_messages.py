@@ -245,6 +245,20 @@ def test_internal_note_is_blameless_with_owners_and_dates():
     reads_as_typed(body)
 
 
+def test_internal_note_quotes_the_customer_facing_words_and_does_not_call_a_fixed_problem_ongoing():
+    """`what_happened` is written to the people affected ("including yours"): the team
+    reads it as a quotation. A problem still happening when noticed, and fixed since, is
+    not "still happening" in a note written afterwards."""
+    fixed = draft("internal-note", still_happening=True).text
+    assert "In the words we use with those affected: “On Friday we sent 42 Mother's Day orders, including yours," in fixed
+    assert "Still happening when we noticed it: yes; fixed since." in fixed
+    assert "Still happening: yes." not in fixed
+    ongoing = draft("internal-note", still_happening=True, fix_status={"state": "later", "reason": "waiting for the courier"}).text
+    assert "Still happening: yes." in ongoing
+    reads_as_typed(fixed)
+    reads_as_typed(ongoing)
+
+
 def test_personal_note_speaks_to_one_person_in_the_first_person():
     r = draft("personal-note")
     assert r.body.startswith("Hi Mr Okafor,\n\nI'm sorry.")
