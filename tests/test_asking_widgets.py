@@ -8,6 +8,7 @@ keys, so a test whose keys run out fails at once with EOFError instead of hangin
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import threading
 import time
@@ -112,14 +113,7 @@ def typed(*script: str | Callable[[], object], columns: int = 100) -> Iterator[S
 def checker(step: Step) -> Callable[[Any], str | None]:
     """The check the runner hands to an asker: the problem with an answer, or None."""
 
-    def check(raw: Any) -> str | None:
-        try:
-            answers_mod.coerce(step, raw)
-        except answers_mod.AnswerProblem as exc:
-            return str(exc)
-        return None
-
-    return check
+    return functools.partial(answers_mod.problem, step)
 
 
 def ask(step: Step, *script: str | Callable[[], object], default: Any = None, current: Any = None,

@@ -193,6 +193,16 @@ def _field(field: Field, value: Any) -> Any:
     raise AnswerProblem(f"{field.id}: unknown field type {field.type}")  # pragma: no cover
 
 
+def problem(step: Step, value: Any) -> str | None:
+    """Why `value` cannot answer `step`, or None when it can: the check an asker is handed,
+    so that it can say what is wrong and ask again."""
+    try:
+        coerce(step, value)
+    except AnswerProblem as exc:
+        return str(exc)
+    return None
+
+
 def coerce(step: Step, value: Any) -> Any:
     """The stored form of `value` as an answer to `step`, or AnswerProblem saying why not.
     None means "no answer", which only optional steps accept."""

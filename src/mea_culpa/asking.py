@@ -8,6 +8,7 @@ Questions use `unsafe_ask`: questionary's `ask` would swallow Ctrl-C and return 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -429,14 +430,8 @@ class QuestionaryAsker:
                              stage=step.stage, required=field.required, choices=field.choices,
                              help=field.help)
 
-                def field_check(raw: Any, probe: Step = probe) -> str | None:
-                    try:
-                        answers_mod.coerce(probe, raw)
-                    except answers_mod.AnswerProblem as exc:
-                        return str(exc)
-                    return None
-
                 # kept as it will be stored, so the list shows dates, not "in 3 days"
+                field_check = functools.partial(answers_mod.problem, probe)
                 item[field.id] = answers_mod.coerce(probe, self.ask(probe, None, field_check))
             items.append(item)
 

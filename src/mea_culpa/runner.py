@@ -7,6 +7,7 @@ before the next question, so that an interrupted run loses nothing that was answ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -159,12 +160,7 @@ class Runner:
         existing = self.session.steps.get(step.id)
         current_value = sm.step_value(existing) if existing else None
 
-        def check(raw: Any) -> str | None:
-            try:
-                answers_mod.coerce(step, raw)
-            except answers_mod.AnswerProblem as exc:
-                return str(exc)
-            return None
+        check = functools.partial(answers_mod.problem, step)
 
         try:
             raw = self.asker.ask(step, default, check, current_value if again else None)
