@@ -24,8 +24,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mea_culpa.cli import main
-
 TESTS = Path(__file__).parent
 BAD = TESTS / "data" / "bad"
 MINI = TESTS / "data" / "playbooks" / "mini.yaml"
@@ -46,15 +44,11 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+def cli(cli: Callable[..., tuple[int, str, str]]) -> Callable[..., Result]:
+    """conftest's `cli`, with the result by name."""
+
     def run(*args: str) -> Result:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
+        return Result(*cli(*args))
 
     return run
 
