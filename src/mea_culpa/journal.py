@@ -758,26 +758,17 @@ class Journal:
     def _session_filters(
         playbook: str | None, tag: str | None, status: str | None, severity: str | None, since: str | None, before: str | None
     ) -> tuple[str, list[Any]]:
-        where, args = [], []
-        if playbook:
-            where.append("s.playbook_id = ?")
-            args.append(playbook)
-        if status:
-            where.append("s.status = ?")
-            args.append(status)
-        if severity:
-            where.append("s.severity = ?")
-            args.append(severity)
-        if since:
-            where.append("s.created_at >= ?")
-            args.append(since)
-        if before:
-            where.append("s.created_at < ?")
-            args.append(before)
-        if tag:
-            where.append("s.id IN (SELECT session_id FROM session_tags WHERE tag = ?)")
-            args.append(tag)
-        return (" WHERE " + " AND ".join(where) if where else ""), args
+        conditions = (
+            ("s.playbook_id = ?", playbook),
+            ("s.status = ?", status),
+            ("s.severity = ?", severity),
+            ("s.created_at >= ?", since),
+            ("s.created_at < ?", before),
+            ("s.id IN (SELECT session_id FROM session_tags WHERE tag = ?)", tag),
+        )
+        given = [(sql, value) for sql, value in conditions if value]
+        where = " WHERE " + " AND ".join(sql for sql, _ in given) if given else ""
+        return where, [value for _, value in given]
 
     def history(
         self,
