@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,10 @@ from mea_culpa import export
 from mea_culpa import session as sm
 from mea_culpa.errors import UsageError
 from mea_culpa.playbook import Playbook, load
+from message_fixture import DROP, example, fixture_playbook
 
-FIXTURE = Path(__file__).parent / "data" / "messages"
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parent.parent
-DROP = object()
 DRAFT = """Subject: I'm sorry: what went wrong, and how we're putting it right
 
 Hi Mr Okafor,
@@ -33,14 +31,6 @@ I'm sorry. We sent your order to an old address (d.okafor@example.com was not to
 """
 
 
-@lru_cache(maxsize=1)
-def fixture_playbook() -> Playbook:
-    return load(FIXTURE / "playbook.yaml")
-
-
-def example(**changes: Any) -> dict[str, Any]:
-    values = {**answers_mod.load_file(FIXTURE / "answers.yaml"), **changes}
-    return {k: v for k, v in values.items() if v is not DROP}
 
 
 class Clock:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,12 @@ from mea_culpa import messages
 from mea_culpa import session as sm
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook import Playbook, load
+from message_fixture import DROP, example, fixture_playbook
 
-FIXTURE = Path(__file__).parent / "data" / "messages"
 REPO = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 3, 14, 16, 42, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-DROP = object()
 
 
-@lru_cache(maxsize=1)
-def fixture_playbook() -> Playbook:
-    return load(FIXTURE / "playbook.yaml")
-
-
-def example(**changes: Any) -> dict[str, Any]:
-    values = {**answers_mod.load_file(FIXTURE / "answers.yaml"), **changes}
-    return {k: v for k, v in values.items() if v is not DROP}
 
 
 def make_session(playbook: Playbook, values: dict[str, Any]) -> sm.Session:
