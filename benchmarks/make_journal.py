@@ -22,8 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mea_culpa.journal import open_journal
-from mea_culpa.playbook import STAGE_KINDS
-from mea_culpa.session import Draft, Event, Session, StageRecord, StepRecord, slug
+from mea_culpa.playbook.model import STAGE_KINDS
+from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord, slug
 
 PLAYBOOKS = {
     # id: (weight, titles, tags, customer-facing)

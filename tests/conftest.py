@@ -46,7 +46,7 @@ def mini_playbook_path() -> Path:
 @pytest.fixture
 def cli(capsys):
     """Run the real entry point in-process: `code, out, err = cli("list", "--json")`."""
-    from mea_culpa.cli import main
+    from mea_culpa.cli.app import main
 
     def run(*args: str) -> tuple[int, str, str]:
         try:

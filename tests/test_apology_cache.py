@@ -241,7 +241,7 @@ CHECK = textwrap.dedent(
     parse, compile = re._parser.parse, regex_cache._compile
     re._parser.parse = lambda pattern, *args: parsed.append(pattern) or parse(pattern, *args)
     regex_cache._compile = lambda pattern, *args: compiled.append(pattern) or compile(pattern, *args)
-    from mea_culpa.cli import main
+    from mea_culpa.cli.app import main
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
         main(["check", "--format", "json", sys.argv[1]])

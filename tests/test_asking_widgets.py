@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import session as sm
-from mea_culpa.asking import QuestionaryAsker
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.run import session as sm
+from mea_culpa.run.asking import QuestionaryAsker
 from mea_culpa.journal import memory_journal
-from mea_culpa.playbook import Choice, Field, Playbook, Step, Validation, load
-from mea_culpa.runner import Review, Runner
+from mea_culpa.playbook.model import Choice, Field, Playbook, Step, Validation, load
+from mea_culpa.run.runner import Review, Runner
 from terminal_helpers import (
     BACKSPACE,
     CTRL_C,
@@ -484,7 +484,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
     import os
     import signal
 
-    from mea_culpa import asking
+    from mea_culpa.run import asking
 
     stopped: list[bool] = []
 
@@ -507,7 +507,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
 
 
 def test_stop_prompt_without_a_question_says_so():
-    from mea_culpa import asking
+    from mea_culpa.run import asking
 
     assert asking.stop_prompt() is False
 
@@ -610,7 +610,7 @@ def test_choose_playbook_returns_the_id():
 
 
 def test_module_choose_offers_value_label_pairs():
-    from mea_culpa import asking
+    from mea_culpa.run import asking
 
     with typed(DOWN + ENTER):
         assert asking.choose("Which message?", [("apology", "Apology"), ("update", "Status update")]) == "update"

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import expressions
-from mea_culpa import session as sm
-from mea_culpa.asking import NoInputAsker
-from mea_culpa.playbook import STAGE_KINDS, VOCABULARY, Playbook, Step, load
-from mea_culpa.runner import Runner
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.playbook import expressions
+from mea_culpa.run import session as sm
+from mea_culpa.run.asking import NoInputAsker
+from mea_culpa.playbook.model import STAGE_KINDS, VOCABULARY, Playbook, Step, load
+from mea_culpa.run.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 PLAYBOOKS = REPO / "playbooks"
@@ -427,7 +427,7 @@ def test_example_customer_facing_answers_avoid_non_apology_phrasing(playbook_id)
 
 @pytest.mark.parametrize("playbook_id", sorted(set(BUILTINS) - NO_CUSTOMER_APOLOGY))
 def test_example_customer_apology_drafts_score_at_least_80_without_warnings(playbook_id):
-    messages = pytest.importorskip("mea_culpa.messages")
+    messages = pytest.importorskip("mea_culpa.messages.drafting")
     engine = pytest.importorskip("mea_culpa.apology.engine")
     playbook, session = run(playbook_id)
     draft = messages.render(playbook, session, "customer-apology", tone="warm")
@@ -452,7 +452,7 @@ def test_the_worked_example_in_the_format_reference_validates(tmp_path):
 def test_wrong_recipient_drafts_the_containment_request_without_the_private_details():
     """Contain first: the request to the wrong recipient asks them to delete and confirm,
     and repeats nothing of what was sent nor who it was about."""
-    messages = pytest.importorskip("mea_culpa.messages")
+    messages = pytest.importorskip("mea_culpa.messages.drafting")
     playbook, session = run("wrong-recipient")
     assert playbook.messages[0].id == "containment-request"
     for tone in ("warm", "formal"):

@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from mea_culpa import errors
-from mea_culpa.commands.check import check
+from mea_culpa.cli.check import check
 
 GOOD = (
     "I'm sorry. On Tuesday we sent your order to the wrong address. That was our mistake, and it "
@@ -240,7 +240,7 @@ def test_a_byte_order_mark_and_windows_line_ends_do_not_shift_columns(tmp_path):
 
 
 def test_the_registered_command_prints_one_error_line_and_exits_2_for_a_missing_file(capsys):
-    from mea_culpa.cli import main
+    from mea_culpa.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["check", "no-such-apology.txt"])
@@ -252,7 +252,7 @@ def test_the_registered_command_prints_one_error_line_and_exits_2_for_a_missing_
 
 
 def test_the_registered_command_exits_1_for_a_failing_text(texts, capsys):
-    from mea_culpa.cli import main
+    from mea_culpa.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["check", str(texts["bad"])])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mea_culpa import __version__
-from mea_culpa.cli import main
-from mea_culpa.playbook import load
+from mea_culpa.cli.app import main
+from mea_culpa.playbook.model import load
 
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "playbooks" / "mini.yaml"
@@ -255,7 +255,7 @@ def test_no_save_leaves_no_journal(cli, tmp_path):
 
 
 def test_an_internal_bug_is_one_line_and_debug_shows_the_traceback(cli, monkeypatch):
-    import mea_culpa.catalog as catalog
+    import mea_culpa.playbook.catalog as catalog
 
     def boom(*a, **k):
         raise RuntimeError("kaboom")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import session as sm
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.run import session as sm
 from mea_culpa.journal import open_journal
-from mea_culpa.playbook import Playbook, load
+from mea_culpa.playbook.model import Playbook, load
 
 FIXTURE = Path(__file__).parent / "data" / "messages"
 DROP = object()
@@ -24,7 +24,7 @@ DROP = object()
 def validate_each_playbook_once(monkeypatch):
     """Each command loads and fully validates the session's playbook; the validation has
     its own tests, so here each file is validated once to keep these tests fast."""
-    from mea_culpa import catalog
+    from mea_culpa.playbook import catalog
 
     cached = lru_cache(maxsize=8)(lambda path, mtime: load(path))
     monkeypatch.setattr(catalog, "load", lambda path, **kw: cached(Path(path), Path(path).stat().st_mtime_ns))
@@ -112,8 +112,8 @@ def test_without_a_message_and_a_terminal_the_ids_are_listed(cli):
 
 
 def test_without_a_message_at_a_terminal_the_asker_offers_a_choice(cli, monkeypatch):
-    from mea_culpa import asking
-    from mea_culpa.commands import draft as draft_command
+    from mea_culpa.run import asking
+    from mea_culpa.cli import draft as draft_command
 
     save_session()
     asked = []

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import cache, messages
-from mea_culpa import session as sm
-from mea_culpa.playbook import load
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa import cache
+from mea_culpa.messages import drafting as messages
+from mea_culpa.run import session as sm
+from mea_culpa.playbook.model import load
 
 REPO = Path(__file__).resolve().parent.parent
 

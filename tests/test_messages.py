@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import messages
-from mea_culpa import session as sm
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.messages import drafting as messages
+from mea_culpa.run import session as sm
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
-from mea_culpa.playbook import Playbook, load
+from mea_culpa.playbook.model import Playbook, load
 from message_fixture import DROP, example, fixture_playbook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -404,7 +404,7 @@ def test_the_sandbox_still_guards_templates(write):
 
 
 def test_a_runaway_template_is_stopped(write, monkeypatch):
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
 
     if not hasattr(expressions, "sandbox_time_limit"):
         pytest.skip("this build has no time limit for templates")
@@ -506,9 +506,9 @@ _RUNS: dict[str, tuple[Playbook, sm.Session]] = {}
 def run_builtin(playbook_id: str) -> tuple[Playbook, sm.Session]:
     """A built-in completed with no input from its example answers (cached per test run)."""
     if playbook_id not in _RUNS:
-        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.run.asking import NoInputAsker
         from mea_culpa.journal import memory_journal
-        from mea_culpa.runner import Runner
+        from mea_culpa.run.runner import Runner
 
         playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
         values = answers_mod.check_all(playbook, answers_mod.load_file(REPO / "tests" / "data" / "answers" / f"{playbook_id}.yaml"), source="example")

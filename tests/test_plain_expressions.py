@@ -24,12 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest_hypothesis import examples
-from mea_culpa import answers as answers_mod
-from mea_culpa import expressions, plain_expressions
-from mea_culpa import session as sm
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.playbook import expressions
+from mea_culpa.playbook import plain_expressions
+from mea_culpa.run import session as sm
 from mea_culpa.errors import MeaCulpaError, SecurityError
 from mea_culpa.paths import builtin_playbooks_dir
-from mea_culpa.playbook import ACTION_STATES, Playbook, Step, load
+from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step, load
 
 ANSWERS = Path(__file__).parent / "data" / "answers"
 NOT_PLAIN = object()  # the plain evaluator declined: Jinja answers
@@ -357,7 +358,7 @@ def test_an_evaluation_past_its_time_budget_is_left_to_jinja(monkeypatch):
 EVALUATE_ALL = textwrap.dedent(
     """
     import json, sys
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
     out = []
     for kind, source, context in json.load(open(sys.argv[1])):
         run = expressions.condition if kind == "when" else expressions.render_string

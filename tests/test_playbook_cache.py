@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mea_culpa import cache, catalog, playbook_cache
+from mea_culpa import cache
+from mea_culpa.playbook import catalog
+from mea_culpa.playbook import playbook_cache
 from mea_culpa.errors import PlaybookError
-from mea_culpa.playbook import load as full_load
+from mea_culpa.playbook.model import load as full_load
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -30,7 +32,7 @@ class Validated(Exception):
 def from_store(path: Path, *, templates: bool = True) -> bool:
     """Whether a new process would take this playbook from the store (the validator is
     replaced by one that refuses to run)."""
-    import mea_culpa.playbook_format as fmt
+    import mea_culpa.playbook.format as fmt
 
     new_process()
     real = fmt.load

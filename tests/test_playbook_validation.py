@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mea_culpa.errors import PlaybookError
-from mea_culpa.playbook import STAGE_KINDS, json_schema, load, loads
+from mea_culpa.playbook.model import STAGE_KINDS, json_schema, load, loads
 
 VALID = """\
 id: late-invoice

@@ -24,10 +24,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest_hypothesis import examples
-from mea_culpa import answers as answers_mod
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.errors import AnswersError, ExitCode, MeaCulpaError
 from mea_culpa.paths import builtin_playbooks_dir
-from mea_culpa.playbook import ACTION_STATES, Playbook, Step, load, loads
+from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step, load, loads
 
 TESTS = Path(__file__).parent
 MINI = TESTS / "data" / "playbooks" / "mini.yaml"
@@ -327,7 +327,7 @@ def playbook_and_answers(draw: st.DrawFn) -> tuple[Path, dict[str, Any]]:
 
 
 def _run_cli(*args: str) -> tuple[int, str, str]:
-    from mea_culpa.cli import main
+    from mea_culpa.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -353,9 +353,9 @@ def _start(path: Path, answers_text: str, folder: Path, name: str) -> Any:
 
 def _export_yaml(path: Path, session: Any) -> str:
     try:
-        from mea_culpa.export import to_yaml
+        from mea_culpa.export.document import to_yaml
     except ImportError:  # until export.py exists: the answers as a plain YAML answers file
-        from mea_culpa import session as sm
+        from mea_culpa.run import session as sm
 
         plan = sm.plan(book(path), session)
         data = {p.step.id: sm.step_value(p.record) for s in plan.stages for p in s.steps if p.applicable and p.record}
@@ -366,7 +366,7 @@ def _export_yaml(path: Path, session: Any) -> str:
 @settings(max_examples=examples(slow=True))
 @given(case=playbook_and_answers())
 def test_a_session_exported_as_yaml_replays_to_the_same_answers(case: tuple[Path, dict[str, Any]]):
-    from mea_culpa import session as sm
+    from mea_culpa.run import session as sm
 
     path, chosen = case
     playbook = book(path)
@@ -390,9 +390,9 @@ def test_a_session_exported_as_yaml_replays_to_the_same_answers(case: tuple[Path
 
 
 def test_export_keeps_a_next_line_character_in_multiline_text():
-    from mea_culpa import session as sm
+    from mea_culpa.run import session as sm
 
-    to_yaml = pytest.importorskip("mea_culpa.export").to_yaml
+    to_yaml = pytest.importorskip("mea_culpa.export.document").to_yaml
     playbook = book(MINI)
     session, _ = sm.new_session(playbook, session_id="s", title="t", now="2026-11-22T10:00:00Z")
     text = "first line\nsecond\x85still second"

@@ -92,7 +92,8 @@ def test_a_record_with_an_unhashable_field_refuses_a_hash_as_a_dataclass_does() 
 
 
 def test_the_projects_models_are_records() -> None:
-    from mea_culpa import playbook, session
+    from mea_culpa.playbook import model as playbook
+    from mea_culpa.run import session
 
     step = playbook.Step(id="a", type="text", prompt="A?", stage="facts")
     assert step == playbook.Step(id="a", type="text", prompt="A?", stage="facts")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from mea_culpa import session as sm
-from mea_culpa.asking import NoInputAsker, ScriptedAsker, attempts
+from mea_culpa.run import session as sm
+from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts
 from mea_culpa.errors import AnswersError
 from mea_culpa.journal import memory_journal, open_journal
-from mea_culpa.playbook import load
-from mea_culpa.runner import Review, Runner, SaveAndQuit
+from mea_culpa.playbook.model import load
+from mea_culpa.run.runner import Review, Runner, SaveAndQuit
 
 ANSWERS = {
     "severity": "minor",

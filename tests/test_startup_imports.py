@@ -72,7 +72,7 @@ def all_imported(tmp_path: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -
 def registered_commands() -> set[str]:
     import typer.main
 
-    from mea_culpa.cli import app
+    from mea_culpa.cli.app import app
 
     return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
@@ -107,7 +107,7 @@ def test_a_run_without_input_imports_no_prompts(tmp_path: Path) -> None:
 
 
 # What validating a playbook costs, which a stored one (playbook_cache.py) spares a run.
-VALIDATOR = {"mea_culpa.playbook_format", "mea_culpa.schema"}
+VALIDATOR = {"mea_culpa.playbook.format", "mea_culpa.playbook.schema"}
 
 
 def test_a_repeated_run_without_input_uses_the_stored_playbook_and_no_rich(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def _command():
     import typer
     import typer.main
 
-    import mea_culpa.cli  # noqa: F401  (installs the stand-in)
+    import mea_culpa.cli.app  # noqa: F401  (installs the stand-in)
 
     app = typer.Typer()
 
@@ -261,7 +261,7 @@ def test_path_checks_stay_typers(tmp_path: Path) -> None:
 def test_building_only_the_command_asked_for_changes_no_output(
     args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mea_culpa import cli
+    from mea_culpa.cli import app as cli
 
     def run() -> tuple[object, str, str]:
         with pytest.raises(SystemExit) as stop:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mea_culpa import stats
-from mea_culpa.session import Event
+from mea_culpa.run.session import Event
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from mea_culpa.records import frozen
 
 if TYPE_CHECKING:  # imported where used: `history` and `stats` need no session model
     from mea_culpa import stats
-    from mea_culpa.session import Change, Draft, Event, Session
+    from mea_culpa.run.session import Change, Draft, Event, Session
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
@@ -650,7 +650,7 @@ class Journal:
 
     def load(self, session_id: str) -> Session:
         """The whole session; NotFound (with the close ids) when there is none."""
-        from mea_culpa.session import Draft, Event, Session, StageRecord, StepRecord
+        from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
 
         try:
             row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
@@ -1256,7 +1256,7 @@ def _statements(script: str) -> Iterator[str]:
 
 def _backfill_v2(journal: Journal, conn: sqlite3.Connection) -> None:
     """Fill the new columns, the factors and the derived follow-ups from what version 1 stored."""
-    from mea_culpa.session import Event
+    from mea_culpa.run.session import Event
 
     sessions = conn.execute("SELECT id, noticed_at, created_at, updated_at FROM sessions").fetchall()
     for row in sessions:

@@ -200,6 +200,10 @@ def _from_yaml_error(exc: yaml.MarkedYAMLError, path: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
     problem = (exc.problem or exc.context or "not valid YAML").strip()
+    if "maximum nesting depth" in problem:
+        # libyaml (PyYAML >= 6.0.3) stops at its own depth limit while scanning ahead,
+        # before _check_depth sees the events of the 65th level: the same advice, at its mark
+        return Diagnostic(path, line, col, "", f"nested more than {MAX_DEPTH} levels deep; flatten the structure")
     if "tab character" in problem or "'\\t'" in problem:
         problem = "a tab character: YAML indents with spaces only; replace the tab with spaces"
     else:

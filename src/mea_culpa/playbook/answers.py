@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mea_culpa.errors import AnswersError
-from mea_culpa.playbook import ACTION_STATES, Choice, Field, Playbook, Step
+from mea_culpa.playbook.model import ACTION_STATES, Choice, Field, Playbook, Step
 
 MAX_TEXT = 20_000  # characters in one answer: a long email, not a novel
 MAX_ITEMS = 200
@@ -265,7 +265,7 @@ def _check_text(step: Step, text: str) -> None:
 def _matches(pattern: str, text: str) -> bool:
     # A pattern comes from the playbook: one that backtracks for ever on some answer must
     # not hang the run (the validator already refuses nested repetition like (a+)+).
-    from mea_culpa.expressions import time_limit
+    from mea_culpa.playbook.expressions import time_limit
 
     def too_slow(message: str) -> AnswerProblem:
         return AnswerProblem(f"checking this answer against the step's pattern {message}; the pattern is too complex (tell the playbook's author)")

@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mea_culpa import schema as s
+from mea_culpa.playbook import schema as s
 from mea_culpa import yamlfile
 from mea_culpa.errors import Diagnostic, PlaybookError, quoted
 from mea_culpa.paths import PathEscape, check_relative, resolve_inside
-from mea_culpa.playbook import (
+from mea_culpa.playbook.model import (
     AUDIENCES,
     CHANNELS,
     CONTEXT_NAMES,
@@ -341,7 +341,7 @@ class _Semantics:
                 self.problem(key, f"{what} uses {name!r}, but no step has that id{hint}")
 
     def _steps(self) -> set[str]:
-        from mea_culpa import expressions
+        from mea_culpa.playbook import expressions
 
         everything = {step.id for step in self.playbook.steps}
         earlier: dict[str, str] = {}
@@ -377,7 +377,7 @@ class _Semantics:
         return everything
 
     def _expression(self, key: yamlfile.Key, source: str, earlier: dict[str, str], everything: set[str], what: str) -> None:
-        from mea_culpa import expressions
+        from mea_culpa.playbook import expressions
 
         try:
             found = expressions.analyze_expression(source)
@@ -438,7 +438,7 @@ class _Semantics:
             self._default_fits(key + ("default",), kind, raw)
 
     def _default_fits(self, key: yamlfile.Key, kind: str, raw: dict[str, Any]) -> None:
-        from mea_culpa.answers import AnswerProblem, coerce
+        from mea_culpa.playbook.answers import AnswerProblem, coerce
 
         default = raw["default"]
         if isinstance(default, str) and ("{{" in default or "{%" in default):
@@ -485,7 +485,7 @@ class _Semantics:
         """Check a message template and every template it includes, imports or extends:
         each parses, names only known answers, stays inside the template folders and asks
         nothing of the sandbox that it would refuse."""
-        from mea_culpa import expressions
+        from mea_culpa.playbook import expressions
 
         env = _template_environment()
         globals_ = set(env.globals)
@@ -530,11 +530,11 @@ class _Semantics:
 @lru_cache(maxsize=1)
 def _template_environment() -> Any:
     """A sandbox that knows every filter a message template may use, to read templates."""
-    from mea_culpa.expressions import make_environment
+    from mea_culpa.playbook.expressions import make_environment
 
     env = make_environment()
     try:
-        from mea_culpa.messages import FILTERS as message_filters
+        from mea_culpa.messages.drafting import FILTERS as message_filters
     except ImportError:  # pragma: no cover - messages.py is part of the package
         message_filters = {}
     env.filters.update(message_filters)

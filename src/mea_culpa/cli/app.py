@@ -84,7 +84,7 @@ def list_playbooks(
       mea-culpa list
       mea-culpa list --json
     """
-    from mea_culpa import catalog
+    from mea_culpa.playbook import catalog
 
     entries = catalog.entries(_dirs(playbooks))
     if as_json:
@@ -126,7 +126,7 @@ def show(
       mea-culpa show service-outage
       mea-culpa show ./my-playbook.yaml --json
     """
-    from mea_culpa import catalog
+    from mea_culpa.playbook import catalog
 
     book = catalog.resolve(playbook, _dirs(playbooks))
     if as_json:
@@ -134,7 +134,7 @@ def show(
 
         typer.echo(json.dumps(book.as_data(), indent=2, ensure_ascii=False))
         return
-    from mea_culpa import ui
+    from mea_culpa.cli import ui
 
     ui.show_playbook(book)
 
@@ -154,7 +154,7 @@ def validate(
       mea-culpa validate .mea-culpa/playbooks/*.yaml
     """
     from mea_culpa.errors import PlaybookError
-    from mea_culpa.playbook import load
+    from mea_culpa.playbook.model import load
 
     bad = 0
     for path in files:
@@ -191,7 +191,7 @@ def schema(
     """
     import json
 
-    from mea_culpa.playbook import json_schema
+    from mea_culpa.playbook.model import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:
@@ -220,7 +220,7 @@ def new(
       mea-culpa new late-invoice
       mea-culpa new our-outage --from service-outage
     """
-    from mea_culpa import scaffold
+    from mea_culpa.playbook import scaffold
 
     path = scaffold.create(name, directory, from_id=from_, extra=_dirs(playbooks))
     typer.echo(f"created {path}", err=True)
@@ -251,7 +251,7 @@ def start(
       mea-culpa start service-outage --title "checkout down"
       mea-culpa start general --answers answers.yaml --no-input
     """
-    from mea_culpa import run_command
+    from mea_culpa.cli import run as run_command
 
     run_command.start(
         playbook, title=title, answers_file=answers, assignments=set_ or [], no_input=no_input,
@@ -274,14 +274,15 @@ def resume(
       mea-culpa resume
       mea-culpa resume 2026-11-22-checkout-down
     """
-    from mea_culpa import run_command
+    from mea_culpa.cli import run as run_command
 
     run_command.resume(session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks))
 
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
-    from mea_culpa.commands import check, draft, export, journal
+    from mea_culpa.cli import check, draft, export
+    from mea_culpa.commands import journal
 
     app.command()(check.check)
     app.command()(draft.draft)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from mea_culpa.errors import UsageError
-from mea_culpa.playbook import ID_PATTERN, json_schema, loads
+from mea_culpa.playbook.model import ID_PATTERN, json_schema, loads
 
 SCHEMA_FILE = "playbook.schema.json"
 SCHEMA_COMMENT = f"# yaml-language-server: $schema=./{SCHEMA_FILE}\n"
@@ -147,7 +147,7 @@ def create(name: str, directory: Path, *, from_id: str | None = None, extra: tup
         text = SKELETON.format(id=name, title=_title_from(name))
         source_folder = None
     else:
-        from mea_culpa import catalog
+        from mea_culpa.playbook import catalog
 
         source = catalog.resolve(from_id, extra)
         assert source.path is not None

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mea_culpa.errors import UsageError
-from mea_culpa.playbook import Playbook, Step
-from mea_culpa.session import Plan, Session, plan, step_value
+from mea_culpa.playbook.model import Playbook, Step
+from mea_culpa.run.session import Plan, Session, plan, step_value
 
 SCHEMA_VERSION = 1
 FORMATS = ("md", "html", "json", "yaml")
@@ -244,7 +244,7 @@ def duration(seconds: int | None) -> str:
     """Seconds as "1 hour 5 minutes"; empty when unknown."""
     if seconds is None:
         return ""
-    from mea_culpa.messages import human_duration
+    from mea_culpa.messages.drafting import human_duration
 
     return human_duration(seconds)
 
@@ -308,7 +308,7 @@ def _action_line(action: Mapping[str, Any]) -> str:
         parts.append(f"effort: {action['effort']}")
     commitment = action.get("commitment")
     if commitment is not None:
-        from mea_culpa.messages import is_commitment
+        from mea_culpa.messages.drafting import is_commitment
 
         parts.append("commitment" if is_commitment(commitment) else "idea")
     if action.get("status") not in (None, "open", "done"):

@@ -14,7 +14,7 @@ from dataclasses import field, replace
 from types import MappingProxyType
 from typing import Any
 
-from mea_culpa.playbook import STAGE_KINDS, Playbook, Stage, Step
+from mea_culpa.playbook.model import STAGE_KINDS, Playbook, Stage, Step
 from mea_culpa.records import frozen
 
 STATUSES = ("in-progress", "completed", "abandoned")
@@ -346,7 +346,7 @@ def _holds(source: str, context: Mapping[str, Any], what: str) -> bool:
     """Whether a `when` holds. A condition that fails only because an answer it reads is
     not given yet (`'x' in others_involved` before that question) does not hold *yet*;
     one that fails with every answer it reads in hand is the playbook's error."""
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
     from mea_culpa.errors import TemplateError
 
     try:
@@ -360,7 +360,7 @@ def _holds(source: str, context: Mapping[str, Any], what: str) -> bool:
 
 def default_for(step: Step, plan_: Plan) -> Any:
     """The step's default, with `{{ earlier_answer }}` rendered from the answers so far."""
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
 
     default = step.default
     if expressions.is_template(default):

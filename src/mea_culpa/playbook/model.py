@@ -243,21 +243,21 @@ def load(path: Path, *, display: str | None = None, templates: bool = True) -> P
     With `templates=False` the message templates are only found, not analysed: the
     analysis compiles every template, which `validate` and `show` pay, while a run does
     not need it and a draft reports a bad template when it renders."""
-    from mea_culpa import playbook_format
+    from mea_culpa.playbook import format as playbook_format
 
     return playbook_format.load(path, display=display, templates=templates)
 
 
 def loads(text: str, display: str, *, path: Path | None = None, templates: bool = True) -> Playbook:
     """Validate playbook text (see `load`)."""
-    from mea_culpa import playbook_format
+    from mea_culpa.playbook import format as playbook_format
 
     return playbook_format.loads(text, display, path=path, templates=templates)
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the playbook format, for editors and the YAML language server."""
-    from mea_culpa import playbook_format
+    from mea_culpa.playbook import format as playbook_format
 
     return playbook_format.json_schema()
 

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mea_culpa import answers as answers_mod
-from mea_culpa import session as sm
+from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.run import session as sm
 from mea_culpa.errors import Interrupted, UsageError
-from mea_culpa.playbook import Playbook
+from mea_culpa.playbook.model import Playbook
 
 
 def can_ask() -> bool:
@@ -73,7 +73,7 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         # A question on screen is ended through prompt_toolkit, so that it restores the
         # terminal; raising from inside its event loop would skip that clean-up.
-        asking = sys.modules.get("mea_culpa.asking")
+        asking = sys.modules.get("mea_culpa.run.asking")
         if asking is None or not asking.stop_prompt():
             raise KeyboardInterrupt
 
@@ -104,7 +104,7 @@ def _say(text: str) -> None:
 
 
 def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
-    from mea_culpa.runner import Runner, SaveAndQuit
+    from mea_culpa.run.runner import Runner, SaveAndQuit
 
     runner = Runner(book, session, journal, asker, prefilled=prefilled)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
@@ -129,7 +129,7 @@ def start(
     tags: tuple[str, ...],
     extra: tuple[Path, ...],
 ) -> None:
-    from mea_culpa import catalog
+    from mea_culpa.playbook import catalog
     from mea_culpa.journal import open_journal
 
     interactive = not no_input and can_ask()
@@ -137,11 +137,11 @@ def start(
         _say("(no terminal to ask questions: running as with --no-input)")
     asker: Any
     if interactive:
-        from mea_culpa.asking import QuestionaryAsker
+        from mea_culpa.run.asking import QuestionaryAsker
 
         asker = QuestionaryAsker()
     else:
-        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.run.asking import NoInputAsker
 
         asker = NoInputAsker()
     if playbook_name is None:
@@ -158,7 +158,7 @@ def start(
     prefilled = prefilled_answers(book, answers_file, assignments)  # bad answers: exit 2, journal untouched
     if title is None:
         if interactive:
-            from mea_culpa import ui
+            from mea_culpa.cli import ui
 
             ui.intro(book)
             try:
@@ -168,7 +168,7 @@ def start(
         else:
             title = book.title
     elif interactive:
-        from mea_culpa import ui
+        from mea_culpa.cli import ui
 
         ui.intro(book)
     today, name = dt.date.today().isoformat(), sm.slug(title)
@@ -193,7 +193,7 @@ def start(
 
 
 def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
-    from mea_culpa import ui
+    from mea_culpa.cli import ui
 
     plan = sm.plan(book, final)
     ui.summary(final, plan, saved=saved)
@@ -212,7 +212,8 @@ def resume(
     no_input: bool,
     extra: tuple[Path, ...],
 ) -> None:
-    from mea_culpa import catalog, ui
+    from mea_culpa.playbook import catalog
+    from mea_culpa.cli import ui
     from mea_culpa.journal import open_journal
 
     journal = open_journal(create=False)
@@ -225,13 +226,13 @@ def resume(
         _say("(no terminal to ask questions: running as with --no-input)")
     session, change = sm.note_resumed(session, now=sm.utc_now(), detail="playbook changed" if changed else "")
     if interactive:
-        from mea_culpa.asking import QuestionaryAsker
+        from mea_culpa.run.asking import QuestionaryAsker
 
         journal.apply(session, change)
         ui.resumed(session, sm.plan(book, session), changed=changed)
         final = _run(book, session, journal, QuestionaryAsker(), prefilled, saved=True)
     else:
-        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.run.asking import NoInputAsker
 
         if changed:
             ui.notice("The playbook changed since this session started; answers are matched by step id.")

@@ -11,8 +11,8 @@ import typer
 
 if TYPE_CHECKING:
     from mea_culpa.journal import Journal
-    from mea_culpa.playbook import Message, Playbook
-    from mea_culpa.session import Session
+    from mea_culpa.playbook.model import Message, Playbook
+    from mea_culpa.run.session import Session
 
 
 def draft(
@@ -41,8 +41,8 @@ def draft(
 
     Example: mea-culpa draft --message status-update --phase investigating | pbcopy
     """
-    from mea_culpa import messages
-    from mea_culpa.catalog import playbook_for_session
+    from mea_culpa.messages import drafting as messages
+    from mea_culpa.playbook.catalog import playbook_for_session
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
 
@@ -93,7 +93,7 @@ def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
     if not _interactive():
         return None
     try:
-        from mea_culpa import asking
+        from mea_culpa.run import asking
     except ImportError:
         return None
     # asking.py is the only module that talks to questionary; use its chooser.
@@ -108,7 +108,7 @@ def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
 
 
 def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> Message:
-    from mea_culpa import messages
+    from mea_culpa.messages import drafting as messages
     from mea_culpa.errors import UsageError
 
     if wanted is not None:
@@ -123,7 +123,7 @@ def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> M
 
 
 def _pick_phase(message: Message, phase: str | None) -> str | None:
-    from mea_culpa import messages
+    from mea_culpa.messages import drafting as messages
     from mea_culpa.errors import UsageError
 
     valid = messages.phases_for(message)
@@ -147,7 +147,7 @@ def _check(text: str, audience: str) -> Any:
 def _store(
     journal: Journal, session: Session, message: Message, tone: str, phase: str | None, text: str, result: Any, *, edited: bool
 ) -> Session:
-    from mea_culpa.session import Draft, add_draft, utc_now
+    from mea_culpa.run.session import Draft, add_draft, utc_now
 
     record = Draft(
         message_id=message.id,
@@ -183,7 +183,7 @@ def _report(message: Message, tone: str, phase: str | None, session_id: str, res
 def _informs(message: Message) -> bool:
     """Status updates, public posts and requests (such as asking a wrong recipient to delete
     a message) inform or ask; the missing parts of an apology are no fault there."""
-    from mea_culpa import messages
+    from mea_culpa.messages import drafting as messages
 
     return bool(messages.phases_for(message)) or message.audience == "public" or message.template in messages.REQUEST_TEMPLATES
 

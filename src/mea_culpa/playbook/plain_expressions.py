@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from mea_culpa.expressions import FILTERS, MAX_OUTPUT, MAX_SECONDS, TESTS
+from mea_culpa.playbook.expressions import FILTERS, MAX_OUTPUT, MAX_SECONDS, TESTS
 
 FORMAT = 1  # the shape of the tree above; a change makes the cached trees another version's
 # Time the evaluator may take before it hands over to Jinja (whose own limit then applies).

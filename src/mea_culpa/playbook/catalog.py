@@ -17,14 +17,14 @@ from mea_culpa.paths import PlaybookSource, playbook_search_path
 from mea_culpa.records import frozen
 
 if TYPE_CHECKING:
-    from mea_culpa.playbook import Playbook
+    from mea_culpa.playbook.model import Playbook
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
     """Full validation (playbook.load), kept between runs while nothing it read changes
     (playbook_cache.py); imported only when a playbook is really loaded: `list` reads
     files shallowly and need not pay for the validator."""
-    from mea_culpa import playbook_cache
+    from mea_culpa.playbook import playbook_cache
 
     return playbook_cache.load(path, templates=templates)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mea_culpa.playbook import Playbook
+    from mea_culpa.playbook.model import Playbook
 
 # Bump when the shape of what is stored changes without a change of code (never so far).
 _LAYOUT = "2"
@@ -51,7 +51,7 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
                 # as named this time: the same file may be reached by another relative path
                 return found if found.path == path else dataclasses.replace(found, path=path)
     from mea_culpa.paths import recording_probes
-    from mea_culpa.playbook import load as full_load
+    from mea_culpa.playbook.model import load as full_load
 
     with recording_probes() as probes:
         book = full_load(path, templates=templates)

@@ -564,7 +564,7 @@ def _analysis_key(kind: str, source: str, env: SandboxedEnvironment | None) -> t
     so the key needs no environment: reading a `when` or a default's analysis back (and its
     plain form) does not import Jinja. Another environment's filters and tests are listed."""
     from mea_culpa.cache import DiskCache
-    from mea_culpa.plain_expressions import FORMAT
+    from mea_culpa.playbook.plain_expressions import FORMAT
 
     cache = DiskCache.named("template-analysis.json", version=f"{_cache_version()}/plain-{FORMAT}")
     names = "sandbox" if env is None else "\0".join((",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
@@ -596,7 +596,7 @@ def _analyze_expression(source: str) -> Analysis:
     from jinja2 import TemplateSyntaxError, meta, nodes
     from jinja2.parser import Parser
 
-    from mea_culpa import plain_expressions
+    from mea_culpa.playbook import plain_expressions
 
     env = _env()
     try:
@@ -703,7 +703,7 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain
     from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta
 
-    from mea_culpa import plain_expressions
+    from mea_culpa.playbook import plain_expressions
 
     try:
         tree = env.parse(source)
@@ -777,7 +777,7 @@ def _one_line(value: Any, limit: int = 300) -> str:
 def evaluate(source: str, context: Mapping[str, Any], *, what: str = "expression") -> Any:
     """The value of a sandboxed expression over `context`: from its plain form when it has
     one and that answers (without Jinja), else from Jinja, which gives the same value."""
-    from mea_culpa import plain_expressions
+    from mea_culpa.playbook import plain_expressions
 
     value = _plain_answer(plain_expressions.evaluate, "expression", source, context)
     return evaluate_in_jinja(source, context, what=what) if value is _NO_ANSWER else value
@@ -791,7 +791,7 @@ def condition(source: str, context: Mapping[str, Any], *, what: str = "when") ->
 def render_string(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
     """Render a small template string (a templated default) in the sandbox: from its plain
     form when it has one and that answers, else with Jinja, which gives the same text."""
-    from mea_culpa import plain_expressions
+    from mea_culpa.playbook import plain_expressions
 
     text = _plain_answer(plain_expressions.render, "default", source, context)
     return render_in_jinja(source, context, what=what) if text is _NO_ANSWER else text

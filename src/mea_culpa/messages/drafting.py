@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
-from mea_culpa.playbook import TONES, VOCABULARY, Message, Playbook, Step, find_template
+from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
 from mea_culpa.records import frozen
-from mea_culpa.session import Plan, Session, plan, session_facts
+from mea_culpa.run.session import Plan, Session, plan, session_facts
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -70,7 +70,7 @@ def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str
 
 def available(playbook: Playbook, session: Session) -> list[Message]:
     """The messages the playbook offers for this session (their `when` holds), in order."""
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
 
     plan_ = plan(playbook, session)
     context = _when_context(playbook, session, plan_)
@@ -91,7 +91,7 @@ def phases_for(message: Message) -> tuple[str, ...]:
 
 
 def _or_list(words: tuple[str, ...] | list[str]) -> str:
-    from mea_culpa.expressions import sentence_list
+    from mea_culpa.playbook.expressions import sentence_list
 
     return sentence_list(list(words), "or")
 
@@ -139,7 +139,7 @@ def _filled(value: Any) -> bool:
 
 
 def _answered(plan_: Plan) -> dict[str, Any]:
-    from mea_culpa.session import step_value
+    from mea_culpa.run.session import step_value
 
     out = {}
     for stage in plan_.stages:
@@ -373,7 +373,7 @@ def items(value: Any) -> list[str]:
 
 def bullets(value: Any, marker: str = "- ") -> str:
     """Any answer as bullet lines (see `items`), each made a sentence."""
-    from mea_culpa.expressions import sentence
+    from mea_culpa.playbook.expressions import sentence
 
     return "\n".join(marker + sentence(line) for line in items(value))
 
@@ -494,7 +494,7 @@ def _roots(playbook: Playbook) -> list[Path]:
 @lru_cache(maxsize=16)
 def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     """The sandbox for one set of template folders; kept, so that templates compile once."""
-    from mea_culpa.expressions import make_environment
+    from mea_culpa.playbook.expressions import make_environment
 
     env = make_environment(_loader(list(roots)))
     env.bytecode_cache = _kept_templates()
@@ -551,9 +551,9 @@ def _run_template(env: SandboxedEnvironment, name: str, context: Mapping[str, An
     import jinja2
     from jinja2.exceptions import SecurityError as JinjaSecurityError
 
-    from mea_culpa import expressions
+    from mea_culpa.playbook import expressions
     from mea_culpa.errors import MeaCulpaError
-    from mea_culpa.expressions import MAX_OUTPUT
+    from mea_culpa.playbook.expressions import MAX_OUTPUT
 
     # A runaway template is stopped by the sandbox's time limit where there is one.
     limit = getattr(expressions, "sandbox_time_limit", None)

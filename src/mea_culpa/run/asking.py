@@ -14,9 +14,9 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mea_culpa.playbook import Step
-from mea_culpa.runner import NeedsAnswer, Review
-from mea_culpa.session import Plan, PlannedStage, Session
+from mea_culpa.playbook.model import Step
+from mea_culpa.run.runner import NeedsAnswer, Review
+from mea_culpa.run.session import Plan, PlannedStage, Session
 
 Check = Callable[[Any], "str | None"]
 
@@ -172,7 +172,7 @@ def _as_stored(step: Step, value: Any) -> Any:
     """A default or current answer in its stored form, to pre-fill a widget with. A
     templated default arrives as text ("False", "email"), which `bool()` or `set()` would
     misread; one that does not fit is offered as typed text, or not at all."""
-    from mea_culpa import answers as answers_mod
+    from mea_culpa.playbook import answers as answers_mod
 
     if value is None:
         return None
@@ -202,7 +202,7 @@ class QuestionaryAsker:
     # --- display -----------------------------------------------------------------------
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
-        from mea_culpa import ui
+        from mea_culpa.cli import ui
 
         ui.stage_header(planned, position, total)
 
@@ -241,7 +241,7 @@ class QuestionaryAsker:
     def _help(self, text: str) -> None:
         from rich.markup import escape
 
-        from mea_culpa import ui
+        from mea_culpa.cli import ui
 
         ui.console().print(f"[dim]{escape(text)}[/dim]")
 
@@ -302,7 +302,7 @@ class QuestionaryAsker:
             text_default = text_default.replace("T", " ")
         answer = self._text(message + hint, default=text_default, check=check)
         if kind in ("date", "datetime"):
-            from mea_culpa import answers as answers_mod
+            from mea_culpa.playbook import answers as answers_mod
 
             try:
                 shown = resolved_when(kind, answer, answers_mod.coerce(step, answer))
@@ -394,8 +394,8 @@ class QuestionaryAsker:
 
     def _list(self, step: Step, message: str, start: list[dict[str, Any]],
               check: Check) -> list[dict[str, Any]]:
-        from mea_culpa import answers as answers_mod
-        from mea_culpa import ui
+        from mea_culpa.playbook import answers as answers_mod
+        from mea_culpa.cli import ui
 
         items = [dict(i) for i in start]
         self._question_line(message)
@@ -452,7 +452,7 @@ class QuestionaryAsker:
     # --- reviews -----------------------------------------------------------------------
 
     def _pick_step(self, plan: Plan) -> str | None:
-        from mea_culpa import ui
+        from mea_culpa.cli import ui
 
         q = self.q
         choices: list[Any] = []
@@ -495,7 +495,7 @@ class QuestionaryAsker:
         return Review(choice)
 
     def final_review(self, plan: Plan, session: Session) -> Review:
-        from mea_culpa import ui
+        from mea_culpa.cli import ui
 
         ui.answers_table(plan, title="Your session, before you finish")
         q = self.q

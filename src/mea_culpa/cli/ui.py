@@ -11,8 +11,8 @@ import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa.playbook import Playbook, Step
-from mea_culpa.session import Plan, PlannedStage, Session
+from mea_culpa.playbook.model import Playbook, Step
+from mea_culpa.run.session import Plan, PlannedStage, Session
 
 if TYPE_CHECKING:
     from rich.console import Console
