@@ -273,9 +273,9 @@ def test_copy_of_data_is_not_needed_for_show_of_a_file(cli, tmp_path):
     assert cli("show", str(tmp_path / "copy.yaml"), "--json")[0] == 0
 
 
-def test_the_console_entry_leaves_quickly_but_keeps_codes_output_caches_and_the_journal(tmp_path, isolated_home):
-    """cli.entry ends the process with os._exit: exit codes, everything printed, the
-    caches and the journal must come out as a normal exit would leave them."""
+def test_the_console_entry_keeps_codes_output_and_closes_the_journal(tmp_path, isolated_home):
+    """`python -m mea_culpa` as the console script runs it: exit codes, everything printed,
+    the journal closed, and nothing kept under the home but the journal."""
     import os
     import subprocess
     import sys
@@ -290,7 +290,7 @@ def test_the_console_entry_leaves_quickly_but_keeps_codes_output_caches_and_the_
     started = run("start", "general", "--answers", str(answers), "--no-input")
     assert started.returncode == 0, started.stderr
     session = started.stdout.strip().splitlines()[-1]
-    assert (isolated_home / "cache" / "playbooks.marshal").is_file()  # saved by the exit handlers
+    assert not (isolated_home / "cache").exists()  # no cache: every run reads its playbook afresh
     assert not (isolated_home / "journal.sqlite3-wal").exists()  # the journal was closed
     exported = run("export", session, "-f", "md")
     assert exported.returncode == 0

@@ -1,5 +1,5 @@
 """`python -m mea_culpa` runs the command line."""
 
-from mea_culpa.cli.app import entry
+from mea_culpa.cli.app import main
 
-entry()
+main()

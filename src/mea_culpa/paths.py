@@ -7,8 +7,6 @@ can point the whole tool somewhere else with one setting.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from mea_culpa.records import frozen
@@ -89,31 +87,12 @@ class PathEscape(ValueError):
     """A file name that would leave the folder it must stay in."""
 
 
-# While a playbook is validated, every file it looks for is noted here, found or not, so
-# that a stored validation can tell whether a template beside it appeared, vanished or
-# changed (see playbook_cache.py).
-_probes: list[Path] | None = None
-
-
-@contextmanager
-def recording_probes() -> Iterator[list[Path]]:
-    """Collect every `root/name` that `resolve_inside` looks at inside the block."""
-    global _probes
-    outer, _probes = _probes, []
-    try:
-        yield _probes
-    finally:
-        _probes = outer
-
-
 def resolve_inside(root: Path, name: str) -> Path | None:
     """`root/name` if it exists and stays inside `root` (no `..`, no absolute path, no
     symlink out); None if it does not exist; PathEscape if it would leave `root`."""
     check_relative(name)
     shown = _shown(name)
     full = root / name
-    if _probes is not None:
-        _probes.append(full)
     try:
         if not full.exists():
             return None

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import typer
 
-from mea_culpa import __version__, startup
+from mea_culpa import __version__
 from mea_culpa.errors import ExitCode, MeaCulpaError
-
-startup.keep_pydantic_lazy()
 
 app = typer.Typer(
     name="mea-culpa",
@@ -315,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     _State.debug = "--debug" in args or os.environ.get("MEA_CULPA_DEBUG") == "1"
     try:
         # Without standalone mode, typer returns the code of `raise typer.Exit(code)`.
-        code = startup.app_for(app, args)(args=args, prog_name="mea-culpa", standalone_mode=False)
+        code = app(args=args, prog_name="mea-culpa", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except MeaCulpaError as err:
@@ -351,38 +349,3 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(ExitCode.FAILED)
-
-
-def entry() -> None:
-    """The `mea-culpa` console script and `python -m mea_culpa`: `main`, then a quick exit.
-
-    Once a command is done, the interpreter would spend 10 to 15 ms tearing down the
-    modules and objects it loaded, as long as a draft's own work. By then nothing is left
-    to do but the exit handlers (which save the caches and close the journal), so they are
-    run, the output is flushed, and the process ends with `os._exit`, as Instagram ends its
-    workers ("Dismissing Python Garbage Collection at Instagram"). `main` stays an ordinary
-    function for tests and for anyone who embeds it.
-    """
-    try:
-        main()
-        code: str | int | None = 0
-    except SystemExit as exc:
-        code = exc.code
-    _leave(code)
-
-
-def _leave(code: str | int | None) -> None:
-    import atexit
-
-    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's and PyPy's
-    if run_exit_handlers is None:
-        sys.exit(code)  # pragma: no cover - another interpreter: the usual way out
-    status = code if isinstance(code, int) else 0 if code is None else 1
-    if not isinstance(code, int) and code is not None:
-        print(code, file=sys.stderr)  # what SystemExit("text") would print
-    run_exit_handlers()
-    for stream in (sys.stdout, sys.stderr):
-        # the reader of a pipe left (`mea-culpa export | head`): what it did not read is no error of ours
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(status)

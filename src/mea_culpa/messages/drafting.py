@@ -497,37 +497,12 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     from mea_culpa.playbook.expressions import make_environment
 
     env = make_environment(_loader(list(roots)))
-    env.bytecode_cache = _kept_templates()
     # Lookups that fail inside a template (an item's missing field) are empty too, so
     # that `{% if item.effort %}` works; printing one still names what is missing.
     env.undefined = _missing_class()
     env.filters.update(FILTERS)
     env.filters["clause"] = _clause_in_context()
     return env
-
-
-def _kept_templates() -> Any:
-    """Jinja's own hook for keeping compiled templates between runs. Parsing a draft's
-    templates and generating their code costs each draft about 15 ms; Jinja checks the
-    kept code against the template's source before using it. It lives in the private cache
-    (mea_culpa.cache: read back only when nobody else can write it), tagged with
-    mea-culpa's code and Jinja's version, since the code depends on both."""
-    from jinja2 import BytecodeCache
-
-    from mea_culpa.cache import DiskCache, stamp
-
-    store = DiskCache.named("jinja-templates.marshal", version=stamp("jinja2"), fmt="marshal")
-
-    class KeptTemplates(BytecodeCache):
-        def load_bytecode(self, bucket: Any) -> None:
-            data = store.get(bucket.key)
-            if isinstance(data, bytes):
-                bucket.bytecode_from_string(data)  # Jinja resets the bucket if it does not fit
-
-        def dump_bytecode(self, bucket: Any) -> None:
-            store.put(bucket.key, bucket.bytecode_to_string())
-
-    return KeptTemplates()
 
 
 def _template_name(playbook: Playbook, message: Message) -> str:

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
-    """Full validation (playbook.load), kept between runs while nothing it read changes
-    (playbook_cache.py); imported only when a playbook is really loaded: `list` reads
-    files shallowly and need not pay for the validator."""
-    from mea_culpa.playbook import playbook_cache
+    """Full validation (playbook.model.load); imported only when a playbook is really
+    loaded: `list` reads files shallowly and need not pay for the validator."""
+    from mea_culpa.playbook.model import load as full_load
 
-    return playbook_cache.load(path, templates=templates)
+    return full_load(path, templates=templates)
+
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -99,33 +99,6 @@ def _read_plain(path: Path) -> Any:
         raise yamlfile.YamlProblems([Diagnostic(str(path), 0, 0, "", f"not valid YAML: {exc}")]) from None
 
 
-_LISTING_VERSION = "1"
-
-
-def _shallow(path: Path, origin: str) -> Entry:
-    """`_read_shallow`, remembered by (path, mtime, size) so that `list` reads only the
-    files that changed since the last time."""
-    from mea_culpa.cache import DiskCache
-
-    try:
-        st = path.stat()
-    except OSError:
-        return _read_shallow(path, origin)
-    cache = DiskCache.named("playbook-listing.json", version=_LISTING_VERSION)
-    stamp = [st.st_mtime_ns, st.st_size]
-    hit = cache.get(str(path))
-    if isinstance(hit, dict) and hit.get("stamp") == stamp:
-        try:
-            d = hit["entry"]
-            return Entry(d["id"], d["title"], d["summary"], d["stages"], path, origin, d["problem"], None, tuple(d["tags"]))
-        except (KeyError, TypeError):
-            pass
-    entry = _read_shallow(path, origin)
-    cache.put(str(path), {"stamp": stamp, "entry": {"id": entry.id, "title": entry.title, "summary": entry.summary,
-                                                    "stages": entry.stages, "problem": entry.problem, "tags": list(entry.tags)}})
-    return entry
-
-
 def _read_shallow(path: Path, origin: str) -> Entry:
     from mea_culpa import yamlfile
 
@@ -171,7 +144,7 @@ def entries(extra: tuple[Path, ...] = (), *, include_shadowed: bool = True) -> l
     winner: dict[str, Entry] = {}
     for source in playbook_search_path(extra):
         for path in _files(source.path):
-            entry = _shallow(path, source.origin)
+            entry = _read_shallow(path, source.origin)
             if entry.id in winner:
                 entry = Entry(**{**entry.__dict__, "shadowed_by": f"{winner[entry.id].origin} ({winner[entry.id].path})"})
                 if include_shadowed:
@@ -200,7 +173,7 @@ def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) 
         for path in _files(source.path):
             found = _quick_id(path)
             if found is None:
-                found = _shallow(path, source.origin).id
+                found = _read_shallow(path, source.origin).id
             if found == name:
                 return load(path, templates=templates)
     import difflib

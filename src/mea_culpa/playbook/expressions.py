@@ -7,9 +7,8 @@ build a large value (`*`, `**`, `+`, `%`, `~`, the filters that pad or repeat, t
 itself); a time limit; and a static check that refuses the known escape routes
 (`__class__`, `.format`, `|attr`, includes that leave the folder) before anything runs.
 jinja2 is imported here, and only when an expression or a template is actually used, so
-that `--help` and `list` stay fast. A `when` or a templated default in the plain subset
-(plain_expressions) is evaluated without Jinja, from a form kept in the analysis cache;
-Jinja remains the reference, asked whenever the plain evaluator is not sure.
+that `--help` and `list` stay fast. Jinja is the one evaluator: `when` conditions, templated
+defaults, validators and message templates all run in the same sandbox.
 """
 
 from __future__ import annotations
@@ -404,12 +403,6 @@ def _limited_sandbox() -> type[SandboxedEnvironment]:
         intercepted_binops = frozenset({"*", "**", "+", "%"})
         join_limited = staticmethod(_join_limited)
 
-        def _compile(self, source: str, filename: str) -> Any:
-            # Jinja turns every expression and template into Python source and compiles
-            # it; for a playbook's forty conditions that is a third of a run. The code
-            # depends only on that source, so it is kept on disk between runs.
-            return _compile_cached(source, filename, super()._compile)
-
         def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
             if not super().is_safe_attribute(obj, attr, value):
                 return False
@@ -496,9 +489,6 @@ class Analysis:
     names: frozenset[str]  # the variables it reads
     refused: tuple[str, ...]  # constructs the sandbox would refuse, as messages
     includes: tuple[str | None, ...] = ()  # templates it includes/imports/extends (None: a computed name)
-    # an expression's or a default's form for plain_expressions (None: outside the subset);
-    # it follows from the same text as the fields above, so it takes no part in comparisons
-    plain: Any = field(default=None, compare=False)
 
 
 @lru_cache(maxsize=1)
@@ -548,55 +538,10 @@ def _refusals(tree: Any, *, short: bool) -> tuple[str, ...]:
 @lru_cache(maxsize=1024)
 def analyze_expression(source: str) -> Analysis:
     """The names an expression reads and what in it the sandbox would refuse (raises
-    ExpressionSyntaxError if it does not parse). Kept on disk between runs, as template
-    analyses are: a playbook's forty conditions cost a run tens of milliseconds."""
-    key, cache = _analysis_key("expression", source, None)
-    found = _cached_analysis(cache, key)
-    if found is None:
-        found = _analyze_expression(source)
-        _store_analysis(cache, key, found)
-    return found
-
-
-def _analysis_key(kind: str, source: str, env: SandboxedEnvironment | None) -> tuple[str, Any]:
-    """Where an analysis is kept. For the sandbox's own environment (`env` None) the filters
-    and tests follow from mea_culpa's and Jinja's versions, which the cache's version holds,
-    so the key needs no environment: reading a `when` or a default's analysis back (and its
-    plain form) does not import Jinja. Another environment's filters and tests are listed."""
-    from mea_culpa.cache import DiskCache
-    from mea_culpa.playbook.plain_expressions import FORMAT
-
-    cache = DiskCache.named("template-analysis.json", version=f"{_cache_version()}/plain-{FORMAT}")
-    names = "sandbox" if env is None else "\0".join((",".join(sorted(env.filters)), ",".join(sorted(env.tests))))
-    # The text itself is the key (not a hash of it): a run whose analyses are all kept
-    # need not load a hash library, and the texts are a playbook's short conditions and
-    # a few templates.
-    return f"{kind}\0{names}\0{source}", cache
-
-
-def _cached_analysis(cache: Any, key: str) -> Analysis | None:
-    item = cache.get(key)
-    if isinstance(item, dict):
-        try:
-            return Analysis(frozenset(item["names"]), tuple(item["refused"]), tuple(item["includes"]), item["plain"])
-        except (KeyError, TypeError):
-            return None
-    return None
-
-
-def _store_analysis(cache: Any, key: str, result: Analysis) -> None:
-    cache.put(key, {
-        "names": sorted(result.names), "refused": list(result.refused), "includes": list(result.includes),
-        "plain": result.plain,
-    })
-
-
-def _analyze_expression(source: str) -> Analysis:
+    ExpressionSyntaxError if it does not parse)."""
     from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta, nodes
     from jinja2.parser import Parser
-
-    from mea_culpa.playbook import plain_expressions
 
     env = _env()
     try:
@@ -604,7 +549,6 @@ def _analyze_expression(source: str) -> Analysis:
         expr = parser.parse_expression()
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
-        form = plain_expressions.from_expression(expr)  # before compiling, which folds constants into the tree
         tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr)], lineno=1)
         tree.set_environment(env)
         names = frozenset(meta.find_undeclared_variables(tree))
@@ -614,101 +558,23 @@ def _analyze_expression(source: str) -> Analysis:
         raise ExpressionSyntaxError(_one_line(exc.message or exc)) from None
     except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
-    refused = _refusals(tree, short=False)
-    return Analysis(names, refused, plain=None if refused else form)
+    return Analysis(names, _refusals(tree, short=False))
 
 
 def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False) -> Analysis:
     """The names a template reads, what the sandbox would refuse, and the templates it
     includes (raises ExpressionSyntaxError). `short`: a templated default, which may not
-    define macros or include files. `env` decides which filters exist.
-
-    Analysing compiles the template, which for the built-ins costs a quarter of a second
-    per run; the result depends only on the text and the environment, so it is kept on
-    disk between runs (mea_culpa.cache). A default read with the sandbox's own environment
-    also gets its plain form (plain_expressions)."""
-    key, cache = _analysis_key("default" if short else "template", source, env)
-    found = _cached_analysis(cache, key)
-    if found is None:
-        found = _analyze_template(source, env or _env(), short, plain=short and env is None)
-        _store_analysis(cache, key, found)
-    return found
-
-
-def _private(path: Path) -> bool:
-    """Whether a cache file may be read back: it and its folder are this user's, are not
-    symbolic links, and nobody else can write them. The code cache holds Python code that
-    is run, so a home shared with others (a team folder, MEA_CULPA_HOME on a network
-    drive) must not let them put code there; where ownership cannot be told (no getuid),
-    nothing is read back."""
-    import os
-    import stat
-
-    getuid = getattr(os, "getuid", None)
-    if getuid is None:
-        return False
-    try:
-        for item in (path.parent, path):
-            info = os.lstat(item)
-            if stat.S_ISLNK(info.st_mode) or info.st_uid != getuid() or info.st_mode & 0o022:
-                return False
-    except OSError:
-        return False
-    return True
-
-
-def _private_folder(folder: Path) -> bool:
-    """Create the cache folder (0700) if needed; whether it is fit to hold a cache."""
-    import os
-    import stat
-
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(folder)
-    except OSError:
-        return False
-    getuid = getattr(os, "getuid", None)
-    if getuid is None:
-        return False
-    return not stat.S_ISLNK(info.st_mode) and info.st_uid == getuid() and not info.st_mode & 0o022
-
-
-def _cache_version() -> str:
-    """What decides a cached analysis or compiled code besides its own text: mea-culpa's
-    code, Python and Jinja, found without importing Jinja (a run whose analyses are all
-    cached must not pay for that import)."""
-    from mea_culpa.cache import stamp
-
-    return stamp("jinja2")
-
-
-def _compile_cached(source: str, filename: str, compile_: Any) -> Any:
-    """Jinja's generated Python source, compiled once and kept (marshal, the format of
-    Python's own .pyc files) by its hash; only code this process generated is stored."""
-    import hashlib
-
-    from mea_culpa.cache import DiskCache
-
-    cache = DiskCache.named("jinja-code.marshal", version=_cache_version(), fmt="marshal")
-    key = hashlib.sha256(f"{filename}\0{source}".encode()).hexdigest()
-    code = cache.get(key)
-    if code is None:
-        code = compile_(source, filename)
-        cache.put(key, code)
-    return code
+    define macros or include files. `env` decides which filters exist."""
+    return _analyze_template(source, env or _env(), short)
 
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once
-def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain: bool = False) -> Analysis:
+def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> Analysis:
     from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta
 
-    from mea_culpa.playbook import plain_expressions
-
     try:
         tree = env.parse(source)
-        # before compiling, which folds constants into the tree (a list of them into one Const)
-        form = plain_expressions.from_template(tree) if plain else None
         # find_undeclared_variables compiles the tree, which is where unknown filters fail
         names = frozenset(meta.find_undeclared_variables(tree))
         includes = tuple(meta.find_referenced_templates(tree))
@@ -719,8 +585,7 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, plain
         raise ExpressionSyntaxError(_one_line(exc.message or exc)) from None
     except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
-    refused = _refusals(tree, short=short)
-    return Analysis(names, refused, includes, None if refused else form)
+    return Analysis(names, _refusals(tree, short=short), includes)
 
 
 def expression_names(source: str) -> set[str]:
@@ -775,30 +640,7 @@ def _one_line(value: Any, limit: int = 300) -> str:
 
 
 def evaluate(source: str, context: Mapping[str, Any], *, what: str = "expression") -> Any:
-    """The value of a sandboxed expression over `context`: from its plain form when it has
-    one and that answers (without Jinja), else from Jinja, which gives the same value."""
-    from mea_culpa.playbook import plain_expressions
-
-    value = _plain_answer(plain_expressions.evaluate, "expression", source, context)
-    return evaluate_in_jinja(source, context, what=what) if value is _NO_ANSWER else value
-
-
-def condition(source: str, context: Mapping[str, Any], *, what: str = "when") -> bool:
-    """Whether a `when` expression holds."""
-    return bool(evaluate(source, context, what=what))
-
-
-def render_string(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
-    """Render a small template string (a templated default) in the sandbox: from its plain
-    form when it has one and that answers, else with Jinja, which gives the same text."""
-    from mea_culpa.playbook import plain_expressions
-
-    text = _plain_answer(plain_expressions.render, "default", source, context)
-    return render_in_jinja(source, context, what=what) if text is _NO_ANSWER else text
-
-
-def evaluate_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "expression") -> Any:
-    """`evaluate` by Jinja alone: the reference for the plain evaluator, value and errors."""
+    """The value of a sandboxed expression over `context`."""
     try:
         # guarded too: compiling folds constant parts, which fails as running them would
         # (`-('' if ''.x else 0)` raises Jinja's UndefinedError before anything runs)
@@ -811,14 +653,22 @@ def evaluate_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "e
 
         result = compiled(**context)
         if isinstance(result, Undefined):
-            result._fail_with_undefined_error()  # the sandbox's "unsafe" marker raises here
+            # a name the context lacks, or the sandbox's marker for an unsafe attribute:
+            # the environment's undefined is strict, and turning it into text raises the
+            # UndefinedError that says which
+            str(result)
         return result
 
     return _guarded(run, what)
 
 
-def render_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
-    """`render_string` by Jinja alone: the reference for the plain evaluator, text and errors."""
+def condition(source: str, context: Mapping[str, Any], *, what: str = "when") -> bool:
+    """Whether a `when` expression holds."""
+    return bool(evaluate(source, context, what=what))
+
+
+def render_string(source: str, context: Mapping[str, Any], *, what: str = "template") -> str:
+    """Render a small template string (a templated default) in the sandbox."""
 
     def run() -> str:
         return _env().from_string(source).render(**context)
@@ -827,31 +677,3 @@ def render_in_jinja(source: str, context: Mapping[str, Any], *, what: str = "tem
     if len(out) > MAX_OUTPUT:
         raise SecurityError(f"{what}: refused: output longer than {MAX_OUTPUT:,} characters")
     return str(out)
-
-
-# --- the plain subset, without Jinja ------------------------------------------------
-
-_NO_ANSWER = object()
-
-
-@lru_cache(maxsize=1024)
-def _plain_form(kind: str, source: str) -> Any:
-    """The plain form of a `when` ("expression") or a templated default ("default"), or
-    None. From the analysis, which is kept on disk: a warm run does not import Jinja here."""
-    try:
-        found = analyze_expression(source) if kind == "expression" else analyze_template(source, short=True)
-    except Exception:  # it does not parse, or Jinja fails folding its constants: Jinja reports it
-        return None
-    return found.plain
-
-
-def _plain_answer(run: Any, kind: str, source: str, context: Mapping[str, Any]) -> Any:
-    """`run(plain form, context)`, or _NO_ANSWER when there is no plain form or the
-    evaluator is not sure (it raises then, anything at all): Jinja answers instead."""
-    tree = _plain_form(kind, source)
-    if tree is None:
-        return _NO_ANSWER
-    try:
-        return run(tree, context)
-    except Exception:  # any doubt at all goes to the reference
-        return _NO_ANSWER

@@ -3,8 +3,7 @@
 A playbook is the users' public interface, so validation reports every problem of a file
 at once, each with `file:line:col: key.path: message`, and the JSON Schema that editors
 use is generated from the same description (`FORMAT`). The models it builds live in
-playbook.py, which a run can import without this module, the YAML parser or the schema
-language (a stored playbook is read back by playbook_cache.py).
+model.py.
 """
 
 from __future__ import annotations

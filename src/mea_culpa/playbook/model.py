@@ -2,8 +2,7 @@
 templates are found.
 
 Reading and validating a playbook file (the YAML shape, every check, the JSON Schema)
-is playbook_format.py, imported only when a file is really validated: a run whose
-playbook is stored (playbook_cache.py) needs neither it nor the YAML parser.
+is format.py.
 """
 
 from __future__ import annotations
