@@ -23,7 +23,8 @@ from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import QuestionaryAsker
 from mea_culpa.journal import memory_journal
-from mea_culpa.playbook.model import Choice, Field, Playbook, Step, Validation, load
+from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
+from mea_culpa.playbook.loading import load
 from mea_culpa.run.runner import Review, Runner
 from terminal_helpers import (
     BACKSPACE,
@@ -125,13 +126,15 @@ def ask(step: Step, *script: str | Callable[[], object], default: Any = None, cu
 
 
 def step(type_: str, **kw: Any) -> Step:
+    """A step as a playbook's facts stage would hold it (validated by the format's models)."""
     kw.setdefault("prompt", f"A {type_} question")
-    return Step(id=kw.pop("id", "q"), type=type_, stage="facts", **kw)
+    data = {"id": kw.pop("id", "q"), "type": type_, **{k: v for k, v in kw.items() if v != ()}}
+    return Stage.model_validate({"stage": "facts", "steps": [data]}).steps[0]
 
 
-SEVERITY = (Choice("none", "No harm"), Choice("minor", "Small"), Choice("major", "Serious"),
-            Choice("critical", "Very serious"))
-CHANNELS = (Choice("email", "Email"), Choice("phone", "Phone call"), Choice("chat", "Chat"))
+SEVERITY = (Choice(value="none", label="No harm"), Choice(value="minor", label="Small"), Choice(value="major", label="Serious"),
+            Choice(value="critical", label="Very serious"))
+CHANNELS = (Choice(value="email", label="Email"), Choice(value="phone", label="Phone call"), Choice(value="chat", label="Chat"))
 
 
 # --- text, number, dates --------------------------------------------------------------
@@ -304,7 +307,7 @@ def test_optional_choice_offers_no_answer_and_returns_none():
 
 
 def test_choice_help_is_shown_as_the_description():
-    s = step("choice", choices=(Choice("a", "Alpha", help="the first letter"), Choice("b", "Beta")))
+    s = step("choice", choices=(Choice(value="a", label="Alpha", help="the first letter"), Choice(value="b", label="Beta")))
     _, screen = ask(s, ENTER)
     assert "the first letter" in screen
 
@@ -401,8 +404,8 @@ def test_action_edit_starts_from_the_current_state_and_reason():
 
 ACTIONS = step(
     "list", id="prevention_actions", prompt="Prevention actions", action_items=True,
-    fields=(Field("what", "What will change?"), Field("owner", "Who owns it?"),
-            Field("due", "By when?", type="date")),
+    fields=(Field(id="what", prompt="What will change?"), Field(id="owner", prompt="Who owns it?"),
+            Field(id="due", prompt="By when?", type="date")),
 )
 
 
@@ -441,7 +444,7 @@ def test_list_edit_shows_the_items_so_far_and_can_add_more():
 
 
 def test_list_stops_offering_more_at_max_items():
-    s = step("list", prompt="One at most", max_items=1, fields=(Field("what", "What?"),))
+    s = step("list", prompt="One at most", max_items=1, fields=(Field(id="what", prompt="What?"),))
     raw, screen = ask(s, "only" + ENTER + ENTER)
     assert raw == [{"what": "only"}]
     assert "One at most: 1 item. Anything else?" in screen
@@ -449,7 +452,7 @@ def test_list_stops_offering_more_at_max_items():
 
 
 def test_optional_empty_list_asks_whether_to_add_anything():
-    s = step("list", prompt="Extras", required=False, fields=(Field("what", "What?"),))
+    s = step("list", prompt="Extras", required=False, fields=(Field(id="what", prompt="What?"),))
     raw, screen = ask(s, "n")
     assert raw == []
     assert "Extras: add an item?" in screen
@@ -473,7 +476,7 @@ def test_help_is_printed_literally_even_with_brackets(capsys: pytest.CaptureFixt
 @pytest.mark.parametrize("type_", ["text", "long-text", "choice", "multi-choice", "yes-no", "action", "list"])
 def test_ctrl_c_raises_keyboard_interrupt(type_: str):
     s = step(type_, choices=SEVERITY if "choice" in type_ else (),
-             fields=(Field("what", "What?"),) if type_ == "list" else ())
+             fields=(Field(id="what", prompt="What?"),) if type_ == "list" else ())
     with pytest.raises(KeyboardInterrupt):
         ask(s, "par" + CTRL_C if type_ in ("text", "long-text") else CTRL_C)
 

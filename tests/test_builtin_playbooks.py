@@ -20,7 +20,8 @@ from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook import expressions
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import NoInputAsker
-from mea_culpa.playbook.model import STAGE_KINDS, VOCABULARY, Playbook, Step, load
+from mea_culpa.playbook.model import STAGE_KINDS, VOCABULARY, Playbook, Step
+from mea_culpa.playbook.loading import load
 from mea_culpa.run.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,7 +265,7 @@ def test_prevention_is_a_list_of_dated_owned_costed_actions_split_into_commitmen
 def test_move_on_keeps_the_lesson_who_still_needs_to_hear_and_whether_to_keep_the_record(playbook_id):
     move_on = {step.id: step for step in stage_steps(book(playbook_id), "move-on")}
     assert move_on["lesson"].type == "text"
-    assert move_on["lesson"].validate.max_length
+    assert move_on["lesson"].validation.max_length
     assert "still_to_tell" in move_on
     assert move_on["keep_record"].type == "yes-no"
 

@@ -12,7 +12,7 @@ import pytest
 
 from mea_culpa import __version__
 from mea_culpa.cli.app import main
-from mea_culpa.playbook.model import load
+from mea_culpa.playbook.loading import load
 
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "playbooks" / "mini.yaml"
@@ -86,10 +86,12 @@ def test_show_json_gives_the_playbook_as_data(cli):
     assert code == 0
     assert data["id"] == "mini"
     assert [s["stage"] for s in data["stages"]] == ["facts", "cause", "own", "apologize", "fix", "prevent", "move-on"]
-    assert data["stages"][0]["steps"][0] == {
+    step = data["stages"][0]["steps"][0]
+    assert {k: step[k] for k in ("id", "type", "prompt", "required")} == {
         "id": "severity", "type": "choice", "prompt": "How bad?", "required": True,
-        "choices": [{"value": v, "label": v} for v in ("none", "minor", "major", "critical")],
     }
+    assert step["choices"] == [{"value": v, "label": v, "help": ""} for v in ("none", "minor", "major", "critical")]
+    assert "validate" in step and "stage" not in step  # the format's own keys
     assert data["messages"] == []
 
 

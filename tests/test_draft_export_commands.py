@@ -14,7 +14,8 @@ import pytest
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.run import session as sm
 from mea_culpa.journal import open_journal
-from mea_culpa.playbook.model import Playbook, load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.playbook.loading import load
 
 FIXTURE = Path(__file__).parent / "data" / "messages"
 DROP = object()

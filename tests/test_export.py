@@ -18,7 +18,8 @@ from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.export import document as export
 from mea_culpa.run import session as sm
 from mea_culpa.errors import UsageError
-from mea_culpa.playbook.model import Playbook, load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.playbook.loading import load
 from message_fixture import DROP, example, fixture_playbook
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -11,7 +11,7 @@ import pytest
 from mea_culpa.errors import SecurityError, TemplateError
 from mea_culpa.messages import drafting as messages
 from mea_culpa.playbook import expressions
-from mea_culpa.playbook.model import load
+from mea_culpa.playbook.loading import load
 from mea_culpa.run import session as sm
 
 REPO = Path(__file__).resolve().parent.parent

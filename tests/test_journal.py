@@ -20,18 +20,24 @@ from mea_culpa.run import session as sm
 from mea_culpa import stats
 from mea_culpa.errors import NotFound, StorageError, UsageError
 from mea_culpa.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, memory_journal, open_journal
-from mea_culpa.playbook.model import Step
+from mea_culpa.playbook.model import Stage, Step
+
+
+def Step_(step_id: str, kind: str, prompt: str, stage: str, **extra: Any) -> Step:
+    """A step as the `stage` stage of a playbook holds it."""
+    return Stage.model_validate({"stage": stage, "steps": [{"id": step_id, "type": kind, "prompt": prompt, **extra}]}).steps[0]
+
 
 STEPS = {
-    "severity": Step("severity", "choice", "?", "facts"),
-    "what_happened": Step("what_happened", "long-text", "?", "facts"),
-    "noticed_at": Step("noticed_at", "datetime", "?", "facts"),
-    "next_update_minutes": Step("next_update_minutes", "number", "?", "facts"),
-    "contributing_factors": Step("contributing_factors", "long-text", "?", "cause"),
-    "follow_up_sent": Step("follow_up_sent", "action", "?", "move-on"),
-    "resolved_notice": Step("resolved_notice", "action", "?", "fix"),
-    "prevention_actions": Step("prevention_actions", "list", "?", "prevent", action_items=True),
-    "lesson": Step("lesson", "text", "?", "move-on"),
+    "severity": Step_("severity", "choice", "?", "facts"),
+    "what_happened": Step_("what_happened", "long-text", "?", "facts"),
+    "noticed_at": Step_("noticed_at", "datetime", "?", "facts"),
+    "next_update_minutes": Step_("next_update_minutes", "number", "?", "facts"),
+    "contributing_factors": Step_("contributing_factors", "long-text", "?", "cause"),
+    "follow_up_sent": Step_("follow_up_sent", "action", "?", "move-on"),
+    "resolved_notice": Step_("resolved_notice", "action", "?", "fix"),
+    "prevention_actions": Step_("prevention_actions", "list", "?", "prevent", action_items=True),
+    "lesson": Step_("lesson", "text", "?", "move-on"),
 }
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 

@@ -16,7 +16,8 @@ from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.messages import drafting as messages
 from mea_culpa.run import session as sm
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
-from mea_culpa.playbook.model import Playbook, load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.playbook.loading import load
 from message_fixture import DROP, example, fixture_playbook
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from mea_culpa.errors import PlaybookError
-from mea_culpa.playbook.model import STAGE_KINDS, json_schema, load, loads
+from mea_culpa.paths import builtin_playbooks_dir
+from mea_culpa.playbook.model import STAGE_KINDS
+from mea_culpa.playbook.loading import json_schema, load, loads
 
 VALID = """\
 id: late-invoice
@@ -253,11 +255,43 @@ def test_invalid_utf8_points_at_its_line(tmp_path: Path):
     assert err.value.lines() == [f"{path}:2:13: not valid UTF-8 (byte 0xff); save the file as UTF-8"]
 
 
+def _resolved(schema: dict, node: dict) -> dict:
+    """`node` with its `$ref` followed (the schema keeps each model once, under $defs)."""
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
 def test_the_json_schema_covers_every_key_the_loader_knows():
     schema = json_schema()
-    stage = schema["properties"]["stages"]["items"]
-    step = stage["properties"]["steps"]["items"]
+    stage = _resolved(schema, schema["properties"]["stages"]["items"])
+    step = _resolved(schema, stage["properties"]["steps"]["items"])
     assert stage["properties"]["stage"]["enum"] == list(STAGE_KINDS)
     assert {"id", "type", "prompt", "when", "default", "validate", "sensitive", "fields", "choices"} <= set(step["properties"])
     assert step["additionalProperties"] is False
     json.dumps(schema)  # serialisable as it is
+
+
+def test_every_builtin_playbook_is_valid_by_the_json_schema_editors_use():
+    """The schema comes from the same models that validate, so an editor never flags a
+    playbook that mea-culpa accepts (checked with the jsonschema library)."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json_schema())
+    for path in sorted(builtin_playbooks_dir().glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert [e.message for e in validator.iter_errors(data)] == [], path.name
+
+
+def test_the_json_schema_refuses_what_the_loader_refuses():
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json_schema())
+    import yaml
+
+    for broken in ("id: Late Invoice", "title: ''"):
+        data = yaml.safe_load(VALID.replace(broken.split(":")[0] + ": " + ("late-invoice" if broken.startswith("id") else "Late invoice"), broken))
+        assert list(validator.iter_errors(data)), broken
+    data = yaml.safe_load(VALID.replace("    guidance: Facts first.\n", "    guidence: Facts first.\n"))
+    assert list(validator.iter_errors(data))

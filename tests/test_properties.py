@@ -27,7 +27,8 @@ from conftest_hypothesis import examples
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.errors import AnswersError, ExitCode, MeaCulpaError
 from mea_culpa.paths import builtin_playbooks_dir
-from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step, load, loads
+from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step
+from mea_culpa.playbook.loading import load, loads
 
 TESTS = Path(__file__).parent
 MINI = TESTS / "data" / "playbooks" / "mini.yaml"
@@ -274,7 +275,7 @@ def _field_value(field: Any) -> st.SearchStrategy[Any]:
 
 
 def valid_value(step: Step) -> st.SearchStrategy[Any]:
-    v = step.validate
+    v = step.validation
     kind = step.type
     if kind in ("text", "long-text"):
         return _text_for(step.required, v.min_length, v.max_length, kind == "long-text")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mea_culpa.playbook.model import loads
+from mea_culpa.playbook.loading import loads
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

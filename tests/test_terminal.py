@@ -18,7 +18,7 @@ import pytest
 
 from mea_culpa.errors import PlaybookError
 from mea_culpa.journal import open_journal
-from mea_culpa.playbook.model import load
+from mea_culpa.playbook.loading import load
 from terminal_helpers import (
     CTRL_C,
     CTRL_X_CTRL_E,

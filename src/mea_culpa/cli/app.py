@@ -152,7 +152,7 @@ def validate(
       mea-culpa validate .mea-culpa/playbooks/*.yaml
     """
     from mea_culpa.errors import PlaybookError
-    from mea_culpa.playbook.model import load
+    from mea_culpa.playbook.loading import load
 
     bad = 0
     for path in files:
@@ -189,7 +189,7 @@ def schema(
     """
     import json
 
-    from mea_culpa.playbook.model import json_schema
+    from mea_culpa.playbook.loading import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:

@@ -235,7 +235,7 @@ def coerce(step: Step, value: Any) -> Any:
         return _yes_no(value)
     if kind == "number":
         number = _number(value)
-        v = step.validate
+        v = step.validation
         if v.min is not None and number < v.min:
             raise AnswerProblem(v.message or f"must be at least {v.min:g}")
         if v.max is not None and number > v.max:
@@ -253,7 +253,7 @@ def coerce(step: Step, value: Any) -> Any:
 
 
 def _check_text(step: Step, text: str) -> None:
-    v = step.validate
+    v = step.validation
     if v.min_length is not None and len(text) < v.min_length:
         raise AnswerProblem(v.message or f"needs at least {v.min_length} characters")
     if v.max_length is not None and len(text) > v.max_length:

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 
 def load(path: Path, *, templates: bool = True) -> Playbook:
-    """Full validation (playbook.model.load); imported only when a playbook is really
+    """Full validation (loading.load); imported only when a playbook is really
     loaded: `list` reads files shallowly and need not pay for the validator."""
-    from mea_culpa.playbook.model import load as full_load
+    from mea_culpa.playbook.loading import load as full_load
 
     return full_load(path, templates=templates)
 

@@ -426,9 +426,7 @@ class QuestionaryAsker:
             self._note(f"item {len(items) + 1}")
             item: dict[str, Any] = {}
             for field in step.fields:
-                probe = Step(id=f"{step.id}.{field.id}", type=field.type, prompt=field.prompt,
-                             stage=step.stage, required=field.required, choices=field.choices,
-                             help=field.help)
+                probe = step.column(field)
 
                 # kept as it will be stored, so the list shows dates, not "in 3 days"
                 field_check = functools.partial(answers_mod.problem, probe)

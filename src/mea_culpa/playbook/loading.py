@@ -1,9 +1,11 @@
-"""The playbook format: its YAML shape, loading and full validation.
+"""Reading a playbook file: YAML with the place of every value, the shape checked by the
+models (model.py), and the checks a shape cannot express (order, uniqueness, names,
+expressions, templates).
 
 A playbook is the users' public interface, so validation reports every problem of a file
-at once, each with `file:line:col: key.path: message`, and the JSON Schema that editors
-use is generated from the same description (`FORMAT`). The models it builds live in
-model.py.
+at once, each as `file:line:col: key.path: message`: pydantic's errors are put in the
+project's words and placed by the marks yamlfile keeps, and the semantic checks run on the
+file's data even where its shape is wrong.
 """
 
 from __future__ import annotations
@@ -11,154 +13,36 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from mea_culpa.playbook import schema as s
+import pydantic
+from pydantic import BaseModel
+
 from mea_culpa import yamlfile
 from mea_culpa.errors import Diagnostic, PlaybookError, quoted
 from mea_culpa.paths import PathEscape, check_relative, resolve_inside
 from mea_culpa.playbook.model import (
-    AUDIENCES,
-    CHANNELS,
     CONTEXT_NAMES,
-    FIELD_TYPES,
-    ID_PATTERN,
+    PATTERN_HINTS,
     SCHEMA_URL,
     STAGE_KINDS,
-    STAGE_TITLES,
     STEP_ID_PATTERN,
-    STEP_TYPES,
-    TONES,
     VOCABULARY,
-    Choice,
-    Field,
-    Message,
     Playbook,
-    Stage,
     Step,
-    Validation,
     find_template,
-)
-
-# --- the YAML shape (validation + JSON Schema from one description) ------------------
-
-_TEXT = s.Str(min_length=1)
-_CHOICE = s.OneOf(
-    (
-        s.Str(min_length=1, max_length=100, doc="A choice whose value and label are the same text."),
-        s.Obj(
-            "choice",
-            {
-                "value": s.Prop(
-                    s.Str(min_length=1, max_length=100, coerce_numbers=True, doc="What is stored and what expressions compare with."),
-                    True,
-                ),
-                "label": s.Prop(s.Str(min_length=1, max_length=300, doc="What the user sees.")),
-                "help": s.Prop(s.Str(doc="One line shown under the choice.")),
-            },
-        ),
-    ),
-    doc="A choice: plain text, or a mapping with value, label and help.",
-)
-_VALIDATE = s.Obj(
-    "validate",
-    {
-        "min_length": s.Prop(s.Num(integer=True, minimum=0, doc="Shortest accepted text.")),
-        "max_length": s.Prop(s.Num(integer=True, minimum=1, doc="Longest accepted text.")),
-        "pattern": s.Prop(s.Str(min_length=1, max_length=200, doc="A regular expression the whole text must match.")),
-        "min": s.Prop(s.Num(doc="Smallest accepted number.")),
-        "max": s.Prop(s.Num(doc="Largest accepted number.")),
-        "message": s.Prop(s.Str(doc="What to tell the user when the answer does not fit.")),
-    },
-    doc="Simple checks on an answer; a failing answer is explained and asked again.",
-)
-_FIELD = s.Obj(
-    "field",
-    {
-        "id": s.Prop(s.Str(pattern=STEP_ID_PATTERN, pattern_hint="use lowercase letters, digits and _"), True),
-        "prompt": s.Prop(_TEXT, True),
-        "type": s.Prop(s.Str(enum=FIELD_TYPES, doc="The kind of answer for this column.")),
-        "required": s.Prop(s.Bool()),
-        "choices": s.Prop(s.Arr(_CHOICE, min_items=2)),
-        "help": s.Prop(s.Str()),
-    },
-    doc="One column of a list step.",
-)
-_STEP = s.Obj(
-    "step",
-    {
-        "id": s.Prop(
-            s.Str(
-                pattern=STEP_ID_PATTERN,
-                pattern_hint="use lowercase letters, digits and _ starting with a letter (templates read it as a name)",
-                doc="Unique in the playbook; templates and `when` read the answer by this name.",
-            ),
-            True,
-        ),
-        "type": s.Prop(s.Str(enum=STEP_TYPES, doc="Which kind of answer the step asks for."), True),
-        "prompt": s.Prop(s.Str(min_length=1, doc="The question or the to-do, as the user sees it."), True),
-        "help": s.Prop(s.Str(doc="A line or two shown under the prompt.")),
-        "default": s.Prop(s.Anything(doc="Pre-filled answer; text may use {{ earlier_step_id }}.")),
-        "required": s.Prop(s.Bool(doc="Whether an answer is needed (default true).")),
-        "choices": s.Prop(s.Arr(_CHOICE, min_items=2, doc="For choice and multi-choice steps.")),
-        "when": s.Prop(s.Str(min_length=1, doc="A sandboxed Jinja expression over earlier answers; the step is asked only when it is true.")),
-        "validate": s.Prop(_VALIDATE),
-        "sensitive": s.Prop(s.Bool(doc="Redacted in exports unless --include-sensitive.")),
-        "fields": s.Prop(s.Arr(_FIELD, min_items=1, doc="For list steps: the columns of each item.")),
-        "min_items": s.Prop(s.Num(integer=True, minimum=0)),
-        "max_items": s.Prop(s.Num(integer=True, minimum=1)),
-        "action_items": s.Prop(s.Bool(doc="For list steps: each item is a prevention action (fields what, owner, due) that the journal tracks.")),
-    },
-    doc="One question or to-do.",
-)
-_STAGE = s.Obj(
-    "stage",
-    {
-        "stage": s.Prop(s.Str(enum=STAGE_KINDS, doc="Which of the seven stages this is; stages keep this order."), True),
-        "title": s.Prop(s.Str(min_length=1, doc="Shown in the stage header; defaults to the stage's usual name.")),
-        "guidance": s.Prop(s.Str(doc="Markdown: why this stage matters, in a few plain sentences.")),
-        "when": s.Prop(s.Str(min_length=1, doc="A sandboxed Jinja expression over earlier answers.")),
-        "steps": s.Prop(s.Arr(_STEP, doc="The questions and to-dos of this stage."), True),
-    },
-    doc="One of the seven stages.",
-)
-_MESSAGE = s.Obj(
-    "message",
-    {
-        "id": s.Prop(s.Str(pattern=ID_PATTERN, pattern_hint="use kebab-case, e.g. customer-apology"), True),
-        "title": s.Prop(s.Str(min_length=1), True),
-        "template": s.Prop(s.Str(min_length=1, max_length=200, doc="A .j2 template file beside the playbook, or a built-in template name; defaults to the id.")),
-        "audience": s.Prop(s.Str(enum=AUDIENCES)),
-        "channel": s.Prop(s.Str(enum=CHANNELS)),
-        "when": s.Prop(s.Str(min_length=1, doc="Offer the message only when this expression is true.")),
-        "tones": s.Prop(s.Arr(s.Str(enum=TONES), min_items=1)),
-        "phases": s.Prop(s.Arr(s.Str(pattern=ID_PATTERN), doc="For staged messages such as status updates.")),
-        "summary": s.Prop(s.Str()),
-    },
-    doc="A message the playbook offers to draft.",
-)
-FORMAT = s.Obj(
-    "playbook",
-    {
-        "id": s.Prop(s.Str(pattern=ID_PATTERN, pattern_hint="use kebab-case: lowercase words joined by -", doc="How users name the playbook."), True),
-        "title": s.Prop(s.Str(min_length=1), True),
-        "summary": s.Prop(s.Str(min_length=1, doc="One line: which mistakes this playbook is for."), True),
-        "version": s.Prop(s.Str(min_length=1, coerce_numbers=True), True),
-        "tags": s.Prop(s.Arr(s.Str(pattern=ID_PATTERN, pattern_hint="use kebab-case"))),
-        "intro": s.Prop(s.Str(doc="Markdown shown before the first stage.")),
-        "stages": s.Prop(s.Arr(_STAGE, min_items=1), True),
-        "messages": s.Prop(s.Arr(_MESSAGE)),
-    },
-    doc="A mea-culpa playbook: the stages of recovering from one kind of mistake.",
+    type_name,
 )
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the playbook format, for editors and the YAML language server."""
-    schema = FORMAT.json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_URL, "title": "mea-culpa playbook", **schema}
+    """The JSON Schema of the playbook format, for editors and the YAML language server,
+    generated from the models."""
+    schema = Playbook.model_json_schema(by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_URL, **schema, "title": "mea-culpa playbook"}
 
 
 # --- loading ------------------------------------------------------------------------
@@ -168,8 +52,8 @@ def load(path: Path, *, display: str | None = None, templates: bool = True) -> P
     """Load and fully validate a playbook file; PlaybookError carries every problem.
 
     With `templates=False` the message templates are only found, not analysed: the
-    analysis compiles every template (a quarter of a second), which `validate` and `show`
-    pay, while a run does not need it and a draft reports a bad template when it renders."""
+    analysis compiles every template, which `validate` and `show` pay, while a run does
+    not need it and a draft reports a bad template when it renders."""
     shown = display or str(path)
     try:
         text = yamlfile.read_text(path, display=shown)
@@ -186,18 +70,156 @@ def loads(text: str, display: str, *, path: Path | None = None, templates: bool 
         raise PlaybookError(exc.diagnostics) from None
     if doc.data is None:
         raise PlaybookError([Diagnostic(display, 0, 0, "", "the file is empty; start from `mea-culpa new NAME`")])
-    ctx = s.Context(doc)
-    _control_characters(doc, ctx)
-    data = s.validate(FORMAT, doc, ctx)
-    playbook = None
-    if isinstance(data, dict):
-        playbook = _build(data, path, hashlib.sha256(text.encode()).hexdigest())
-        _Semantics(doc, ctx, data, playbook, templates=templates).run()
-    if ctx.problems:
-        ctx.problems.sort(key=lambda d: (d.line, d.column))
-        raise PlaybookError(ctx.problems)
-    assert playbook is not None
+    problems = Problems(doc)
+    _control_characters(doc, problems)
+    playbook: Playbook | None = None
+    try:
+        playbook = Playbook.model_validate(doc.data).located(path, hashlib.sha256(text.encode()).hexdigest())
+    except pydantic.ValidationError as exc:
+        problems.from_pydantic(Playbook, exc)
+    if isinstance(doc.data, dict):
+        _Semantics(problems, doc.data, path.parent if path else None, templates=templates).run()
+    if problems.found:
+        raise PlaybookError(sorted(problems.found, key=lambda d: (d.line, d.column)))
+    assert playbook is not None  # every shape error is a problem
     return playbook
+
+
+class Problems:
+    """The problems of one document, each placed at its key's line and column."""
+
+    def __init__(self, doc: yamlfile.Document) -> None:
+        self.doc = doc
+        self.found: list[Diagnostic] = []
+        self.keys: set[yamlfile.Key] = set()
+
+    def add(self, key: yamlfile.Key, message: str, *, of_key: bool = False) -> None:
+        self.found.append(self.doc.diagnostic(key, message, of_key=of_key))
+        self.keys.add(key)
+
+    def from_pydantic(self, model: type[BaseModel], error: pydantic.ValidationError) -> None:
+        """pydantic's errors in the project's words (see `explain`)."""
+        for item in error.errors(include_url=False):
+            key = tuple(item["loc"])
+            message, at, of_key = explain(model, item)
+            self.add(at if at is not None else key, message, of_key=of_key)
+
+
+def explain(model: type[BaseModel], error: Any) -> tuple[str, yamlfile.Key | None, bool]:
+    """One pydantic error as (message, where if not at its own key, whether at the key itself).
+
+    The messages say what was expected and what was found in YAML's words (text, a list, a
+    mapping), and how to fix it where that is known; pydantic's own text is the fallback."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    found = error.get("input")
+    ctx = error.get("ctx") or {}
+    owner, name, annotation = _field_at(model, loc)
+    title = _title(owner)
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r} in {title}", loc[:-1], False
+    if kind == "extra_forbidden":
+        known = _keys(owner)
+        close = difflib.get_close_matches(str(loc[-1])[:100], known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+        return f"unknown key {quoted(loc[-1])} in {title}; {hint}", None, True
+    if kind == "literal_error":
+        options = _literal_options(annotation)
+        close = difflib.get_close_matches(str(found)[:100], options, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{quoted(found)} is not one of {', '.join(options)}{hint}", None, False
+    if kind == "string_pattern_mismatch":
+        hint = PATTERN_HINTS.get((title, name), f"must match {ctx.get('pattern', '')}")
+        return f"{quoted(found)} is not valid: {hint}", None, False
+    if kind == "string_too_short":
+        least = int(ctx.get("min_length", 1))
+        return ("must not be empty" if least == 1 else f"must be at least {least} characters"), None, False
+    if kind == "string_too_long":
+        return f"is {len(str(found))} characters long; the limit is {ctx.get('max_length')}", None, False
+    if kind == "too_short":
+        least = int(ctx.get("min_length", 1))
+        return f"needs at least {least} item{'s' if least > 1 else ''}", None, False
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}", None, False
+    expected = _EXPECTED.get(kind)
+    if expected:
+        return f"expected {expected}, found {type_name(found)}", None, False
+    return yamlfile.printable(str(error.get("msg", "not valid")), 300), None, False
+
+
+# What each of pydantic's type errors expected, in the words of a YAML author.
+_EXPECTED = {
+    "string_type": "text",
+    "bool_type": "true or false",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
+    "dict_type": "a mapping (key: value lines)",
+}
+
+
+def _title(model: type[BaseModel] | None) -> str:
+    return str(model.model_config.get("title", "")) if model is not None else ""
+
+
+def _keys(model: type[BaseModel] | None) -> list[str]:
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _field_at(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, str, Any]:
+    """Follow `loc` through the models: the model that owns the last key, that key, and
+    its annotation (for a list item, the item's)."""
+    owner: type[BaseModel] | None = model
+    name, annotation = "", None
+    for part in loc:
+        if isinstance(part, int):
+            annotation = _item_type(annotation)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                owner, name = annotation, ""
+            continue
+        if owner is None:
+            break
+        info = next((i for n, i in owner.model_fields.items() if (i.alias or n) == part), None)
+        if info is None:  # an unknown key: the owner is the model it was found in
+            return owner, str(part), None
+        name, annotation = str(part), info.annotation
+        inner = _bare(annotation)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            owner, name = inner, ""
+    return owner, name, annotation
+
+
+def _bare(annotation: Any) -> Any:
+    """The type under Annotated and Optional."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin is Union or str(origin) == "<class 'types.UnionType'>":
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _item_type(annotation: Any) -> Any:
+    bare = _bare(annotation)
+    args = get_args(bare)
+    return _bare(args[0]) if get_origin(bare) in (tuple, list) and args else None
+
+
+def _literal_options(annotation: Any) -> list[str]:
+    bare = _bare(annotation)
+    if get_origin(bare) in (tuple, list):
+        bare = _item_type(bare)
+    return [str(a) for a in get_args(bare)] if get_origin(bare) is Literal else []
 
 
 # C0 controls but tab and newline, DEL, C1 controls: in a playbook they can only be there
@@ -205,105 +227,50 @@ def loads(text: str, display: str, *, path: Path | None = None, templates: bool 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def _control_characters(doc: yamlfile.Document, ctx: s.Context) -> None:
+def _control_characters(doc: yamlfile.Document, problems: Problems) -> None:
     for key, text in yamlfile.walk_strings(doc.data):
         found = _CONTROL.search(text)
         if found:
-            ctx.problem(
+            problems.add(
                 key,
                 f"contains the control character U+{ord(found.group()):04X}; playbooks are plain text "
                 "(a control character could rewrite the terminal)",
             )
 
 
-def _choices(raw: list[Any] | None) -> tuple[Choice, ...]:
-    out = []
-    for item in raw or []:
-        if isinstance(item, str):
-            out.append(Choice(item, item))
-        elif "value" in item:  # one without a value is reported by the shape check
-            out.append(Choice(str(item["value"]), item.get("label") or str(item["value"]), item.get("help", "")))
-    return tuple(out)
+# --- the checks a shape cannot express ------------------------------------------------
+# They read the file's data as it is (the shape may be wrong in places), so each looks
+# only at the values of the kind it expects.
 
 
-def _build(data: dict[str, Any], path: Path | None, content_hash: str) -> Playbook:
-    stages = []
-    for raw_stage in data.get("stages", []):
-        if "stage" not in raw_stage:
-            continue
-        kind = raw_stage["stage"]
-        steps = []
-        for raw in raw_stage.get("steps", []):
-            if "id" not in raw or "type" not in raw or "prompt" not in raw:
-                continue
-            v = raw.get("validate", {})
-            steps.append(
-                Step(
-                    id=raw["id"],
-                    type=raw["type"],
-                    prompt=raw["prompt"].strip(),
-                    stage=kind,
-                    help=raw.get("help", "").strip(),
-                    default=raw.get("default"),
-                    required=raw.get("required", True),
-                    choices=_choices(raw.get("choices")),
-                    when=raw.get("when"),
-                    validate=Validation(v.get("min_length"), v.get("max_length"), v.get("pattern"), v.get("min"), v.get("max"), v.get("message", "")),
-                    sensitive=raw.get("sensitive", False),
-                    fields=tuple(
-                        Field(f["id"], f["prompt"], f.get("type", "text"), f.get("required", True), _choices(f.get("choices")), f.get("help", ""))
-                        for f in raw.get("fields", [])
-                        if "id" in f and "prompt" in f
-                    ),
-                    min_items=raw.get("min_items"),
-                    max_items=raw.get("max_items"),
-                    action_items=raw.get("action_items", False),
-                )
-            )
-        stages.append(Stage(kind, raw_stage.get("title") or STAGE_TITLES[kind], raw_stage.get("guidance", "").strip(), raw_stage.get("when"), tuple(steps)))
-    messages = tuple(
-        Message(
-            id=m["id"],
-            title=m["title"],
-            template=m.get("template", m["id"]),
-            audience=m.get("audience", "customer"),
-            channel=m.get("channel", "email"),
-            when=m.get("when"),
-            tones=tuple(m.get("tones", TONES)),
-            phases=tuple(m.get("phases", ())),
-            summary=m.get("summary", ""),
-        )
-        for m in data.get("messages", [])
-        if "id" in m and "title" in m
-    )
-    # Built even when top-level keys failed their checks, so that the semantic checks
-    # still run and the user sees every problem of the file at once.
-    return Playbook(
-        id=data.get("id", ""),
-        title=data.get("title", ""),
-        summary=data.get("summary", "").strip(),
-        version=data.get("version", ""),
-        tags=tuple(data.get("tags", ())),
-        stages=tuple(stages),
-        messages=messages,
-        intro=data.get("intro", "").strip(),
-        path=path,
-        content_hash=content_hash,
-    )
+def _mappings(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The mappings of a list, with their positions; anything else yields nothing."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                yield i, item
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+_STEP_ID = re.compile(f"(?:{STEP_ID_PATTERN})")
 
 
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]")
 
 
 class _Semantics:
-    """The checks a shape cannot express: order, uniqueness, names, templates."""
+    """The checks a shape cannot express: order, uniqueness, names, expressions, templates."""
 
-    def __init__(self, doc: yamlfile.Document, ctx: s.Context, data: dict[str, Any], playbook: Playbook, *, templates: bool = True) -> None:
-        self.doc, self.ctx, self.data, self.playbook = doc, ctx, data, playbook
+    def __init__(self, problems: Problems, data: dict[str, Any], folder: Path | None, *, templates: bool = True) -> None:
+        self.problems, self.data, self.folder = problems, data, folder
         self.templates = templates
 
     def problem(self, key: yamlfile.Key, message: str) -> None:
-        self.ctx.problem(key, message)
+        if key not in self.problems.keys:  # the shape already said what is wrong there
+            self.problems.add(key, message)
 
     def run(self) -> None:
         self._stages()
@@ -313,7 +280,7 @@ class _Semantics:
     def _stages(self) -> None:
         last = -1
         seen: dict[str, int] = {}
-        for i, raw in enumerate(self.data.get("stages", [])):
+        for i, raw in _mappings(self.data.get("stages")):
             kind = raw.get("stage")
             if kind not in STAGE_KINDS:
                 continue
@@ -339,30 +306,36 @@ class _Semantics:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 self.problem(key, f"{what} uses {name!r}, but no step has that id{hint}")
 
+    def _all_steps(self) -> Iterator[tuple[yamlfile.Key, dict[str, Any]]]:
+        for si, raw_stage in _mappings(self.data.get("stages")):
+            for i, raw in _mappings(raw_stage.get("steps")):
+                yield ("stages", si, "steps", i), raw
+
     def _steps(self) -> set[str]:
         from mea_culpa.playbook import expressions
 
-        everything = {step.id for step in self.playbook.steps}
+        everything = {raw["id"] for _, raw in self._all_steps() if isinstance(raw.get("id"), str) and _STEP_ID.fullmatch(raw["id"])}
         earlier: dict[str, str] = {}
         first_key: dict[str, yamlfile.Key] = {}
-        for si, raw_stage in enumerate(self.data.get("stages", [])):
-            stage_when = raw_stage.get("when")
+        for si, raw_stage in _mappings(self.data.get("stages")):
+            stage_when = _text(raw_stage.get("when"))
             if stage_when:
                 self._expression(("stages", si, "when"), stage_when, earlier, everything, "when")
-            for i, raw in enumerate(raw_stage.get("steps", [])):
+            for i, raw in _mappings(raw_stage.get("steps")):
                 key: yamlfile.Key = ("stages", si, "steps", i)
-                step_id = raw.get("id")
+                step_id = raw.get("id") if isinstance(raw.get("id"), str) else None
                 if step_id in CONTEXT_NAMES:
                     self.problem(key + ("id",), f"{step_id!r} is a reserved name in templates; choose another id")
                 if step_id in first_key:
                     self.problem(key + ("id",), f"duplicate step id {step_id!r} (first used at {yamlfile.dotted(first_key[step_id])}); ids are unique in a playbook")
                 elif step_id:
                     first_key[step_id] = key
-                if raw.get("when"):
-                    self._expression(key + ("when",), raw["when"], earlier, everything, "when")
+                when = _text(raw.get("when"))
+                if when:
+                    self._expression(key + ("when",), when, earlier, everything, "when")
                 self._step_shape(key, raw)
                 default = raw.get("default")
-                if expressions.is_template(default):
+                if isinstance(default, str) and expressions.is_template(default):
                     try:
                         found = expressions.analyze_template(default, short=True)
                     except expressions.ExpressionSyntaxError as exc:
@@ -372,7 +345,7 @@ class _Semantics:
                             self.problem(key + ("default",), f"refused: {refusal}")
                         self._names_ok(key + ("default",), set(found.names), earlier, everything, "the default")
                 if step_id:
-                    earlier[step_id] = raw.get("type", "")
+                    earlier[step_id] = str(raw.get("type", ""))
         return everything
 
     def _expression(self, key: yamlfile.Key, source: str, earlier: dict[str, str], everything: set[str], what: str) -> None:
@@ -389,7 +362,7 @@ class _Semantics:
 
     def _step_shape(self, key: yamlfile.Key, raw: dict[str, Any]) -> None:
         kind = raw.get("type")
-        if kind is None:
+        if not isinstance(kind, str):
             return
         has_choices = bool(raw.get("choices"))
         if kind in ("choice", "multi-choice") and not has_choices:
@@ -406,17 +379,19 @@ class _Semantics:
             for name in ("min_items", "max_items"):
                 if name in raw:
                     self.problem(key + (name,), f"only list and multi-choice steps have `{name}`")
-        if raw.get("min_items") is not None and raw.get("max_items") is not None and raw["min_items"] > raw["max_items"]:
+        low, high = raw.get("min_items"), raw.get("max_items")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
             self.problem(key + ("min_items",), "min_items is larger than max_items")
-        if raw.get("action_items"):
-            field_ids = {f.get("id") for f in raw.get("fields", [])}
+        fields = list(_mappings(raw.get("fields")))
+        if raw.get("action_items") is True:
+            field_ids = {f.get("id") for _, f in fields if isinstance(f.get("id"), str)}
             missing = [f for f in ("what", "owner", "due") if f not in field_ids]
             if missing:
                 self.problem(key + ("fields",), f"action items need the fields {', '.join(missing)}")
-        for f_index, f in enumerate(raw.get("fields", [])):
+        for f_index, f in fields:
             if f.get("type") == "choice" and not f.get("choices"):
                 self.problem(key + ("fields", f_index), "a choice field needs `choices`")
-        validate = raw.get("validate", {})
+        validate: dict[str, Any] = raw["validate"] if isinstance(raw.get("validate"), dict) else {}
         text_kinds = ("text", "long-text")
         for name in ("min_length", "max_length", "pattern"):
             if name in validate and kind not in text_kinds:
@@ -424,7 +399,7 @@ class _Semantics:
         for name in ("min", "max"):
             if name in validate and kind != "number":
                 self.problem(key + ("validate", name), f"`{name}` applies to number steps (this one is {kind})")
-        pattern = validate.get("pattern")
+        pattern = _text(validate.get("pattern"))
         if pattern:
             try:
                 re.compile(pattern)
@@ -433,7 +408,7 @@ class _Semantics:
             else:
                 if _NESTED_QUANTIFIER.search(pattern):
                     self.problem(key + ("validate", "pattern"), "nested repetition like (a+)+ can take forever on some answers; simplify the pattern")
-        if "default" in raw and raw["default"] is not None:
+        if raw.get("default") is not None:
             self._default_fits(key + ("default",), kind, raw)
 
     def _default_fits(self, key: yamlfile.Key, kind: str, raw: dict[str, Any]) -> None:
@@ -442,11 +417,13 @@ class _Semantics:
         default = raw["default"]
         if isinstance(default, str) and ("{{" in default or "{%" in default):
             return
-        step = self.playbook.step(raw.get("id", ""))
-        if step is None or kind in ("list", "action"):
-            if kind in ("list", "action"):
-                self.problem(key, f"{kind} steps take no default")
+        if kind in ("list", "action"):
+            self.problem(key, f"{kind} steps take no default")
             return
+        try:
+            step = Step.model_validate(raw)
+        except pydantic.ValidationError:
+            return  # the step's own shape is wrong, which is reported already
         try:
             coerce(step, default)
         except AnswerProblem as exc:
@@ -454,25 +431,28 @@ class _Semantics:
 
     def _messages(self, known: set[str]) -> None:
         seen: dict[str, int] = {}
-        for i, raw in enumerate(self.data.get("messages", [])):
+        for i, raw in _mappings(self.data.get("messages")):
             key: yamlfile.Key = ("messages", i)
-            mid = raw.get("id")
+            mid = raw.get("id") if isinstance(raw.get("id"), str) else None
             if mid in seen:
                 self.problem(key + ("id",), f"duplicate message id {mid!r}")
             elif mid:
                 seen[mid] = i
-            if raw.get("when"):
-                self._expression(key + ("when",), raw["when"], {k: "" for k in known}, known, "when")
+            when = _text(raw.get("when"))
+            if when:
+                self._expression(key + ("when",), when, {k: "" for k in known}, known, "when")
             if mid is None:
                 continue
             template = raw.get("template", mid)
+            if not isinstance(template, str) or not template.strip():
+                continue
             try:
-                path = find_template(template, self.playbook.folder)
+                path = find_template(template, self.folder)
             except PathEscape as exc:
                 self.problem(key + ("template",), str(exc))
                 continue
             if path is None:
-                if _is_other_file(template, self.playbook.folder):
+                if _is_other_file(template, self.folder):
                     self.problem(key + ("template",), f"{quoted(template)} is not a template: only .j2 files are (e.g. {mid}.j2)")
                 else:
                     self.problem(key + ("template",), f"no template {quoted(template)} beside the playbook or among the built-ins")
@@ -516,7 +496,7 @@ class _Semantics:
                     self.problem(key, f"template {shown}: refused: it includes a template chosen by an expression; name the file")
                     continue
                 try:
-                    target = _find_include(included, self.playbook.folder)
+                    target = _find_include(included, self.folder)
                 except PathEscape as exc:
                     self.problem(key, f"template {shown}: refused: the include {exc}")
                     continue
