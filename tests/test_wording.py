@@ -66,6 +66,8 @@ def test_sentence_and_clause_mend_too():
         ("he came home to a flooded floor", "you came home to a flooded floor"),
         ("send him the confirmation", "send you the confirmation"),
         ("we let her down", "we let you down"),
+        ("their apps couldnt sync and some of their orders got stuck", "your apps couldn't sync and some of your orders got stuck"),
+        ("his card was charged twice and he had to call the bank", "your card was charged twice and you had to call the bank"),
     ],
 )
 def test_to_you_reframes_the_people_affected(typed, said):
@@ -80,6 +82,9 @@ def test_to_you_reframes_the_people_affected(typed, said):
         "give everyone who ordered a free drink on their next visit",  # their: everyone's
         "you searched the lanes for Biscuit, worried for her safety",  # her: Biscuit
         "she waits for the refund",  # "you waits": no sure verb form, left for the check
+        "the tables and their legs were scratched",  # their: the tables'
+        "the bank charged their account twice",  # their: could be the bank's
+        "her order arrived late and she missed her daughters party",  # her: could be the daughter's
     ],
 )
 def test_to_you_leaves_pronouns_that_may_mean_someone_else(typed):

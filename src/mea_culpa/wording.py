@@ -176,7 +176,7 @@ _BASE_VERBS = frozenset(
     schedule require run use build label flag print archive ask warn agree double-check apply match hire
     limit lock split text phone post publish rewrite rebuild recheck retest verify confirm notify inform
     compensate absorb discount halve double introduce start begin get look drive visit clean dry
-    replant rebake remake resupply restock
+    replant rebake remake resupply restock apologise apologize explain meet talk follow
     """.split()
 )
 # Base verbs that are as often nouns: they lead an answer as a verb only when no noun
@@ -281,13 +281,16 @@ def ours(value: Any, tense: str = "future", contract: bool = False, person: str 
 # --- speaking to the reader --------------------------------------------------------------
 
 # People other than the reader whom an answer may call "he", "she" or "they": where one is
-# named, a pronoun may be theirs, and it is left as typed.
-_OTHERS = re.compile(
-    r"\b(?:courier|couriers|carrier|driver|drivers|supplier|suppliers|vendor|provider|partner|partners|bank|"
-    r"printer|agency|contractor|contractors|colleague|colleagues|staff|team|employee|employees|manager|"
-    r"intern|technician|engineer|plumber|electrician|builder|neighbour|neighbor|police|landlord|insurer|"
-    r"accountant|lawyer|doctor|nurse|vet|husband|wife|partner|son|daughter|mother|father|mum|dad|friend|"
-    r"boss|owner|dog|cat|horse|puppy|kitten)s?\b",
+# named, a pronoun may be theirs, and it is left as typed. Organisations can be "they"
+# but not "he" or "she".
+_OTHER_PEOPLE = re.compile(
+    r"\b(?:courier|carrier|driver|vendor|partner|contractor|colleague|employee|manager|intern|technician|"
+    r"engineer|plumber|electrician|builder|neighbour|neighbor|landlord|accountant|lawyer|doctor|nurse|vet|"
+    r"husband|wife|son|daughter|mother|father|mum|dad|friend|boss|owner|dog|cat|horse|puppy|kitten)s?\b",
+    re.IGNORECASE,
+)
+_OTHER_PARTIES = re.compile(
+    r"\b(?:supplier|provider|bank|printer|agency|team|staff|police|insurer|host|shop|company|firm)s?\b",
     re.IGNORECASE,
 )
 _GROUP = (
@@ -348,8 +351,8 @@ def to_you(value: Any, lead_with_you: bool = False) -> str:
     "your apps couldn't sync", "customers who ordered" -> "those of you who ordered", "she
     was charged twice" -> "you were charged twice". Only what is sure changes: "they" and
     "them" before any other plural the answer mentions (which they might stand for), "he",
-    "she" and "her" only where the answer names nobody, and no pronoun at all where it
-    names a courier, a colleague or another party. `lead_with_you`: an answer that starts
+    "she" and "her" only where the answer names nobody, no pronoun at all where it names
+    a courier or a colleague, and no "they" where it names a supplier or a bank. `lead_with_you`: an answer that starts
     with a verb gets its subject ("couldnt sync" -> "you couldn't sync")."""
     text = mend(value).strip()
     if not text:
@@ -365,8 +368,8 @@ def to_you(value: Any, lead_with_you: bool = False) -> str:
         return _keep_case(match.group(0), "you")
 
     text = _GROUP_RX.sub(group, text)
-    if not _OTHERS.search(text):
-        text = _pronouns_to_you(text)
+    if not _OTHER_PEOPLE.search(text):
+        text = _pronouns_to_you(text, plural_ok=not _OTHER_PARTIES.search(text))
     text = _SOME_RX.sub(lambda m: _some_of_you(m, text), text)
     if lead_with_you:
         first = (_words(text) or [""])[0]
@@ -377,7 +380,7 @@ def to_you(value: Any, lead_with_you: bool = False) -> str:
     return text
 
 
-def _pronouns_to_you(text: str) -> str:
+def _pronouns_to_you(text: str, plural_ok: bool) -> str:
     singular_ok = not _names_someone(text) and not (
         re.search(r"\b(?:he|him|his)\b", text, re.I) and re.search(r"\b(?:she|her)\b", text, re.I)
     )
@@ -386,6 +389,7 @@ def _pronouns_to_you(text: str) -> str:
     last = 0
     seen_plural = False  # a plural before "they" or "them" may be what they stand for
     seen_people = False  # so may "everyone", for "their" too ("everyone who booked… their visit")
+    reframed = False
     skip_next = False
     for index, match in enumerate(matches):
         if skip_next:
@@ -396,9 +400,12 @@ def _pronouns_to_you(text: str) -> str:
         following = matches[index + 1] if index + 1 < len(matches) else None
         following_low = following.group(0).lower().replace("’", "'") if following else None
         replacement: str | None = None
-        if low in _POSSESSIVE and not seen_people:
+        if low in _POSSESSIVE and plural_ok and not seen_people and (reframed or not seen_plural):
+            # "their apps couldnt sync and some of their orders": once "their" is the
+            # reader's, a later one is too; before that, a plural may own it ("the tables
+            # and their legs").
             replacement = _POSSESSIVE[low]
-        elif low in _PLURAL_PRONOUNS and not seen_plural and not seen_people:
+        elif low in _PLURAL_PRONOUNS and plural_ok and not seen_plural and not seen_people:
             replacement = _PLURAL_PRONOUNS[low]
         elif singular_ok and low in _SINGULAR:
             replacement = _SINGULAR[low]
@@ -411,12 +418,14 @@ def _pronouns_to_you(text: str) -> str:
                 out.append(_AGREE[following_low])
                 last = following.end()
                 skip_next = True
+                reframed = True
                 continue
             if lead(text[following.start() :], strict=False) in ("past", "modal"):
                 replacement = "you"
         if replacement is not None:
             out.append(text[last : match.start()] + _keep_case(word, replacement))
             last = match.end()
+            reframed = True
         elif low in _SOMEONE_ELSE:
             seen_people = True
         elif low.endswith("s") and len(low) > 3 and low not in _NOT_PLURAL and not low.endswith("'s"):
