@@ -14,7 +14,6 @@ text they are given with `mend`. docs/templates.md describes what each one does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 # --- mending what was typed in a hurry ------------------------------------------------
