@@ -437,6 +437,60 @@ def test_example_customer_apology_drafts_score_at_least_80_without_warnings(play
     assert result.score >= 80 and not loud, (result.score, loud, draft.text)
 
 
+# --- the terse answers -------------------------------------------------------------------
+
+TERSE = ANSWERS / "terse"
+# The steps whose answers the built-in messages quote: their help says from whose point of
+# view to write, whether a sentence or a phrase is wanted, and gives an example.
+QUOTED = (
+    "what_happened", "who_affected", "impact", "explanation", "responsibility", "repair", "make_good",
+    "prevention_summary", "fix_done", "workaround", "what_is_affected", "trigger",
+)
+
+
+@cache
+def _terse(playbook_id: str) -> tuple[tuple[str, Any], ...]:
+    raw = answers_mod.load_file(TERSE / f"{playbook_id}.yaml")
+    return tuple(answers_mod.check_all(book(playbook_id), raw, source=f"terse/{playbook_id}.yaml").items())
+
+
+def test_each_builtin_has_a_terse_answers_file():
+    assert sorted(p.stem for p in TERSE.glob("*.yaml")) == sorted(BUILTINS)
+
+
+@pytest.mark.parametrize("playbook_id", BUILTINS)
+def test_terse_answers_complete_the_playbook_and_answer_only_what_applies(playbook_id):
+    playbook = book(playbook_id)
+    values = dict(_terse(playbook_id))
+    session, _ = sm.new_session(playbook, session_id=f"2026-11-22-{playbook_id}", title=playbook_id, now="2026-11-22T10:00:00Z")
+    session = Runner(playbook, session, Unsaved(), NoInputAsker(), prefilled={k: (v, "file") for k, v in values.items()}).run()
+    assert session.status == "completed"
+    plan = sm.plan(playbook, session)
+    assert [step_id for step_id in values if not plan.step(step_id).applicable] == []
+    assert "customer-apology" in offered(playbook, session), "a terse file is a case that reached customers"
+
+
+@pytest.mark.parametrize("playbook_id", BUILTINS)
+def test_terse_answers_are_typed_the_way_a_stressed_person_types(playbook_id):
+    """Short, mostly lowercase, without final stops: otherwise they test nothing."""
+    texts = [v for k, v in _terse(playbook_id) if k in QUOTED and isinstance(v, str)]
+    assert sum(1 for t in texts if t[:1].islower()) >= len(texts) - 1
+    assert not any(t.rstrip().endswith(".") for t in texts)
+    assert max(len(t) for t in texts) <= 120
+
+
+@pytest.mark.parametrize("playbook_id", BUILTINS)
+def test_the_help_of_each_quoted_step_says_whose_voice_and_what_form_with_an_example(playbook_id):
+    for step in book(playbook_id).steps:
+        if step.id not in QUOTED:
+            continue
+        help_ = step.help or ""
+        assert re.search(r"\b(?:sentences?|phrase)\b", help_), f"{playbook_id}.{step.id}: a sentence or a phrase?"
+        assert re.search(r'"[^"]+"', help_), f"{playbook_id}.{step.id}: an example in quotes"
+        if step.id in ("what_happened", "impact", "responsibility", "repair", "prevention_summary", "explanation"):
+            assert re.search(r'"(?:we|I|you)"|\b(?:first person|as "you")', help_), f"{playbook_id}.{step.id}: whose voice?"
+
+
 # --- the documentation's worked example -------------------------------------------------
 
 

@@ -71,7 +71,7 @@ def test_draft_prints_only_the_draft_on_stdout_and_keeps_it(cli):
     save_session()
     code, out, err = cli("draft", "--message", "customer-apology")
     assert code == 0
-    assert out.startswith("Subject: I'm sorry: what went wrong, and how we're putting it right\n\nHi Mr Okafor,\n")
+    assert out.startswith("Subject: I'm sorry about the problem with delivery addresses on new orders\n\nHi Mr Okafor,\n")
     assert "customer-apology · warm · kept in session 2026-03-14-wrong-addresses" in err
     assert "Subject:" not in err
     [kept] = stored_drafts()

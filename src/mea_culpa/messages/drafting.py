@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mea_culpa import wording
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
 from mea_culpa.records import frozen
@@ -386,9 +387,9 @@ def paragraph(value: Any) -> str:
 
 
 def phrase(value: Any) -> str:
-    """User text as a list item or heading: trimmed, first letter capital, no full stop
-    at the end (so that "(by Friday)" can follow)."""
-    text = "" if value is None else str(value).strip().rstrip(".").rstrip()
+    """User text as a list item or heading: trimmed and mended, first letter capital, no
+    full stop at the end (so that "(by Friday)" can follow)."""
+    text = wording.mend(value).strip().rstrip(".").rstrip()
     return text[:1].upper() + text[1:]
 
 
@@ -428,9 +429,9 @@ def _clause_in_context() -> Callable[..., str]:
 
     @pass_context
     def clause(context: Any, value: Any) -> str:
-        """User text to continue a sentence: trimmed, trailing full stop removed, the first
-        letter lowered unless it starts "I", an acronym or a name the answers show."""
-        text = "" if value is None else str(value).strip().rstrip(".").rstrip()
+        """User text to continue a sentence: trimmed and mended, trailing full stop removed,
+        the first letter lowered unless it starts "I", an acronym or a name the answers show."""
+        text = wording.mend(value).strip().rstrip(".").rstrip()
         if not text or not text[0].isupper():
             return text
         first = re.split(r"[\s,;:]", text, maxsplit=1)[0].strip(".,;:!?'\"()")
@@ -453,6 +454,13 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "bullets": bullets,
     "phrase": phrase,
     "paragraph": paragraph,
+    # shaping answers into what a draft says to the reader (mea_culpa.wording)
+    "to_you": wording.to_you,
+    "ours": wording.ours,
+    "owned": wording.owned,
+    "unsaid": wording.unsaid,
+    "says_when": wording.says_when,
+    "reads_as_clause": wording.reads_as_clause,
 }
 
 

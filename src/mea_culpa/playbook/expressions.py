@@ -95,18 +95,23 @@ def human_time(value: Any) -> str:
 
 
 def sentence(value: Any) -> str:
-    """User text as a sentence: trimmed, first letter capital, ending in punctuation."""
-    text = "" if value is None else str(value).strip()
+    """User text as a sentence: trimmed and mended (wording.mend: "couldnt", "i", "api"),
+    each sentence's first letter capital, ending in punctuation."""
+    from mea_culpa.wording import capitalise_sentences, mend
+
+    text = mend(value).strip()
     if not text:
         return ""
-    text = text[0].upper() + text[1:]
+    text = capitalise_sentences(text)
     return text if text[-1] in ".!?…\"')" else text + "."
 
 
 def clause(value: Any) -> str:
-    """User text to continue a sentence: trimmed, trailing full stop removed, first letter
-    lowered unless it starts an acronym or a name like "I"."""
-    text = "" if value is None else str(value).strip().rstrip(".")
+    """User text to continue a sentence: trimmed and mended, trailing full stop removed,
+    first letter lowered unless it starts an acronym or a name like "I"."""
+    from mea_culpa.wording import mend
+
+    text = mend(value).strip().rstrip(".")
     if len(text) > 1 and text[0].isupper() and not text[1].isupper() and not text.startswith("I "):
         text = text[0].lower() + text[1:]
     return text
