@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.playbook.model import Playbook
 from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import Playbook
 
 FIXTURE = Path(__file__).parent / "data" / "messages"
 DROP = object()  # example(step=DROP): leave that answer out

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
+from mea_culpa.journal import memory_journal
 from mea_culpa.playbook import answers as answers_mod
+from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import QuestionaryAsker
-from mea_culpa.journal import memory_journal
-from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
-from mea_culpa.playbook.loading import load
 from mea_culpa.run.runner import Review, Runner
 from terminal_helpers import (
     BACKSPACE,

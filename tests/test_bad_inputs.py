@@ -7,7 +7,6 @@ environment run the CLI in a subprocess or a pseudo-terminal, as a user would me
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json

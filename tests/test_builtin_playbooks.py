@@ -18,11 +18,12 @@ import pytest
 
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook import expressions
+from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import STAGE_KINDS, VOCABULARY, Playbook, Step
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import NoInputAsker
-from mea_culpa.playbook.model import STAGE_KINDS, VOCABULARY, Playbook, Step
-from mea_culpa.playbook.loading import load
 from mea_culpa.run.runner import Runner
+from mea_culpa.text import filters
 
 REPO = Path(__file__).resolve().parent.parent
 PLAYBOOKS = REPO / "playbooks"
@@ -420,7 +421,7 @@ def test_example_customer_facing_answers_avoid_non_apology_phrasing(playbook_id)
         text = answers[step_id]
         for phrase in NON_APOLOGY:
             assert not re.search(phrase, text, re.I), f"{playbook_id}.{step_id}: {phrase}"
-        assert not expressions.is_blaming(text), f"{playbook_id}.{step_id} blames a person"
+        assert not filters.is_blaming(text), f"{playbook_id}.{step_id} blames a person"
     assert re.search(r"\d", answers["repair"]), "a concrete repair names an amount or a date"
     dated = re.search(r"\b\d{1,2} (?:November|December|January)\b", answers["prevention_summary"])
     assert dated, "concrete prevention names a date"

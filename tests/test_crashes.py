@@ -172,8 +172,8 @@ class Run:
 
 def journal_state(home: Path) -> tuple[str, dict[str, Any], str]:
     """(integrity_check, answers of the latest session, its status), read as a second process would."""
-    from mea_culpa.run import session as sm
     from mea_culpa.journal import open_journal
+    from mea_culpa.run import session as sm
 
     path = home / "journal.sqlite3"
     conn = sqlite3.connect(path)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.run import session as sm
 from mea_culpa.journal import open_journal
-from mea_culpa.playbook.model import Playbook
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.run import session as sm
 
 FIXTURE = Path(__file__).parent / "data" / "messages"
 DROP = object()
@@ -113,8 +113,8 @@ def test_without_a_message_and_a_terminal_the_ids_are_listed(cli):
 
 
 def test_without_a_message_at_a_terminal_the_asker_offers_a_choice(cli, monkeypatch):
-    from mea_culpa.run import asking
     from mea_culpa.cli import draft as draft_command
+    from mea_culpa.run import asking
 
     save_session()
     asked = []

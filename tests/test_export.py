@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.export import document as export
-from mea_culpa.run import session as sm
 from mea_culpa.errors import UsageError
-from mea_culpa.playbook.model import Playbook
+from mea_culpa.export import document as export
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.run import session as sm
 from message_fixture import DROP, example, fixture_playbook
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -238,8 +238,8 @@ def _builtins() -> list[str]:
 
 @pytest.mark.parametrize("playbook_id", _builtins())
 def test_every_builtin_replays_from_its_yaml_export_with_the_same_answers_and_states(playbook_id, tmp_path):
-    from mea_culpa.run.asking import NoInputAsker
     from mea_culpa.journal import memory_journal
+    from mea_culpa.run.asking import NoInputAsker
     from mea_culpa.run.runner import Runner
 
     playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")

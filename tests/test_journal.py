@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from mea_culpa.run import session as sm
 from mea_culpa import stats
 from mea_culpa.errors import NotFound, StorageError, UsageError
 from mea_culpa.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, memory_journal, open_journal
 from mea_culpa.playbook.model import Stage, Step
+from mea_culpa.run import session as sm
 
 
 def Step_(step_id: str, kind: str, prompt: str, stage: str, **extra: Any) -> Step:

@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.messages import drafting as messages
-from mea_culpa.run import session as sm
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
-from mea_culpa.playbook.model import Playbook
+from mea_culpa.messages import drafting as messages
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
+from mea_culpa.playbook.model import Playbook
+from mea_culpa.run import session as sm
+from mea_culpa.text import filters
 from message_fixture import DROP, example, fixture_playbook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -467,7 +468,7 @@ def test_the_context_is_plain_data():
     ],
 )
 def test_next_update_time_rounds_up_to_five_minutes(value, minutes, expected):
-    assert messages.plus_minutes(value, minutes, round_to=5) == expected
+    assert filters.plus_minutes(value, minutes, round_to=5) == expected
 
 
 @pytest.mark.parametrize(
@@ -475,12 +476,12 @@ def test_next_update_time_rounds_up_to_five_minutes(value, minutes, expected):
     [("2026-03-14T17:15+01:00", "17:15 UTC+1"), ("2026-03-14T17:15+00:00", "17:15 UTC"), ("2026-03-14T17:15+05:30", "17:15 UTC+5:30"), ("2026-03-14T17:15", "17:15")],
 )
 def test_clock_names_the_zone(value, expected):
-    assert messages.clock(value) == expected
+    assert filters.clock(value) == expected
 
 
 def test_items_reads_text_lines_and_lists_alike():
-    assert messages.items("- one\n* two\n\n3. three") == ["one", "two", "three"]
-    assert messages.items([{"what": "a"}, "b", None]) == ["a", "b"]
+    assert filters.items("- one\n* two\n\n3. three") == ["one", "two", "three"]
+    assert filters.items([{"what": "a"}, "b", None]) == ["a", "b"]
 
 
 def test_tidy_removes_the_debris_of_empty_answers():
@@ -507,8 +508,8 @@ _RUNS: dict[str, tuple[Playbook, sm.Session]] = {}
 def run_builtin(playbook_id: str) -> tuple[Playbook, sm.Session]:
     """A built-in completed with no input from its example answers (cached per test run)."""
     if playbook_id not in _RUNS:
-        from mea_culpa.run.asking import NoInputAsker
         from mea_culpa.journal import memory_journal
+        from mea_culpa.run.asking import NoInputAsker
         from mea_culpa.run.runner import Runner
 
         playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
@@ -590,8 +591,7 @@ LEAD_IN_ONLY = re.compile(
     re.I,
 )
 _ANSWER_STOP = frozenset(
-    "a an the and or but so to of in on at by for with from as is was were are be it its this that we our us "
-    "you your i my me they them their not no did do have has had will would could can".split()
+    ["a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "by", "for", "with", "from", "as", "is", "was", "were", "are", "be", "it", "its", "this", "that", "we", "our", "us", "you", "your", "i", "my", "me", "they", "them", "their", "not", "no", "did", "do", "have", "has", "had", "will", "would", "could", "can"]
 )
 
 
@@ -599,9 +599,10 @@ def run_answers(playbook_id: str, kind: str) -> tuple[Playbook, sm.Session]:
     """A built-in completed with no input from its careful or its terse answers (cached)."""
     key = f"{kind}:{playbook_id}"
     if key not in _RUNS:
-        from mea_culpa.asking import NoInputAsker
+        from mea_culpa.run.asking import NoInputAsker
+        from mea_culpa.run.runner import Runner
+
         from mea_culpa.journal import memory_journal
-        from mea_culpa.runner import Runner
 
         playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
         path = ANSWER_SETS[kind] / f"{playbook_id}.yaml"
@@ -772,7 +773,7 @@ def test_every_offered_draft_reads_as_a_careful_person_would_write_it(playbook_i
 
 
 def session_answers(session: sm.Session) -> dict[str, Any]:
-    from mea_culpa.session import step_value
+    from mea_culpa.run.session import step_value
 
     return {step_id: step_value(record) for step_id, record in session.steps.items()}
 
@@ -818,8 +819,8 @@ def test_an_apology_does_not_say_the_same_thing_twice():
         "repair": "cancel the bill and take 10% off your next invoice",
         "make_good": "10% off",
     }
-    from mea_culpa.asking import NoInputAsker
-    from mea_culpa.runner import Runner
+    from mea_culpa.run.asking import NoInputAsker
+    from mea_culpa.run.runner import Runner
 
     checked = answers_mod.check_all(playbook, values, source="test")
     session, _ = sm.new_session(playbook, session_id="2026-11-22-invoice", title="A bill sent twice", now="2026-11-22T10:00:00Z")

@@ -10,8 +10,8 @@ import pytest
 
 from mea_culpa.errors import PlaybookError
 from mea_culpa.paths import builtin_playbooks_dir
-from mea_culpa.playbook.model import STAGE_KINDS
 from mea_culpa.playbook.loading import json_schema, load, loads
+from mea_culpa.playbook.model import STAGE_KINDS
 
 VALID = """\
 id: late-invoice

@@ -24,11 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest_hypothesis import examples
-from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.errors import AnswersError, ExitCode, MeaCulpaError
 from mea_culpa.paths import builtin_playbooks_dir
-from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load, loads
+from mea_culpa.playbook.model import ACTION_STATES, Playbook, Step
 
 TESTS = Path(__file__).parent
 MINI = TESTS / "data" / "playbooks" / "mini.yaml"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from mea_culpa.run import session as sm
-from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts
 from mea_culpa.errors import AnswersError
 from mea_culpa.journal import memory_journal, open_journal
 from mea_culpa.playbook.loading import load
+from mea_culpa.run import session as sm
+from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts
 from mea_culpa.run.runner import Review, Runner, SaveAndQuit
 
 ANSWERS = {

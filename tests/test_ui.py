@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mea_culpa.run import session as sm
 from mea_culpa.cli import ui
 from mea_culpa.playbook.loading import load
+from mea_culpa.run import session as sm
 
 
 def test_answers_with_markup_characters_are_shown_literally(mini_playbook_path, capsys):

@@ -1,11 +1,12 @@
-"""Shaping what people type into what a draft says (mea_culpa.wording): each change where
+"""Shaping what people type into what a draft says (mea_culpa.text.wording): each change where
 it is sure, and the words left as typed where it is not."""
 
 from __future__ import annotations
 
 import pytest
 
-from mea_culpa import expressions, wording
+from mea_culpa.text import filters as expressions
+from mea_culpa.text import wording
 
 # --- mend -------------------------------------------------------------------------------
 

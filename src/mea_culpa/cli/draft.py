@@ -41,10 +41,10 @@ def draft(
 
     Example: mea-culpa draft --message status-update --phase investigating | pbcopy
     """
-    from mea_culpa.messages import drafting as messages
-    from mea_culpa.playbook.catalog import playbook_for_session
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
+    from mea_culpa.messages import drafting as messages
+    from mea_culpa.playbook.catalog import playbook_for_session
 
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite")
@@ -108,8 +108,8 @@ def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
 
 
 def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> Message:
-    from mea_culpa.messages import drafting as messages
     from mea_culpa.errors import UsageError
+    from mea_culpa.messages import drafting as messages
 
     if wanted is not None:
         return messages.find_message(playbook, wanted)
@@ -123,8 +123,8 @@ def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> M
 
 
 def _pick_phase(message: Message, phase: str | None) -> str | None:
-    from mea_culpa.messages import drafting as messages
     from mea_culpa.errors import UsageError
+    from mea_culpa.messages import drafting as messages
 
     valid = messages.phases_for(message)
     if phase is not None or not valid:

@@ -39,10 +39,10 @@ def export(
 
     Example: mea-culpa export --format html -o report.html
     """
-    from mea_culpa.export import document as exporting
-    from mea_culpa.playbook.catalog import playbook_for_session
     from mea_culpa.errors import UsageError
+    from mea_culpa.export import document as exporting
     from mea_culpa.journal import open_journal
+    from mea_culpa.playbook.catalog import playbook_for_session
 
     if format is not None:
         fmt = exporting.normalise_format(format)

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.run import session as sm
 from mea_culpa.errors import Interrupted, UsageError
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.model import Playbook
+from mea_culpa.run import session as sm
 
 
 def can_ask() -> bool:
@@ -129,8 +129,8 @@ def start(
     tags: tuple[str, ...],
     extra: tuple[Path, ...],
 ) -> None:
-    from mea_culpa.playbook import catalog
     from mea_culpa.journal import open_journal
+    from mea_culpa.playbook import catalog
 
     interactive = not no_input and can_ask()
     if not interactive and not no_input:
@@ -212,9 +212,9 @@ def resume(
     no_input: bool,
     extra: tuple[Path, ...],
 ) -> None:
-    from mea_culpa.playbook import catalog
     from mea_culpa.cli import ui
     from mea_culpa.journal import open_journal
+    from mea_culpa.playbook import catalog
 
     journal = open_journal(create=False)
     sid = journal.resolve(session_id, status=None if session_id else "in-progress")

@@ -55,8 +55,8 @@ def parse_day(value: str, option: str, today: dt.date | None = None) -> dt.date:
         month += 1
         last_day = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
         return dt.date(year, month, min(today.day, last_day))
-    from mea_culpa.playbook.answers import AnswerProblem, parse_date
     from mea_culpa.errors import UsageError
+    from mea_culpa.playbook.answers import AnswerProblem, parse_date
 
     try:
         return parse_date(text, today)

@@ -244,7 +244,7 @@ def duration(seconds: int | None) -> str:
     """Seconds as "1 hour 5 minutes"; empty when unknown."""
     if seconds is None:
         return ""
-    from mea_culpa.messages.drafting import human_duration
+    from mea_culpa.text.filters import human_duration
 
     return human_duration(seconds)
 

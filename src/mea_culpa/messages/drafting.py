@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa import wording
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
 from mea_culpa.records import frozen
 from mea_culpa.run.session import Plan, Session, plan, session_facts
+from mea_culpa.text import wording
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -92,7 +91,7 @@ def phases_for(message: Message) -> tuple[str, ...]:
 
 
 def _or_list(words: tuple[str, ...] | list[str]) -> str:
-    from mea_culpa.playbook.expressions import sentence_list
+    from mea_culpa.text.filters import sentence_list
 
     return sentence_list(list(words), "or")
 
@@ -282,117 +281,6 @@ def template_context(
     return context
 
 
-# --- filters the message templates add to the shared ones ----------------------------
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and value.strip():
-        try:
-            return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def plus_minutes(value: Any, minutes: Any, round_to: int = 1) -> str:
-    """An ISO date-time `minutes` later, rounded up to a multiple of `round_to` minutes:
-    `now | plus_minutes(30, round_to=5)` for "the next update by 15:05"."""
-    moment = _moment(value)
-    if moment is None:
-        raise ValueError(f"plus_minutes needs a date and time, not {value!r}")
-    later = moment + dt.timedelta(minutes=float(minutes))
-    step = max(1, int(round_to))
-    base = later.replace(second=0, microsecond=0)
-    if later != base:
-        base += dt.timedelta(minutes=1)
-    extra = (-base.minute) % step
-    return (base + dt.timedelta(minutes=extra)).isoformat(timespec="minutes")
-
-
-def clock(value: Any) -> str:
-    """An ISO date-time as a time of day with its zone: "15:05 UTC+1" ("15:05" when the
-    time has no zone), so that readers elsewhere know which 15:05."""
-    moment = _moment(value)
-    if moment is None:
-        return "" if value is None else str(value)
-    offset = moment.utcoffset()
-    if offset is None:
-        return f"{moment:%H:%M}"
-    minutes = int(offset.total_seconds() // 60)
-    if minutes == 0:
-        return f"{moment:%H:%M} UTC"
-    sign = "+" if minutes > 0 else "-"
-    hours, rest = divmod(abs(minutes), 60)
-    return f"{moment:%H:%M} UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
-
-
-def duration_between(start: Any, end: Any) -> str:
-    """The time between two ISO date-times in words: "25 minutes", "2 hours 5 minutes",
-    "3 days 4 hours"; empty when either is missing."""
-    a, b = _moment(start), _moment(end)
-    if a is None or b is None:
-        return ""
-    if (a.tzinfo is None) != (b.tzinfo is None):
-        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
-    return human_duration((b - a).total_seconds())
-
-
-def human_duration(seconds: float) -> str:
-    """Seconds in words, to the minute: "under a minute", "1 hour 5 minutes", "2 days"."""
-    minutes = max(0, int(math.floor(seconds / 60)))
-    if minutes == 0:
-        return "under a minute"
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [(days, "day"), (hours, "hour"), (mins, "minute")]
-    words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
-    return " ".join(words[:2])
-
-
-_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d{1,3}[.)])\s+")
-
-
-def items(value: Any) -> list[str]:
-    """Any answer as a list of lines: a list stays a list (an item's `what`, or its first
-    text, stands for a mapping); text is split into its lines, with bullets removed."""
-    if value is None or value is False:
-        return []
-    if isinstance(value, (list, tuple)):
-        out = []
-        for item in value:
-            if isinstance(item, Mapping):
-                text = item.get("what") or next((v for v in item.values() if isinstance(v, str) and v.strip()), "")
-                out.append(str(text).strip())
-            elif item is not None and str(item).strip():
-                out.append(str(item).strip())
-        return [line for line in out if line]
-    text = str(value)
-    return [_BULLET.sub("", line).strip() for line in text.splitlines() if _BULLET.sub("", line).strip()]
-
-
-def bullets(value: Any, marker: str = "- ") -> str:
-    """Any answer as bullet lines (see `items`), each made a sentence."""
-    from mea_culpa.playbook.expressions import sentence
-
-    return "\n".join(marker + sentence(line) for line in items(value))
-
-
-def paragraph(value: Any) -> str:
-    """Lines joined into one paragraph: `{% set p %}…{% endset %}{{ p | paragraph }}` lets
-    a template write one sentence per line, each under its own condition."""
-    text = "" if value is None else str(value)
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-def phrase(value: Any) -> str:
-    """User text as a list item or heading: trimmed and mended, first letter capital, no
-    full stop at the end (so that "(by Friday)" can follow)."""
-    text = wording.mend(value).strip().rstrip(".").rstrip()
-    return text[:1].upper() + text[1:]
-
-
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][\w'-]*")
 _NAME_STEPS = ("sender_name", "recipient_name", "organization")
 
@@ -443,27 +331,6 @@ def _clause_in_context() -> Callable[..., str]:
     return clause
 
 
-# The filters message templates have on top of the shared ones (docs/templates.md); the
-# playbook validator reads templates with them too. `clause` is also replaced, by a
-# version that keeps names capitalised (see `_clause_in_context`).
-FILTERS: dict[str, Callable[..., Any]] = {
-    "plus_minutes": plus_minutes,
-    "clock": clock,
-    "duration_between": duration_between,
-    "items": items,
-    "bullets": bullets,
-    "phrase": phrase,
-    "paragraph": paragraph,
-    # shaping answers into what a draft says to the reader (mea_culpa.wording)
-    "to_you": wording.to_you,
-    "ours": wording.ours,
-    "owned": wording.owned,
-    "unsaid": wording.unsaid,
-    "says_when": wording.says_when,
-    "reads_as_clause": wording.reads_as_clause,
-}
-
-
 # --- rendering -----------------------------------------------------------------------
 
 
@@ -508,7 +375,6 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     # Lookups that fail inside a template (an item's missing field) are empty too, so
     # that `{% if item.effort %}` works; printing one still names what is missing.
     env.undefined = _missing_class()
-    env.filters.update(FILTERS)
     env.filters["clause"] = _clause_in_context()
     return env
 
@@ -534,8 +400,8 @@ def _run_template(env: SandboxedEnvironment, name: str, context: Mapping[str, An
     import jinja2
     from jinja2.exceptions import SecurityError as JinjaSecurityError
 
-    from mea_culpa.playbook import expressions
     from mea_culpa.errors import MeaCulpaError
+    from mea_culpa.playbook import expressions
     from mea_culpa.playbook.expressions import MAX_OUTPUT
 
     # A runaway template is stopped by the sandbox's time limit where there is one.

@@ -13,18 +13,17 @@ defaults, validators and message templates all run in the same sandbox.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import SecurityError, TemplateError
+from mea_culpa.text.filters import FILTERS, TESTS
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -40,113 +39,6 @@ MAX_SECONDS = 2.0  # time an expression or a template may run (where a timer is 
 
 class ExpressionSyntaxError(Exception):
     """An expression or template that does not parse; `str()` is the user's message."""
-
-
-# --- filters and tests shared by expressions and message templates ------------------
-
-
-def sentence_list(items: Any, conjunction: str = "and") -> str:
-    """["a", "b", "c"] -> "a, b and c"; a single string is returned as it is."""
-    if items is None:
-        return ""
-    if isinstance(items, str):
-        return items
-    words = [str(i).strip() for i in items if i is not None and str(i).strip()]
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
-
-
-def _as_datetime(value: Any) -> dt.date | dt.datetime | None:
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value
-    if isinstance(value, str) and value.strip():
-        text = value.strip().replace("Z", "+00:00")
-        for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat):
-            try:
-                return parse(text)
-            except ValueError:
-                continue
-    return None
-
-
-def human_date(value: Any) -> str:
-    """2026-03-03 -> "Tuesday 3 March 2026" (text that is not a date is returned unchanged)."""
-    when = _as_datetime(value)
-    if when is None:
-        return "" if value is None else str(value)
-    return f"{when:%A} {when.day} {when:%B %Y}"
-
-
-def human_datetime(value: Any) -> str:
-    """2026-03-03T14:30 -> "Tuesday 3 March 2026 at 14:30" (dates alone as human_date)."""
-    when = _as_datetime(value)
-    if not isinstance(when, dt.datetime):
-        return human_date(value)
-    return f"{human_date(when)} at {when:%H:%M}"
-
-
-def human_time(value: Any) -> str:
-    """2026-03-03T14:30 -> "14:30"; other text unchanged."""
-    when = _as_datetime(value)
-    if isinstance(when, dt.datetime):
-        return f"{when:%H:%M}"
-    return "" if value is None else str(value)
-
-
-def sentence(value: Any) -> str:
-    """User text as a sentence: trimmed and mended (wording.mend: "couldnt", "i", "api"),
-    each sentence's first letter capital, ending in punctuation."""
-    from mea_culpa.wording import capitalise_sentences, mend
-
-    text = mend(value).strip()
-    if not text:
-        return ""
-    text = capitalise_sentences(text)
-    return text if text[-1] in ".!?…\"')" else text + "."
-
-
-def clause(value: Any) -> str:
-    """User text to continue a sentence: trimmed and mended, trailing full stop removed,
-    first letter lowered unless it starts an acronym or a name like "I"."""
-    from mea_culpa.wording import mend
-
-    text = mend(value).strip().rstrip(".")
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper() and not text.startswith("I "):
-        text = text[0].lower() + text[1:]
-    return text
-
-
-_BLAME = re.compile(
-    r"\b(?:human error|user error|operator error|(?:his|her|their|[A-Z][a-z]+'s) (?:fault|mistake|error|carelessness)"
-    r"|careless(?:ness)?|lazy|stupid|incompetent|sloppy|should have known|the (?:intern|new (?:guy|girl|hire))"
-    r"|(?:he|she) (?:forgot|didn't|did not|failed|messed|screwed|ignored)"
-    # a capitalised name doing the failing ("Sam forgot"), but not "We forgot" or "Nobody checked"
-    r"|\b(?!(?:We|I|They|It|Someone|Somebody|Nobody|No one|Everyone|Everybody|The|This|That|Our|You|One|Each|Nothing)\b)"
-    r"[A-Z][a-z]+ (?:forgot|failed to|didn't|did not|messed up|screwed up|ignored|should have))",
-)
-
-
-def is_blaming(value: Any) -> bool:
-    """True when text pins the mistake on a person ("human error", "Sam forgot", "careless")."""
-    if value is None:
-        return False
-    if isinstance(value, (list, tuple)):
-        return any(is_blaming(v) for v in value)
-    if isinstance(value, dict):
-        return any(is_blaming(v) for v in value.values())
-    return bool(_BLAME.search(str(value)))
-
-
-FILTERS: dict[str, Callable[..., Any]] = {
-    "sentence_list": sentence_list,
-    "human_date": human_date,
-    "human_datetime": human_datetime,
-    "human_time": human_time,
-    "sentence": sentence,
-    "clause": clause,
-}
-TESTS: dict[str, Callable[..., bool]] = {"blaming": is_blaming}
 
 
 # --- time limit ----------------------------------------------------------------------

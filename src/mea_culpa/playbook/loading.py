@@ -508,16 +508,10 @@ class _Semantics:
 
 @lru_cache(maxsize=1)
 def _template_environment() -> Any:
-    """A sandbox that knows every filter a message template may use, to read templates."""
+    """The sandbox, with every filter a message template may use, to read templates."""
     from mea_culpa.playbook.expressions import make_environment
 
-    env = make_environment()
-    try:
-        from mea_culpa.messages.drafting import FILTERS as message_filters
-    except ImportError:  # pragma: no cover - messages.py is part of the package
-        message_filters = {}
-    env.filters.update(message_filters)
-    return env
+    return make_environment()
 
 
 def _is_other_file(name: str, playbook_folder: Path | None) -> bool:

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 from mea_culpa.errors import UsageError
-from mea_culpa.playbook.model import ID_PATTERN
 from mea_culpa.playbook.loading import json_schema, loads
+from mea_culpa.playbook.model import ID_PATTERN
 
 SCHEMA_FILE = "playbook.schema.json"
 SCHEMA_COMMENT = f"# yaml-language-server: $schema=./{SCHEMA_FILE}\n"

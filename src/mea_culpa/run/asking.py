@@ -394,8 +394,8 @@ class QuestionaryAsker:
 
     def _list(self, step: Step, message: str, start: list[dict[str, Any]],
               check: Check) -> list[dict[str, Any]]:
-        from mea_culpa.playbook import answers as answers_mod
         from mea_culpa.cli import ui
+        from mea_culpa.playbook import answers as answers_mod
 
         items = [dict(i) for i in start]
         self._question_line(message)

@@ -11,11 +11,11 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from mea_culpa.playbook import answers as answers_mod
-from mea_culpa.run import session as sm
 from mea_culpa.errors import AnswersError, SecurityError, TemplateError
+from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.model import Playbook, Step
 from mea_culpa.records import frozen
+from mea_culpa.run import session as sm
 from mea_culpa.run.session import Change, Plan, PlannedStage, Session
 
 

@@ -346,8 +346,8 @@ def _holds(source: str, context: Mapping[str, Any], what: str) -> bool:
     """Whether a `when` holds. A condition that fails only because an answer it reads is
     not given yet (`'x' in others_involved` before that question) does not hold *yet*;
     one that fails with every answer it reads in hand is the playbook's error."""
-    from mea_culpa.playbook import expressions
     from mea_culpa.errors import TemplateError
+    from mea_culpa.playbook import expressions
 
     try:
         return expressions.condition(source, context, what=what)

@@ -82,7 +82,7 @@ _SHOULD_OF = re.compile(r"\b(should|could|would|must|might)(n't)? of\b", re.IGNO
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9%'’]*")
 _NEXT_WORD = re.compile(r"\s+([A-Za-z0-9]+)")
 # Words after which "tuesdays" is a plural ("on tuesdays and fridays"), not "tuesday's".
-_AFTER_PLURAL = frozenset("and or but on in at by for with from to until till before after about when".split())
+_AFTER_PLURAL = frozenset(["and", "or", "but", "on", "in", "at", "by", "for", "with", "from", "to", "until", "till", "before", "after", "about", "when"])
 _I_FORMS = {"i": "I", "i'm": "I'm", "i've": "I've", "i'd": "I'd", "i'll": "I'll"}
 
 
@@ -167,54 +167,31 @@ def capitalise_sentences(text: str) -> str:
 # Verbs a repair or a change typically starts with, in their base form: "refund any double
 # payment" is an order to the reader until it says who does it.
 _BASE_VERBS = frozenset(
-    """
-    refund reimburse credit pay cover waive give send resend reship ship deliver redeliver replace swap
-    exchange fix repair redo reprint reissue rebook book hold keep extend honour honor offer add take knock
-    cancel void upgrade call ring email contact check test review train write change move set put make stop
-    turn switch update install remove restore return collect pick tell let show bring buy provide arrange
-    schedule require run use build label flag print archive ask warn agree double-check apply match hire
-    limit lock split text phone post publish rewrite rebuild recheck retest verify confirm notify inform
-    compensate absorb discount halve double introduce start begin get look drive visit clean dry
-    replant rebake remake resupply restock apologise apologize explain meet talk follow
-    """.split()
+    ["refund", "reimburse", "credit", "pay", "cover", "waive", "give", "send", "resend", "reship", "ship", "deliver", "redeliver", "replace", "swap", "exchange", "fix", "repair", "redo", "reprint", "reissue", "rebook", "book", "hold", "keep", "extend", "honour", "honor", "offer", "add", "take", "knock", "cancel", "void", "upgrade", "call", "ring", "email", "contact", "check", "test", "review", "train", "write", "change", "move", "set", "put", "make", "stop", "turn", "switch", "update", "install", "remove", "restore", "return", "collect", "pick", "tell", "let", "show", "bring", "buy", "provide", "arrange", "schedule", "require", "run", "use", "build", "label", "flag", "print", "archive", "ask", "warn", "agree", "double-check", "apply", "match", "hire", "limit", "lock", "split", "text", "phone", "post", "publish", "rewrite", "rebuild", "recheck", "retest", "verify", "confirm", "notify", "inform", "compensate", "absorb", "discount", "halve", "double", "introduce", "start", "begin", "get", "look", "drive", "visit", "clean", "dry", "replant", "rebake", "remake", "resupply", "restock", "apologise", "apologize", "explain", "meet", "talk", "follow"]
 )
 # Base verbs that are as often nouns: they lead an answer as a verb only when no noun
 # phrase continues ("refund of the fee", "a credit on your account").
-_NOUNS_TOO = frozenset("credit refund discount test check review call change text email post update set swap exchange hold".split())
+_NOUNS_TOO = frozenset(["credit", "refund", "discount", "test", "check", "review", "call", "change", "text", "email", "post", "update", "set", "swap", "exchange", "hold"])
 _IRREGULAR_PAST = frozenset(
-    """
-    sent gave paid took made got told kept wrote brought bought found ran rang sold spent held built lost left
-    drove came went did had caught forgot broke chose fell froze hid knew meant met taught thought threw
-    understood won woke wore lent dealt stood sat slept fed led mislaid misled overpaid undercut withheld
-    """.split()
+    ["sent", "gave", "paid", "took", "made", "got", "told", "kept", "wrote", "brought", "bought", "found", "ran", "rang", "sold", "spent", "held", "built", "lost", "left", "drove", "came", "went", "did", "had", "caught", "forgot", "broke", "chose", "fell", "froze", "hid", "knew", "meant", "met", "taught", "thought", "threw", "understood", "won", "woke", "wore", "lent", "dealt", "stood", "sat", "slept", "fed", "led", "mislaid", "misled", "overpaid", "undercut", "withheld"]
 )
 # The same in base form and past tense: read by what the answer is about.
-_PAST_OR_BASE = frozenset("put set cut let hit shut read spread quit split cost".split())
+_PAST_OR_BASE = frozenset(["put", "set", "cut", "let", "hit", "shut", "read", "spread", "quit", "split", "cost"])
 _NOT_PAST = frozenset(
-    "need feed seed speed bed red shed hundred weed breed deed greed steed sled sacred naked wicked kindred "
-    "rugged ragged beloved embed".split()
+    ["need", "feed", "seed", "speed", "bed", "red", "shed", "hundred", "weed", "breed", "deed", "greed", "steed", "sled", "sacred", "naked", "wicked", "kindred", "rugged", "ragged", "beloved", "embed"]
 )
 _NOT_ING = frozenset(
-    "nothing something everything anything thing king ring spring string sing bring wing sting swing morning "
-    "evening ceiling during wedding pudding icing earring".split()
+    ["nothing", "something", "everything", "anything", "thing", "king", "ring", "spring", "string", "sing", "bring", "wing", "sting", "swing", "morning", "evening", "ceiling", "during", "wedding", "pudding", "icing", "earring"]
 )
 _MODALS = frozenset(
-    """
-    could couldn't can't cannot can had have has were was got did didn't would wouldn't will won't may might
-    must need needed should shouldn't haven't hasn't hadn't weren't wasn't don't doesn't also still already just
-    """.split()
+    ["could", "couldn't", "can't", "cannot", "can", "had", "have", "has", "were", "was", "got", "did", "didn't", "would", "wouldn't", "will", "won't", "may", "might", "must", "need", "needed", "should", "shouldn't", "haven't", "hasn't", "hadn't", "weren't", "wasn't", "don't", "doesn't", "also", "still", "already", "just"]
 )
 # What follows a word that starts a noun phrase rather than an order: "refund of", "test is".
-_PHRASE_GOES_ON = frozenset("of is was are were will would has have had and or but that which per 's".split())
-_PHRASE_GOES_ON_NOUN = _PHRASE_GOES_ON | frozenset("to for on from at in with".split())
+_PHRASE_GOES_ON = frozenset(["of", "is", "was", "are", "were", "will", "would", "has", "have", "had", "and", "or", "but", "that", "which", "per", "'s"])
+_PHRASE_GOES_ON_NOUN = _PHRASE_GOES_ON | frozenset(["to", "for", "on", "from", "at", "in", "with"])
 # Words that show the word before them is a verb: an object, a particle, a number…
 _OBJECT_STARTS = frozenset(
-    """
-    a an the any all every each some both no this that these those their them your you our us my me his her
-    him its it everyone everybody anyone someone nobody everything back up out off over down away around
-    through again twice once too also to into on in at by for with from about after before until more less
-    several many most few extra full not never
-    """.split()
+    ["a", "an", "the", "any", "all", "every", "each", "some", "both", "no", "this", "that", "these", "those", "their", "them", "your", "you", "our", "us", "my", "me", "his", "her", "him", "its", "it", "everyone", "everybody", "anyone", "someone", "nobody", "everything", "back", "up", "out", "off", "over", "down", "away", "around", "through", "again", "twice", "once", "too", "also", "to", "into", "on", "in", "at", "by", "for", "with", "from", "about", "after", "before", "until", "more", "less", "several", "many", "most", "few", "extra", "full", "not", "never"]
 )
 
 
@@ -317,18 +294,17 @@ _PLURAL_PRONOUNS = {
 _POSSESSIVE = {"their": "your", "theirs": "yours", "themselves": "yourselves"}
 # People an answer may mean by "they" or "their" other than the reader.
 _SOMEONE_ELSE = frozenset(
-    "everyone everybody anyone anybody each someone somebody nobody whoever".split()
+    ["everyone", "everybody", "anyone", "anybody", "each", "someone", "somebody", "nobody", "whoever"]
 )
 _SINGULAR = {"his": "your", "him": "you", "himself": "yourself", "herself": "yourself"}
 # Words ending in "s" that are not plural nouns (a plural before "they" may be what "they" is).
 _NOT_PLURAL = frozenset(
-    "is was has does his its this us as yes plus less unless across always perhaps thus whereas besides "
-    "hers theirs yours ours lots towards afterwards".split()
+    ["is", "was", "has", "does", "his", "its", "this", "us", "as", "yes", "plus", "less", "unless", "across", "always", "perhaps", "thus", "whereas", "besides", "hers", "theirs", "yours", "ours", "lots", "towards", "afterwards"]
 )
 # After these, "her" is the object ("we told her", "we let her down"); otherwise it owns
 # the word that follows ("her order").
 _AFTER_OBJECT_HER = _OBJECT_STARTS | frozenset(
-    "and or but so know was were is had has did".split()
+    ["and", "or", "but", "so", "know", "was", "were", "is", "had", "has", "did"]
 )
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+")
 
@@ -447,8 +423,7 @@ def _some_of_you(match: re.Match[str], text: str) -> str:
 # Past forms that, leading an answer about the reader, were done to them: "charged twice"
 # reads "you were charged twice", not "you charged twice".
 _DONE_TO_YOU = frozenset(
-    "charged overcharged undercharged billed double-charged delayed stranded stuck forced misled misinformed "
-    "refused denied locked".split()
+    ["charged", "overcharged", "undercharged", "billed", "double-charged", "delayed", "stranded", "stuck", "forced", "misled", "misinformed", "refused", "denied", "locked"]
 )
 
 
@@ -512,15 +487,9 @@ def owned(value: Any) -> str:
 # --- saying each thing once ---------------------------------------------------------------
 
 _STOP = frozenset(
-    """
-    a an the and or but so to of in on at by for with from as is was were are be been being it its this that
-    these those we our us you your i my me he she they them their his her him there here not no nor did do
-    does done have has had will would could should can can't couldn't didn't don't won't wasn't weren't
-    which who whom what when where while also just very all any some more most much many then than into
-    out up off over again once too only after before because if about get got
-    """.split()
+    ["a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "by", "for", "with", "from", "as", "is", "was", "were", "are", "be", "been", "being", "it", "its", "this", "that", "these", "those", "we", "our", "us", "you", "your", "i", "my", "me", "he", "she", "they", "them", "their", "his", "her", "him", "there", "here", "not", "no", "nor", "did", "do", "does", "done", "have", "has", "had", "will", "would", "could", "should", "can", "can't", "couldn't", "didn't", "don't", "won't", "wasn't", "weren't", "which", "who", "whom", "what", "when", "where", "while", "also", "just", "very", "all", "any", "some", "more", "most", "much", "many", "then", "than", "into", "out", "up", "off", "over", "again", "once", "too", "only", "after", "before", "because", "if", "about", "get", "got"]
 )
-_SUBJECTS = frozenset("we i you they he she".split())
+_SUBJECTS = frozenset(["we", "i", "you", "they", "he", "she"])
 _RUN = 5  # words in a row that two answers share before the later one counts as repeating
 
 
@@ -562,14 +531,12 @@ def _repeats(piece: str, earlier_words: list[str], earlier_content: set[str], wh
         ),
         default=0,
     )
-    if longest >= _RUN or (longest >= 3 and longest >= 0.6 * len(words)):
-        return True
-    return False
+    return bool(longest >= _RUN or longest >= 3 and longest >= 0.6 * len(words))
 
 
 _CLAUSE_BREAK = re.compile(r"(?<=[.!?])\s+|\s*[,;]\s+(?:(?:and|so|but|plus)\s+)?|\s+(?:and|so|but|plus)\s+")
 # A clause that starts with one of these leans on the next: the two stay or go together.
-_LEANS_ON_NEXT = frozenset("when because after before while if as since until although though once whenever".split())
+_LEANS_ON_NEXT = frozenset(["when", "because", "after", "before", "while", "if", "as", "since", "until", "although", "though", "once", "whenever"])
 
 
 def unsaid(value: Any, *earlier: Any) -> str:
@@ -630,11 +597,7 @@ _WHEN = re.compile(
 
 
 _CLAUSE_OPENERS = frozenset(
-    """
-    we we'll we're we've we'd i i'll i'm i've you you'll you're your our my they their it it's this that
-    there from since starting as after once now today tomorrow every each all no nothing anything
-    everyone going next in by until
-    """.split()
+    ["we", "we'll", "we're", "we've", "we'd", "i", "i'll", "i'm", "i've", "you", "you'll", "you're", "your", "our", "my", "they", "their", "it", "it's", "this", "that", "there", "from", "since", "starting", "as", "after", "once", "now", "today", "tomorrow", "every", "each", "all", "no", "nothing", "anything", "everyone", "going", "next", "in", "by", "until"]
 )
 
 
