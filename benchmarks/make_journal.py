@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         # journal speaks SQLAlchemy (one bulk insert per table, not one session at a time).
         found = sqlite_file(args.database_url)
         if found is None:
-            parser.error(f"--database-url {args.database_url}: this journal is a SQLite file; only sqlite:///FILE URLs can be filled")
+            scheme = args.database_url.partition(":")[0]  # not the whole URL: it may hold a password
+            parser.error(f"--database-url: this journal is a SQLite file; only sqlite:///FILE URLs can be filled, not {scheme}:")
         path = found.expanduser()
     if path.exists():
         if not args.force:

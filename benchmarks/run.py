@@ -71,6 +71,7 @@ JOURNALS = (100, 10_000)  # the home's SQLite journal
 STORE_JOURNALS = (1_000, 100_000)  # --database-url
 JOURNAL_COMMANDS = ("history", "actions", "stats")
 DRAFT_MESSAGE = "customer-apology"
+JOURNAL_FILES = ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm")  # all a prepared home keeps
 WALKED = "general"  # the playbook walked in the pseudo-terminal
 TITLE_PROMPT = "A short name for this session"  # the first question `start PLAYBOOK` asks
 TIMEOUT = 900  # seconds for one untimed preparation (100,000 sessions take a few minutes)
@@ -218,18 +219,23 @@ class Bench:
     cli: list[str]
     peer: list[str]
     peer_version: str
+    wanted: Callable[[str], bool]  # is this figure's key selected?
     commands: set[str] = field(default_factory=set)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     book: Any = None  # the walked playbook's steps, for the terminal figure
 
-    def add(self, key: str, label: str, args: Sequence[str], **kw: Any) -> Figure:
-        fig = Figure(key, label, [*self.cli, *args], **kw)
-        self.figures.append(fig)
-        return fig
-
-    def missing(self, key: str, label: str, reason: str, **kw: Any) -> None:
-        self.figures.append(Figure(key, label, [], reason=reason, **kw))
+    def offer(self, key: str, label: str, args: Sequence[str], command: str | None, problem: str = "", **kw: Any) -> None:
+        """Add a figure if it is wanted: `mea-culpa ARGS`, or the reason it cannot run
+        (`problem`, or no `command` in this build)."""
+        if not self.wanted(key):
+            return
+        if command is not None and command not in self.commands:
+            problem = f"no `{command}` command in this build"
+        if problem:
+            self.figures.append(Figure(key, label, [], reason=problem, **kw))
+        else:
+            self.figures.append(Figure(key, label, [*self.cli, *args], **kw))
 
     @contextlib.contextmanager
     def sandbox(self, template: Path | None = None, store: Store | None = None) -> Iterator[tuple[Path, dict[str, str]]]:
@@ -382,17 +388,19 @@ def start_args(playbook: str) -> list[str]:
     return ["start", playbook, "--answers", str(ANSWERS / f"{playbook}.yaml"), "--no-input"]
 
 
-def build_journal(bench: Bench, sessions: int, *, home: Path | None = None, store: Store | None = None) -> str:
-    """Fill a journal with make_journal.py (untimed); returns a problem, or ""."""
+def build_journal(bench: Bench, sessions: int, where: Path | Store) -> str:
+    """Fill a journal with make_journal.py (untimed): the home `where`, or the store it
+    names. Returns a problem, or ""."""
+    if isinstance(where, Store):
+        args, file, shown = ["--database-url", where.url, "--force"], where.sqlite_file(), f"at {where.masked()}"
+    else:
+        args, file, shown = ["--home", str(where)], where / "journal.sqlite3", "in the home"
     started = time.perf_counter()
-    target = ["--home", str(home)] if home is not None else ["--database-url", store.url, "--force"]  # type: ignore[union-attr]
-    proc = bench.run([sys.executable, str(MAKE_JOURNAL), "--sessions", str(sessions), *target], home or bench.work)
+    proc = bench.run([sys.executable, str(MAKE_JOURNAL), "--sessions", str(sessions), *args], bench.work)
     if proc.returncode:
         return failure(proc, "make_journal.py")
-    file = home / "journal.sqlite3" if home is not None else store.sqlite_file()  # type: ignore[union-attr]
     size = f", {file.stat().st_size / 1e6:.1f} MB" if file is not None and file.exists() else ""
-    where = f"at {store.masked()}" if store is not None else "in the home"
-    bench.notes.append(f"journal of {sessions:,} sessions {where} built in {time.perf_counter() - started:.1f} s{size}")
+    bench.notes.append(f"journal of {sessions:,} sessions {shown} built in {time.perf_counter() - started:.1f} s{size}")
     return ""
 
 
@@ -400,97 +408,110 @@ def prepare(work: Path, wanted: Callable[[str], bool], store: Store | None) -> B
     for name in ("templates", "texts"):
         (work / name).mkdir(parents=True)
     peer, peer_version = ensure_peer()
-    bench = Bench(work=work, env=child_env(), cli=choose_cli(), peer=peer, peer_version=peer_version)
-    templates = work / "templates"
-    scratch = templates / "scratch"
-    scratch.mkdir()
-
+    bench = Bench(work=work, env=child_env(), cli=choose_cli(), peer=peer, peer_version=peer_version, wanted=wanted)
+    (work / "templates" / "scratch").mkdir()
     bench.figures.append(Figure(PEER, f"{PEER_PACKAGE} --help (the peer)", peer, ref=None, limit=None))
-    proc = bench.mea_culpa(["--help"], scratch)
+    proc = bench.mea_culpa(["--help"], work / "templates" / "scratch")
     bench.commands = listed_commands(proc.stdout)
     if proc.returncode or not bench.commands:
         raise SystemExit(f"mea-culpa --help does not work here: {failure(proc, 'mea-culpa --help')}")
+    bench.offer("help", "mea-culpa --help", ["--help"], None)
+    bench.offer("list", "mea-culpa list", ["list"], "list")
+    prepare_runs(bench)
+    prepare_checks(bench)
+    for n in JOURNALS:
+        prepare_journals(bench, n, JOURNALS[0], "", None)
+    if store is not None:
+        for n in STORE_JOURNALS:
+            prepare_journals(bench, n, STORE_JOURNALS[0], "db-", store)
+    return bench
 
-    def command(key: str, label: str, args: list[str], name: str | None, problem: str = "", **kw: Any) -> None:
-        if not wanted(key):
-            return
-        if name is not None and name not in bench.commands:
-            bench.missing(key, label, f"no `{name}` command in this build", **kw)
-        elif problem:
-            bench.missing(key, label, problem, **kw)
+
+def prepare_runs(bench: Bench) -> None:
+    """A returning user's home: one complete non-interactive run of the largest built-in,
+    whose session is then drafted and exported; `start` runs in it again, and so does the
+    walk in a pseudo-terminal (`start general` to its first question, then to the end)."""
+    if not any(bench.wanted(k) for k in ("start", "draft", "export", "terminal")):
+        return
+    scratch, home = bench.work / "templates" / "scratch", bench.work / "templates" / "start"
+    home.mkdir()
+    playbook, why = largest_playbook(bench, scratch)
+    session, problem = "", ("" if playbook else why)
+    if playbook:
+        bench.notes.append(f"largest built-in playbook: {playbook} ({why}); answers {rel(ANSWERS / (playbook + '.yaml'))}")
+        proc = bench.mea_culpa(start_args(playbook), home)
+        problem = failure(proc, f"start {playbook}") if proc.returncode else ""
+        session = last_line(proc.stdout)
+        keep_only_journal(bench, home)
+    label = f"mea-culpa start {playbook or '<largest>'} --answers … --no-input"
+    bench.offer("start", label, start_args(playbook), "start", problem, template=home)
+    for key, args in (("draft", ["--message", DRAFT_MESSAGE]), ("export", ["-f", "md"])):
+        bench.offer(key, f"mea-culpa {key} <session> {' '.join(args)}", [key, session, *args], key,
+                    problem and f"no session to {key}: {problem}", template=home)
+
+    steps = playbook_steps(bench, WALKED, scratch) if bench.wanted("terminal") else None
+    bench.book = SimpleNamespace(steps=steps or [])
+    if importlib.util.find_spec("pexpect") is None:
+        problem = problem or "pexpect is not installed (pip install -e '.[test]')"
+    elif not steps:
+        problem = problem or f"`mea-culpa show {WALKED} --json` gives no steps"
+    bench.offer("terminal", f"mea-culpa start {WALKED}, in a terminal: first question drawn", ["start", WALKED],
+                "start", problem, terminal=True, template=home)
+
+
+def keep_only_journal(bench: Bench, home: Path) -> None:
+    """Leave in a prepared home only the journal: whatever else the preparation wrote there
+    (a cache) would make every timed run warm."""
+    extra = sorted(p.name for p in home.iterdir() if p.name not in JOURNAL_FILES)
+    for name in extra:
+        path = home / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
         else:
-            bench.add(key, label, args, **kw)
+            path.unlink()
+    if extra:
+        bench.notes.append(f"removed from the prepared home what the preparation left beside the journal: {', '.join(extra)}")
 
-    command("help", "mea-culpa --help", ["--help"], None)
-    command("list", "mea-culpa list", ["list"], "list")
 
-    # A returning user's home: one complete non-interactive run of the largest built-in,
-    # whose session is then drafted and exported; `start` runs in it again.
-    if any(wanted(k) for k in ("start", "draft", "export", "terminal")):
-        playbook, why = largest_playbook(bench, scratch)
-        start_home, session, problem = templates / "start", "", ""
-        start_home.mkdir()
-        if playbook:
-            bench.notes.append(f"largest built-in playbook: {playbook} ({why}); answers {rel(ANSWERS / (playbook + '.yaml'))}")
-            proc = bench.mea_culpa(start_args(playbook), start_home)
-            problem = failure(proc, f"start {playbook}") if proc.returncode else ""
-            session = last_line(proc.stdout)
-        else:
-            problem = why
-        label = f"mea-culpa start {playbook or '<largest>'} --answers … --no-input"
-        command("start", label, start_args(playbook), "start", problem, template=start_home)
-        for key, args in (("draft", ["--message", DRAFT_MESSAGE]), ("export", ["-f", "md"])):
-            command(key, f"mea-culpa {key} <session> {' '.join(args)}", [key, session, *args], key,
-                    problem and f"no session to {key}: {problem}", template=start_home)
-
-        # in a pseudo-terminal: `start general` to its first question, then a walk to the end
-        steps = playbook_steps(bench, WALKED, scratch)
-        bench.book = SimpleNamespace(steps=steps or [])
-        terminal_problem = "" if steps else f"`mea-culpa show {WALKED} --json` gives no steps"
-        if importlib.util.find_spec("pexpect") is None:
-            terminal_problem = "pexpect is not installed (pip install -e '.[test]')"
-        command("terminal", f"mea-culpa start {WALKED}, in a terminal: first question drawn", ["start", WALKED],
-                "start", problem or terminal_problem, terminal=True, template=start_home)
-
-    # the apology check at three sizes: 1 KB against the peer, the three for linear growth
+def prepare_checks(bench: Bench) -> None:
+    """The apology check at three sizes: 1 KB against the peer, the three for linear growth."""
+    smallest = f"check-{CHECK_KB[0]}kb"
     for kb in CHECK_KB:
         key = f"check-{kb}kb"
-        if wanted(key):
-            text = work / "texts" / f"apology-{kb}kb.txt"
-            text.write_text(apology_text(kb * 1024), encoding="utf-8")
-            ref, limit = (PEER, PEER_TARGET) if kb == CHECK_KB[0] else (f"check-{CHECK_KB[0]}kb", None)
-            # exit 1: the text was checked and has findings (it carries phrases the rules flag)
-            command(key, f"mea-culpa check <{kb} KB file>", ["check", str(text)], "check", ref=ref, limit=limit,
+        if not bench.wanted(key):
+            continue
+        text = bench.work / "texts" / f"apology-{kb}kb.txt"
+        text.write_text(apology_text(kb * 1024), encoding="utf-8")
+        ref, limit = (PEER, PEER_TARGET) if key == smallest else (smallest, None)
+        # exit 1: the text was checked and has findings (it carries phrases the rules flag)
+        bench.offer(key, f"mea-culpa check <{kb} KB file>", ["check", str(text)], "check", ref=ref, limit=limit,
                     ok_codes=(0, 1))
 
-    # the journal commands on the home's journal at two sizes; the small one is also a user figure
-    small, large = JOURNALS
-    for n in JOURNALS:
-        short = size_key(n)
-        if not any(wanted(f"{c}-{short}") for c in JOURNAL_COMMANDS):
-            continue
-        home = templates / f"journal-{short}"
-        home.mkdir()
-        problem = build_journal(bench, n, home=home)
-        for name in JOURNAL_COMMANDS:
-            ref, limit = (PEER, PEER_TARGET) if n == small else (f"{name}-{size_key(small)}", SCALE_TARGET)
-            command(f"{name}-{short}", f"mea-culpa {name} ({n:,} sessions)", [name], name, problem,
-                    template=home, ref=ref, limit=limit)
 
-    # the same commands against a store named by URL, at the two sizes a team reaches
-    if store is not None:
-        small, large = STORE_JOURNALS
-        for n in STORE_JOURNALS:
-            short = size_key(n)
-            if not any(wanted(f"db-{c}-{short}") for c in JOURNAL_COMMANDS):
-                continue
-            sized = store.sized(n)
-            problem = build_journal(bench, n, store=sized)
-            for name in JOURNAL_COMMANDS:
-                ref, limit = (None, None) if n == small else (f"db-{name}-{size_key(small)}", SCALE_TARGET)
-                command(f"db-{name}-{short}", f"mea-culpa {name} ({n:,} sessions, {store.engine})", [name], name,
-                        problem, store=sized, ref=ref, limit=limit)
-    return bench
+def prepare_journals(bench: Bench, n: int, small: int, prefix: str, store: Store | None) -> None:
+    """history, actions and stats on a journal of `n` sessions: the home's (prefix "") or a
+    store's (prefix "db-"). The large journal is judged against the small one; the home's
+    small one is also a user figure, judged against the peer."""
+    short = size_key(n)
+    if not any(bench.wanted(f"{prefix}{c}-{short}") for c in JOURNAL_COMMANDS):
+        return
+    where: Path | Store
+    if store is None:
+        where = bench.work / "templates" / f"journal-{short}"
+        where.mkdir()
+    else:
+        where = store.sized(n)
+    problem = build_journal(bench, n, where)
+    if isinstance(where, Path):
+        keep_only_journal(bench, where)
+    for name in JOURNAL_COMMANDS:
+        ref: str | None = f"{prefix}{name}-{size_key(small)}"
+        limit: float | None = SCALE_TARGET
+        if n == small:
+            ref, limit = (None, None) if store is not None else (PEER, PEER_TARGET)
+        label = f"mea-culpa {name} ({n:,} sessions{', ' + store.engine if store is not None else ''})"
+        bench.offer(f"{prefix}{name}-{short}", label, [name], name, problem, ref=ref, limit=limit,
+                    template=where if isinstance(where, Path) else None, store=where if isinstance(where, Store) else None)
 
 
 def size_key(sessions: int) -> str:
@@ -718,9 +739,9 @@ def verdicts(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
         if fig.terminal:
             rows.append(keystroke_row(bench, fig, extra))
 
-    checks = [figs.get(f"check-{kb}kb") for kb in CHECK_KB]
-    if all(c is not None and c.measured for c in checks):
-        rows.append(check_growth_row(bench, checks, extra))  # type: ignore[arg-type]
+    checks = [figs[k] for k in (f"check-{kb}kb" for kb in CHECK_KB) if k in figs and figs[k].measured]
+    if len(checks) == len(CHECK_KB):
+        rows.append(check_growth_row(bench, checks, extra))
     return rows, extra
 
 
