@@ -1,6 +1,7 @@
 """The mea-culpa benchmark: what a user feels, side by side with a peer, every run cold.
 
-The peer is `copier --help` (a Typer-sized CLI of the same kind), installed in the
+The peer is `copier --help` (a Python command line of the same family: questionary
+prompts, Jinja templates, YAML answers files), installed in the
 benchmark's own virtual environment (benchmarks/out/peer-venv, made on the first run and
 reused), never in the project's. Every round runs every figure once, in a shuffled order,
 copier included, so a busy machine moves both sides of a ratio. A warm-up round first runs
@@ -17,7 +18,7 @@ config and data folders), so nothing a previous run left can help the next one.
     .venv/bin/python benchmarks/run.py --write-results    # also rewrites benchmarks/RESULTS.md
     .venv/bin/python benchmarks/run.py --database-url sqlite:////tmp/team.sqlite3
 
-Standard library and pexpect (the test extra). Every run goes to benchmarks/out/results.json.
+Standard library and pexpect (the test extra). Every timed run goes to benchmarks/out/results.json.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -528,13 +530,20 @@ def run_process(bench: Bench, fig: Figure) -> tuple[int, float, float | None]:
         child = subprocess.Popen(
             fig.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        if hasattr(os, "wait4"):  # also the child's own CPU time, which other load disturbs less
+        if not hasattr(os, "wait4"):
+            code = child.wait(timeout=RUN_TIMEOUT)
+            return code, time.perf_counter() - started, None
+        # wait4 also gives the child's own CPU time, which other load disturbs less; it has
+        # no timeout, so a watchdog ends a command that hangs (its run then fails: killed)
+        watchdog = threading.Timer(RUN_TIMEOUT, child.kill)
+        watchdog.start()
+        try:
             _, status, usage = os.wait4(child.pid, 0)
-            elapsed = time.perf_counter() - started
-            child.returncode = os.waitstatus_to_exitcode(status)
-            return child.returncode, elapsed, usage.ru_utime + usage.ru_stime
-        code = child.wait(timeout=RUN_TIMEOUT)
-        return code, time.perf_counter() - started, None
+        finally:
+            watchdog.cancel()
+        elapsed = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        return child.returncode, elapsed, usage.ru_utime + usage.ru_stime
 
 
 def said(bench: Bench, fig: Figure) -> tuple[int, str]:
@@ -846,9 +855,19 @@ def machine(bench: Bench) -> dict[str, str]:
         "cpu": f"{cpu} ({os.cpu_count()} logical CPUs)",
         "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         "packages": ", ".join(versions),
-        "peer": f"{bench.peer_version} (in {rel(PEER_VENV)}, Python {platform.python_version()})",
+        "peer": f"{bench.peer_version} (in {rel(PEER_VENV)}, Python {venv_python(PEER_VENV)})",
         "commit": commit,
     }
+
+
+def venv_python(venv: Path) -> str:
+    """The Python version a virtual environment was made with, from its pyvenv.cfg."""
+    with contextlib.suppress(OSError):
+        for line in (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version", "version_info"):
+                return value.strip()
+    return "unknown"
 
 
 def results_md(data: dict[str, Any], text: str) -> str:
@@ -869,6 +888,7 @@ def results_md(data: dict[str, Any], text: str) -> str:
         f"- peer: {m['peer']}",
         f"- commit: {m['commit']}",
         f"- method: {data['method']}",
+        *([f"- a partial run: only {', '.join(data['only'])}"] if data["only"] else []),
         f"- the full run took {data['took_s'] / 60:.1f} minutes",
         "",
         text,
@@ -980,6 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "seed": seed,
         "quick": bool(args.quick),
+        "only": only,
         "took_s": round(took, 1),
         "command": bench.cli,
         "figures": [figure_data(r, figures.get(r.key)) for r in rows],
