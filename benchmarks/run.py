@@ -1,21 +1,24 @@
-"""The mea-culpa benchmark: start-up, a complete run, the apology check, the journal at scale.
+"""The mea-culpa benchmark: what a user feels, side by side with a peer, every run cold.
 
-Every figure comes from ONE run with the commands interleaved: a warm-up round runs each
-command once (it checks that the command works and fills the bytecode cache), then every
-round runs each command once in a shuffled order, and a figure is the median of its runs.
-Each figure is a ratio to a reference timed in the same rounds (the `import typer`
-baseline, the 1 KB check, the 100-session journal), so a busy machine moves both sides.
+The peer is `copier --help` (a Python command line of the same family: questionary
+prompts, Jinja templates, YAML answers files), installed in the
+benchmark's own virtual environment (benchmarks/out/peer-venv, made on the first run and
+reused), never in the project's. Every round runs every figure once, in a shuffled order,
+copier included, so a busy machine moves both sides of a ratio. A warm-up round first runs
+each figure once untimed: it checks that the command works and lets Python write the
+bytecode (.pyc) of the installed packages, as on any user's machine.
 
-Commands run the way a user runs them: the venv's `mea-culpa` console script (the one
-beside this interpreter), a new process each time, stdin and output on /dev/null,
-MEA_CULPA_HOME pointing at a folder prepared before timing.
+Every run is cold: it gets fresh folders (MEA_CULPA_HOME copied afresh from a prepared
+home whose journal already holds what the command needs, and empty HOME, XDG cache,
+config and data folders), so nothing a previous run left can help the next one.
 
-    .venv/bin/python benchmarks/run.py                  # 15 rounds; prints the table
-    .venv/bin/python benchmarks/run.py --quick          # 5 rounds: a smoke test
-    .venv/bin/python benchmarks/run.py --write-results  # also rewrites benchmarks/RESULTS.md
-    .venv/bin/python benchmarks/run.py --only help,list --rounds 30
+    .venv/bin/python benchmarks/run.py                    # 15 rounds; prints the table
+    .venv/bin/python benchmarks/run.py --quick            # 5 rounds: a smoke test
+    .venv/bin/python benchmarks/run.py --only help,terminal --rounds 30
+    .venv/bin/python benchmarks/run.py --write-results    # also rewrites benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/run.py --database-url sqlite:////tmp/team.sqlite3
 
-Standard library only. Raw runs go to benchmarks/out/results.json (git-ignored).
+Standard library and pexpect (the test extra). Every timed run goes to benchmarks/out/results.json.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib.util
+import io
 import json
 import os
 import platform
@@ -32,34 +37,54 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT = HERE / "out"
+PEER_VENV = OUT / "peer-venv"
 RESULTS_MD = HERE / "RESULTS.md"
 ANSWERS = REPO / "tests" / "data" / "answers"
 MAKE_JOURNAL = HERE / "make_journal.py"
+BIN = "Scripts" if os.name == "nt" else "bin"
 SCRIPT = Path(sys.executable).parent / ("mea-culpa.exe" if os.name == "nt" else "mea-culpa")
 
+# How the suite drives the real prompts; the benchmark walks them the same way.
+sys.path.insert(0, str(REPO / "tests"))
+from terminal_helpers import ENTER, Terminal, plain, question, walk  # noqa: E402
+
 ROUNDS, QUICK_ROUNDS = 15, 5
-STARTUP_TARGET = 1.3  # --help, --version, list: at most this many times `import typer`
-RUN_TARGET = 2.0  # start --no-input, draft, export
-SCALE_TARGET = 1.5  # history, stats: 10,000 sessions against 100
+PEER = "peer"  # the key of `copier --help`, the reference of every command's ratio
+PEER_PACKAGE = "copier"
+PEER_TARGET = 0.8  # every command: at most this many times `copier --help`
+KEYSTROKE_TARGET_MS = 50.0  # in a terminal: an answer to the next question drawn, median of a walk
+SCALE_TARGET = 1.5  # history/actions/stats: the large journal against the small one
 LINEAR_SLACK = 1.5  # check: cost per extra KB at 10->100 KB against 1->10 KB
 NEGLIGIBLE_GROWTH = 0.10  # ...or 100 KB costs at most 10% more than 1 KB: nothing to fit
 CHECK_KB = (1, 10, 100)
-JOURNALS = (100, 10_000)
+JOURNALS = (100, 10_000)  # the home's SQLite journal
+STORE_JOURNALS = (1_000, 100_000)  # --database-url
+JOURNAL_COMMANDS = ("history", "actions", "stats")
 DRAFT_MESSAGE = "customer-apology"
-TIMEOUT = 600  # seconds for one command; building 10,000 sessions may take a while
+JOURNAL_FILES = ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm")  # all a prepared home keeps
+WALKED = "general"  # the playbook walked in the pseudo-terminal
+TITLE_PROMPT = "A short name for this session"  # the first question `start PLAYBOOK` asks
+TIMEOUT = 900  # seconds for one untimed preparation (100,000 sessions take a few minutes)
+RUN_TIMEOUT = 120  # seconds for one timed command
+QUESTION_TIMEOUT = 30  # seconds for one question to be drawn
 
-# Variables that would change what is measured: bytecode writing is re-enabled (a user's
-# install has its .pyc files), and nothing of the caller's mea-culpa setup leaks in.
+# Variables that would change what is measured: bytecode writing stays on (a user's install
+# has its .pyc files, in the usual places), and nothing of the caller's mea-culpa set-up leaks in.
 DROPPED_ENV = (
     "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
     "PYTHONPROFILEIMPORTTIME",
     "PYTHONDEVMODE",
     "PYTHONTRACEMALLOC",
@@ -71,6 +96,10 @@ DROPPED_ENV = (
     "MEA_CULPA_CONFIG",
     "MEA_CULPA_PATH",
     "MEA_CULPA_DEBUG",
+    "MEA_CULPA_DATABASE_URL",
+    "MEA_CULPA_USER",
+    "VISUAL",
+    "EDITOR",
 )
 
 
@@ -78,7 +107,80 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# --- what is timed ----------------------------------------------------------------------
+def rel(path: Path | str) -> str:
+    try:
+        return str(Path(path).relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in plain(text).strip().splitlines() if line.strip()]
+    return lines[-1][:160] if lines else "no output"
+
+
+def failure(proc: subprocess.CompletedProcess[str], what: str) -> str:
+    return f"{what} exited {proc.returncode}: {last_line(proc.stderr or proc.stdout)}"
+
+
+# --- where a journal lives ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Store:
+    """A journal outside the home, named by a database URL (`--database-url`).
+
+    The seam for more engines: `sized` names the journal of one size beside the one the URL
+    names, `make_journal.py --database-url` fills it, and `prepare_home` and `env` point a
+    command at it."""
+
+    url: str
+
+    @property
+    def engine(self) -> str:
+        return self.url.partition(":")[0].split("+")[0]
+
+    def sqlite_file(self) -> Path | None:
+        """The file a sqlite:///FILE URL names (SQLAlchemy's spelling: four slashes for an
+        absolute path), made absolute; None for other engines."""
+        scheme, sep, rest = self.url.partition("://")
+        if self.engine != "sqlite" or not sep or not rest.startswith("/") or len(rest) < 2:
+            return None
+        return Path(rest[1:].split("?")[0]).resolve()
+
+    def sized(self, sessions: int) -> Store:
+        """The journal of `sessions` sessions: for SQLite a file beside the one named
+        (team.sqlite3 -> team-100000.sqlite3); for a server a schema of its own in the
+        same database, chosen through libpq's `options` (the database stays the user's)."""
+        file = self.sqlite_file()
+        if file is not None:
+            scheme = self.url.partition("://")[0]
+            sized = file.with_name(f"{file.stem}-{sessions}{file.suffix or '.sqlite3'}")
+            return Store(f"{scheme}:///{sized}")
+        parts = urlsplit(self.url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+        query.append(("options", f"-csearch_path=mea_culpa_bench_{sessions}"))
+        return Store(urlunsplit(parts._replace(query=urlencode(query))))
+
+    def env(self) -> dict[str, str]:
+        return {"MEA_CULPA_DATABASE_URL": self.url}
+
+    def prepare_home(self, home: Path) -> None:
+        """A journal that reads only MEA_CULPA_HOME (today's) finds a SQLite store through a
+        link in the home; one that reads MEA_CULPA_DATABASE_URL uses the URL and ignores it."""
+        file = self.sqlite_file()
+        if file is not None:
+            (home / "journal.sqlite3").symlink_to(file)
+
+    def masked(self) -> str:
+        """The URL with any password hidden, for notes and the JSON."""
+        parts = urlsplit(self.url)
+        if parts.password:
+            return self.url.replace(f":{parts.password}@", ":***@", 1)
+        return self.url
+
+
+# --- what is timed ------------------------------------------------------------------------
 
 
 @dataclass
@@ -86,12 +188,16 @@ class Figure:
     key: str
     label: str
     argv: list[str]
-    home: Path
-    ok_codes: tuple[int, ...] = (0,)
-    template: Path | None = None  # copied over `home` before every run, untimed: for commands that write
-    reason: str = ""  # why the figure could not be measured ("" when it was)
-    runs: list[float] = field(default_factory=list)  # wall-clock seconds
+    ref: str | None = PEER  # the figure its ratio is taken against (None: none)
+    limit: float | None = PEER_TARGET  # the ratio's target (None: for information)
+    template: Path | None = None  # the prepared home, copied afresh before every run (None: an empty one)
+    store: Store | None = None  # a journal outside the home
+    terminal: bool = False  # run in a pseudo-terminal and walked to the end
+    ok_codes: tuple[int, ...] = (0,)  # the exit codes of a run that did its work
+    reason: str = ""  # why it could not be measured ("" when it was)
+    runs: list[float] = field(default_factory=list)  # wall-clock seconds (terminal: to the first question)
     cpu: list[float] = field(default_factory=list)  # the child's user + system CPU seconds
+    walks: list[list[tuple[str, float]]] = field(default_factory=list)  # terminal: (question, seconds after the answer before)
 
     @property
     def measured(self) -> bool:
@@ -108,58 +214,72 @@ class Figure:
 
 @dataclass
 class Bench:
-    """The prepared work: folders, environment, the command line and the figures."""
+    """The prepared work: folders, environment, command line, the figures and the notes."""
 
     work: Path
     env: dict[str, str]
     cli: list[str]
-    cli_note: str
+    peer: list[str]
+    peer_version: str
+    wanted: Callable[[str], bool]  # is this figure's key selected?
     commands: set[str] = field(default_factory=set)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    playbook: str = ""
+    book: Any = None  # the walked playbook's steps, for the terminal figure
 
-    def add(self, key: str, label: str, args: Sequence[str], home: Path, **kw: object) -> Figure:
-        fig = Figure(key, label, [*self.cli, *args], home, **kw)  # type: ignore[arg-type]
-        self.figures.append(fig)
-        return fig
+    def offer(self, key: str, label: str, args: Sequence[str], command: str | None, problem: str = "", **kw: Any) -> None:
+        """Add a figure if it is wanted: `mea-culpa ARGS`, or the reason it cannot run
+        (`problem`, or no `command` in this build)."""
+        if not self.wanted(key):
+            return
+        if command is not None and command not in self.commands:
+            problem = f"no `{command}` command in this build"
+        if problem:
+            self.figures.append(Figure(key, label, [], reason=problem, **kw))
+        else:
+            self.figures.append(Figure(key, label, [*self.cli, *args], **kw))
 
-    def missing(self, key: str, label: str, reason: str) -> None:
-        self.figures.append(Figure(key, label, [], self.work, reason=reason))
-
-    def run(
-        self, args: Sequence[str], home: Path, *, argv0: Sequence[str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """Run a command untimed, for the preparation, and capture what it says."""
-        env = dict(self.env, MEA_CULPA_HOME=str(home))
-        return subprocess.run(
-            [*(self.cli if argv0 is None else argv0), *args],
-            cwd=self.work / "cwd",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
+    @contextlib.contextmanager
+    def sandbox(self, template: Path | None = None, store: Store | None = None) -> Iterator[tuple[Path, dict[str, str]]]:
+        """Fresh folders for one run: (its working folder, its environment). The home is a
+        copy of `template` (or empty); HOME and the XDG folders are empty."""
+        run = self.work / "run"
+        shutil.rmtree(run, ignore_errors=True)
+        home = run / "mea-culpa"
+        if template is not None:
+            shutil.copytree(template, home, symlinks=True)
+        else:
+            home.mkdir(parents=True)
+        for name in ("home", "cache", "config", "data", "cwd"):
+            (run / name).mkdir()
+        env = dict(
+            self.env,
+            HOME=str(run / "home"),
+            XDG_CACHE_HOME=str(run / "cache"),
+            XDG_CONFIG_HOME=str(run / "config"),
+            XDG_DATA_HOME=str(run / "data"),
+            MEA_CULPA_HOME=str(home),
         )
+        if store is not None:
+            store.prepare_home(home)
+            env.update(store.env())
+        yield run / "cwd", env
+
+    def run(self, argv: Sequence[str], home: Path) -> subprocess.CompletedProcess[str]:
+        """Run a command untimed, for the preparation, in `home` itself (kept), and capture it."""
+        with self.sandbox() as (cwd, env):
+            env["MEA_CULPA_HOME"] = str(home)
+            return subprocess.run(
+                list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT
+            )
+
+    def mea_culpa(self, args: Sequence[str], home: Path) -> subprocess.CompletedProcess[str]:
+        return self.run([*self.cli, *args], home)
 
 
-def last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:160] if lines else "no output"
-
-
-def failure(proc: subprocess.CompletedProcess[str], what: str) -> str:
-    return f"{what} exited {proc.returncode}: {last_line(proc.stderr or proc.stdout)}"
-
-
-def child_env(work: Path) -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")  # warm .pyc cache kept out of the source tree
-    # platformdirs still runs (as for a user) but finds empty folders, not this machine's setup
-    env["XDG_CONFIG_HOME"] = str(work / "xdg-config")
-    env["XDG_DATA_HOME"] = str(work / "xdg-data")
-    env["COLUMNS"] = "100"
-    env["NO_COLOR"] = "1"
+    env.update(COLUMNS="100", LINES="40", NO_COLOR="1")
     return env
 
 
@@ -203,217 +323,309 @@ def apology_text(size: int) -> str:
     return (text[: cut + 1] if cut > size // 2 else text[:size]) + "\n"
 
 
-# --- preparation ------------------------------------------------------------------------
+# --- preparation --------------------------------------------------------------------------
 
 
-def choose_cli() -> tuple[list[str], str]:
+def choose_cli() -> list[str]:
     if SCRIPT.exists():
-        return [str(SCRIPT)], f"the console script {rel(SCRIPT)} (what a user runs)"
-    return [
-        sys.executable,
-        "-m",
-        "mea_culpa",
-    ], f"{rel(Path(sys.executable))} -m mea_culpa (no console script beside the interpreter)"
+        return [str(SCRIPT)]  # what a user runs
+    return [sys.executable, "-m", "mea_culpa"]
 
 
-def rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
+def ensure_peer() -> tuple[list[str], str]:
+    """copier in its own virtual environment, made on the first run: (its command, its version)."""
+    script = PEER_VENV / BIN / PEER_PACKAGE
+    if not script.exists():
+        log(f"installing {PEER_PACKAGE} in {rel(PEER_VENV)} (once)")
+        for argv in (
+            [sys.executable, "-m", "venv", "--clear", str(PEER_VENV)],
+            [str(PEER_VENV / BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", PEER_PACKAGE],
+        ):
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
+            if proc.returncode:
+                raise SystemExit(f"cannot install the peer: {failure(proc, ' '.join(argv[1:4]))}")
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    if proc.returncode:
+        raise SystemExit(f"the peer does not run: {failure(proc, f'{PEER_PACKAGE} --version')}")
+    return [str(script), "--help"], last_line(proc.stdout)
 
 
 def largest_playbook(bench: Bench, home: Path) -> tuple[str, str]:
     """The built-in playbook with the most steps that has an answers file; ("", reason) if none."""
-    proc = bench.run(["list", "--json"], home)
+    proc = bench.mea_culpa(["list", "--json"], home)
     if proc.returncode:
         return "", failure(proc, "list --json")
     best, best_steps = "", -1
     for entry in json.loads(proc.stdout):
-        if entry.get("source") != "built-in":
+        if entry.get("source") != "built-in" or not (ANSWERS / f"{entry['id']}.yaml").is_file():
             continue
-        if not (ANSWERS / f"{entry['id']}.yaml").is_file():
-            continue
-        shown = bench.run(["show", entry["id"], "--json"], home)
-        if shown.returncode:
-            continue
-        data = json.loads(shown.stdout)
-        steps = sum(len(stage.get("steps", [])) for stage in data.get("stages", []))
-        if steps > best_steps:
-            best, best_steps = entry["id"], steps
+        steps = playbook_steps(bench, entry["id"], home)
+        if steps is not None and len(steps) > best_steps:
+            best, best_steps = entry["id"], len(steps)
     if not best:
         return "", f"no built-in playbook has an answers file in {rel(ANSWERS)}"
     return best, f"{best_steps} steps"
+
+
+def playbook_steps(bench: Bench, playbook: str, home: Path) -> list[SimpleNamespace] | None:
+    """A playbook's steps as `mea-culpa show --json` gives them, in the shape the suite's
+    `walk` reads (id, type, prompt, choices, fields)."""
+    proc = bench.mea_culpa(["show", playbook, "--json"], home)
+    if proc.returncode:
+        return None
+
+    def item(data: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(
+            id=data.get("id", ""),
+            type=data.get("type", "text"),
+            prompt=data.get("prompt", ""),
+            choices=data.get("choices") or [],
+            fields=[item(f) for f in data.get("fields") or []],
+        )
+
+    return [item(step) for stage in json.loads(proc.stdout).get("stages", []) for step in stage.get("steps", [])]
 
 
 def start_args(playbook: str) -> list[str]:
     return ["start", playbook, "--answers", str(ANSWERS / f"{playbook}.yaml"), "--no-input"]
 
 
-def warm_caches(bench: Bench, template: Path, cold: Path, session: str) -> str:
-    """Make the timed homes those of a machine where mea-culpa has been used before.
-
-    mea-culpa keeps what depends only on its own files (validated playbooks, compiled
-    templates and apology patterns) in `<home>/cache`, filled by the first run that needs
-    it. `template` is copied over the home before every timed run, so without this every
-    `draft` would be its first. The draft and export run in a copy, and only the cache
-    comes back: the journal stays as the start left it (a finished session, never
-    drafted). `cold` is the same home without the cache, for the first-use figures.
-    Returns a problem, or ""."""
-    scratch = template.parent / "warming"
-    shutil.copytree(template, scratch)
-    for args in (["draft", session, "--message", DRAFT_MESSAGE], ["export", session, "-f", "md"]):
-        if args[0] in bench.commands:
-            proc = bench.run(args, scratch)
-            if proc.returncode:
-                return failure(proc, " ".join(args[:1]))
-    shutil.copytree(template, cold, ignore=shutil.ignore_patterns("cache"))
-    shutil.rmtree(template / "cache", ignore_errors=True)
-    if (scratch / "cache").is_dir():
-        shutil.copytree(scratch / "cache", template / "cache")
-    shutil.rmtree(scratch)
+def build_journal(bench: Bench, sessions: int, where: Path | Store) -> str:
+    """Fill a journal with make_journal.py (untimed): the home `where`, or the store it
+    names. Returns a problem, or ""."""
+    if isinstance(where, Store):
+        args, file, shown = ["--database-url", where.url, "--force"], where.sqlite_file(), f"at {where.masked()}"
+    else:
+        args, file, shown = ["--home", str(where)], where / "journal.sqlite3", "in the home"
+    started = time.perf_counter()
+    proc = bench.run([sys.executable, str(MAKE_JOURNAL), "--sessions", str(sessions), *args], bench.work)
+    if proc.returncode:
+        return failure(proc, "make_journal.py")
+    size = f", {file.stat().st_size / 1e6:.1f} MB" if file is not None and file.exists() else ""
+    bench.notes.append(f"journal of {sessions:,} sessions {shown} built in {time.perf_counter() - started:.1f} s{size}")
     return ""
 
 
-def prepare(work: Path, selected: Callable[[str], bool]) -> Bench:
-    for name in ("cwd", "xdg-config", "xdg-data", "homes", "texts"):
+def prepare(work: Path, wanted: Callable[[str], bool], store: Store | None) -> Bench:
+    for name in ("templates", "texts"):
         (work / name).mkdir(parents=True)
-    cli, cli_note = choose_cli()
-    bench = Bench(work=work, env=child_env(work), cli=cli, cli_note=cli_note)
-    homes = work / "homes"
-    empty = homes / "empty"
-    empty.mkdir()
-
-    # the same interpreter and venv, importing the one thing the CLI cannot do without
-    bench.figures.append(
-        Figure("baseline", 'python -c "import typer" (baseline)', [sys.executable, "-c", "import typer"], empty)
-    )
-    proc = bench.run(["--help"], empty)
+    peer, peer_version = ensure_peer()
+    bench = Bench(work=work, env=child_env(), cli=choose_cli(), peer=peer, peer_version=peer_version, wanted=wanted)
+    (work / "templates" / "scratch").mkdir()
+    bench.figures.append(Figure(PEER, f"{PEER_PACKAGE} --help (the peer)", peer, ref=None, limit=None))
+    proc = bench.mea_culpa(["--help"], work / "templates" / "scratch")
     bench.commands = listed_commands(proc.stdout)
     if proc.returncode or not bench.commands:
         raise SystemExit(f"mea-culpa --help does not work here: {failure(proc, 'mea-culpa --help')}")
-
-    bench.add("help", "mea-culpa --help", ["--help"], empty)
-    bench.add("version", "mea-culpa --version", ["--version"], empty)
-    bench.add("list", "mea-culpa list", ["list"], empty)
-
-    # a complete non-interactive run of the largest built-in, then draft and export of one
-    if selected("start") or selected("draft") or selected("export"):
-        playbook, why = largest_playbook(bench, empty)
-        session, template, run_problem = "", homes / "start-template", ""
-        if playbook:
-            bench.playbook = playbook
-            bench.notes.append(
-                f"largest built-in playbook: {playbook} ({why}); answers {rel(ANSWERS / (playbook + '.yaml'))}"
-            )
-            template.mkdir()
-            proc = bench.run(start_args(playbook), template)  # the journal exists, as for a returning user
-            if proc.returncode:
-                run_problem = failure(proc, f"start {playbook}")
-            else:
-                session = last_line(proc.stdout)
-        else:
-            run_problem = why
-        cold = homes / "first-use-template"
-        if not run_problem:
-            run_problem = warm_caches(bench, template, cold, session)
-        label = f"mea-culpa start {playbook or '<largest>'} --answers … --no-input"
-        if run_problem:
-            bench.missing("start", label, run_problem)
-        else:
-            bench.add("start", label, start_args(playbook), homes / "start", template=template)
-            bench.add("start-cold", f"{label}, first use", start_args(playbook), homes / "start-cold", template=cold)
-        for key, args in (("draft", ["--message", DRAFT_MESSAGE]), ("export", ["-f", "md"])):
-            label = f"mea-culpa {key} <session> {' '.join(args)}"
-            if key not in bench.commands:
-                bench.missing(key, label, f"no `{key}` command in this build")
-            elif run_problem:
-                bench.missing(key, label, f"no session to {key}: {run_problem}")
-            else:
-                bench.add(key, label, [key, session, *args], homes / key, template=template)
-                bench.add(f"{key}-cold", f"{label}, first use", [key, session, *args], homes / f"{key}-cold", template=cold)
-
-    # the apology check at three sizes
-    for kb in CHECK_KB:
-        key, label = f"check-{kb}kb", f"mea-culpa check <{kb} KB file>"
-        if not selected(key):
-            continue
-        if "check" not in bench.commands:
-            bench.missing(key, label, "no `check` command in this build")
-            continue
-        path = work / "texts" / f"apology-{kb}kb.txt"
-        path.write_text(apology_text(kb * 1024), encoding="utf-8")
-        # exit 1 means "the apology needs work", which these texts (with flagged phrases) do
-        bench.add(key, label, ["check", str(path)], empty, ok_codes=(0, 1))
-
-    # the journal at two sizes
-    wanted = [c for c in ("history", "stats") if any(selected(f"{c}-{n}") for n in ("100", "10k"))]
-    for n in JOURNALS if wanted else ():
-        home, short = homes / f"journal-{n}", "10k" if n == 10_000 else str(n)
-        reason = ""
-        if not MAKE_JOURNAL.is_file():
-            reason = f"{rel(MAKE_JOURNAL)} does not exist yet"
-        else:
-            log(f"building a journal of {n:,} sessions…")
-            started = time.perf_counter()
-            proc = bench.run(
-                ["--sessions", str(n), "--home", str(home)], home, argv0=[sys.executable, str(MAKE_JOURNAL)]
-            )
-            if proc.returncode:
-                reason = failure(proc, "make_journal.py")
-            else:
-                bench.notes.append(
-                    f"journal of {n:,} sessions built in {time.perf_counter() - started:.1f} s"
-                    f" ({(home / 'journal.sqlite3').stat().st_size / 1e6:.1f} MB)"
-                )
-        for command in wanted:
-            key, label = f"{command}-{short}", f"mea-culpa {command} ({n:,} sessions)"
-            if command not in bench.commands:
-                bench.missing(key, label, f"no `{command}` command in this build")
-            elif reason:
-                bench.missing(key, label, reason)
-            else:
-                bench.add(key, label, [command], home)
-    bench.figures = [f for f in bench.figures if f.key == "baseline" or selected(f.key)]
+    bench.offer("help", "mea-culpa --help", ["--help"], None)
+    bench.offer("list", "mea-culpa list", ["list"], "list")
+    prepare_runs(bench)
+    prepare_checks(bench)
+    for n in JOURNALS:
+        prepare_journals(bench, n, JOURNALS[0], "", None)
+    if store is not None:
+        for n in STORE_JOURNALS:
+            prepare_journals(bench, n, STORE_JOURNALS[0], "db-", store)
     return bench
 
 
-# --- timing -----------------------------------------------------------------------------
+def prepare_runs(bench: Bench) -> None:
+    """A returning user's home: one complete non-interactive run of the largest built-in,
+    whose session is then drafted and exported; `start` runs in it again, and so does the
+    walk in a pseudo-terminal (`start general` to its first question, then to the end)."""
+    if not any(bench.wanted(k) for k in ("start", "draft", "export", "terminal")):
+        return
+    scratch, home = bench.work / "templates" / "scratch", bench.work / "templates" / "start"
+    home.mkdir()
+    playbook, why = largest_playbook(bench, scratch)
+    session, problem = "", ("" if playbook else why)
+    if playbook:
+        bench.notes.append(f"largest built-in playbook: {playbook} ({why}); answers {rel(ANSWERS / (playbook + '.yaml'))}")
+        proc = bench.mea_culpa(start_args(playbook), home)
+        problem = failure(proc, f"start {playbook}") if proc.returncode else ""
+        session = last_line(proc.stdout)
+        keep_only_journal(bench, home)
+    label = f"mea-culpa start {playbook or '<largest>'} --answers … --no-input"
+    bench.offer("start", label, start_args(playbook), "start", problem, template=home)
+    for key, args in (("draft", ["--message", DRAFT_MESSAGE]), ("export", ["-f", "md"])):
+        bench.offer(key, f"mea-culpa {key} <session> {' '.join(args)}", [key, session, *args], key,
+                    problem and f"no session to {key}: {problem}", template=home)
+
+    steps = playbook_steps(bench, WALKED, scratch) if bench.wanted("terminal") else None
+    bench.book = SimpleNamespace(steps=steps or [])
+    if importlib.util.find_spec("pexpect") is None:
+        problem = problem or "pexpect is not installed (pip install -e '.[test]')"
+    elif not steps:
+        problem = problem or f"`mea-culpa show {WALKED} --json` gives no steps"
+    bench.offer("terminal", f"mea-culpa start {WALKED}, in a terminal: first question drawn", ["start", WALKED],
+                "start", problem, terminal=True, template=home)
 
 
-def reset(fig: Figure) -> None:
-    if fig.template is not None:
-        shutil.rmtree(fig.home, ignore_errors=True)
-        shutil.copytree(fig.template, fig.home)
+def keep_only_journal(bench: Bench, home: Path) -> None:
+    """Leave in a prepared home only the journal: whatever else the preparation wrote there
+    (a cache) would make every timed run warm."""
+    extra = sorted(p.name for p in home.iterdir() if p.name not in JOURNAL_FILES)
+    for name in extra:
+        path = home / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if extra:
+        bench.notes.append(f"removed from the prepared home what the preparation left beside the journal: {', '.join(extra)}")
+
+
+def prepare_checks(bench: Bench) -> None:
+    """The apology check at three sizes: 1 KB against the peer, the three for linear growth."""
+    smallest = f"check-{CHECK_KB[0]}kb"
+    for kb in CHECK_KB:
+        key = f"check-{kb}kb"
+        if not bench.wanted(key):
+            continue
+        text = bench.work / "texts" / f"apology-{kb}kb.txt"
+        text.write_text(apology_text(kb * 1024), encoding="utf-8")
+        ref, limit = (PEER, PEER_TARGET) if key == smallest else (smallest, None)
+        # exit 1: the text was checked and has findings (it carries phrases the rules flag)
+        bench.offer(key, f"mea-culpa check <{kb} KB file>", ["check", str(text)], "check", ref=ref, limit=limit,
+                    ok_codes=(0, 1))
+
+
+def prepare_journals(bench: Bench, n: int, small: int, prefix: str, store: Store | None) -> None:
+    """history, actions and stats on a journal of `n` sessions: the home's (prefix "") or a
+    store's (prefix "db-"). The large journal is judged against the small one; the home's
+    small one is also a user figure, judged against the peer."""
+    short = size_key(n)
+    if not any(bench.wanted(f"{prefix}{c}-{short}") for c in JOURNAL_COMMANDS):
+        return
+    where: Path | Store
+    if store is None:
+        where = bench.work / "templates" / f"journal-{short}"
+        where.mkdir()
     else:
-        fig.home.mkdir(parents=True, exist_ok=True)
+        where = store.sized(n)
+    problem = build_journal(bench, n, where)
+    if isinstance(where, Path):
+        keep_only_journal(bench, where)
+    for name in JOURNAL_COMMANDS:
+        ref: str | None = f"{prefix}{name}-{size_key(small)}"
+        limit: float | None = SCALE_TARGET
+        if n == small:
+            ref, limit = (None, None) if store is not None else (PEER, PEER_TARGET)
+        label = f"mea-culpa {name} ({n:,} sessions{', ' + store.engine if store is not None else ''})"
+        bench.offer(f"{prefix}{name}-{short}", label, [name], name, problem, ref=ref, limit=limit,
+                    template=where if isinstance(where, Path) else None, store=where if isinstance(where, Store) else None)
 
 
-def run_once(bench: Bench, fig: Figure, *, capture: bool) -> tuple[int, float, float | None, str]:
-    """Run one figure's command: (exit code, wall seconds, CPU seconds of the child or None, stderr)."""
-    reset(fig)
-    env = dict(bench.env, MEA_CULPA_HOME=str(fig.home))
-    if capture:  # the warm-up: say why a command fails
-        proc = subprocess.run(
-            fig.argv, cwd=bench.work / "cwd", env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT
+def size_key(sessions: int) -> str:
+    return f"{sessions // 1000}k" if sessions >= 1000 else str(sessions)
+
+
+# --- timing -------------------------------------------------------------------------------
+
+
+def run_process(bench: Bench, fig: Figure) -> tuple[int, float, float | None]:
+    """One timed run: (exit code, wall seconds, the child's CPU seconds or None)."""
+    with bench.sandbox(fig.template, fig.store) as (cwd, env):
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            fig.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        return proc.returncode, 0.0, None, proc.stderr.decode("utf-8", "replace")
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        fig.argv,
-        cwd=bench.work / "cwd",
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    if hasattr(os, "wait4"):  # also the child's own CPU time, which other load on the machine disturbs less
-        _, status, usage = os.wait4(child.pid, 0)
+        if not hasattr(os, "wait4"):
+            code = child.wait(timeout=RUN_TIMEOUT)
+            return code, time.perf_counter() - started, None
+        # wait4 also gives the child's own CPU time, which other load disturbs less; it has
+        # no timeout, so a watchdog ends a command that hangs (its run then fails: killed)
+        watchdog = threading.Timer(RUN_TIMEOUT, child.kill)
+        watchdog.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        finally:
+            watchdog.cancel()
         elapsed = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
-        return child.returncode, elapsed, usage.ru_utime + usage.ru_stime, ""
-    code = child.wait(timeout=TIMEOUT)
-    return code, time.perf_counter() - started, None, ""
+        return child.returncode, elapsed, usage.ru_utime + usage.ru_stime
+
+
+def said(bench: Bench, fig: Figure) -> tuple[int, str]:
+    """One untimed run that keeps what the command said, for the warm-up."""
+    with bench.sandbox(fig.template, fig.store) as (cwd, env):
+        proc = subprocess.run(fig.argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=RUN_TIMEOUT)
+    return proc.returncode, proc.stderr or proc.stdout
+
+
+class TimedChild:
+    """A pexpect child that notes, for each question drawn, how long after the answer
+    before it: the time from `send` to the `expect` that found the next question."""
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.sent_at: float | None = None
+        self.latencies: list[tuple[str, float]] = []
+
+    @property
+    def after(self) -> Any:
+        return self.child.after
+
+    def send(self, keys: str) -> None:
+        self.child.send(keys)
+        self.sent_at = time.perf_counter()
+
+    def expect(self, pattern: Any, timeout: float = -1) -> int:
+        index = int(self.child.expect(pattern, timeout=timeout))
+        found = time.perf_counter()
+        if self.sent_at is not None and isinstance(self.child.after, str):  # not the end of the program
+            shown = plain(self.child.after).lstrip("?: ").split(" (↑↓")[0].strip()
+            self.latencies.append((shown, found - self.sent_at))
+        self.sent_at = None
+        return index
+
+
+def process_cpu(pid: int) -> float | None:
+    """The user + system CPU seconds a running process has used so far (Linux; 1/100 s steps)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_terminal(bench: Bench, fig: Figure) -> tuple[float, float | None, list[tuple[str, float]]]:
+    """Start the walk in a 40x120 pseudo-terminal: (seconds to the first question drawn,
+    CPU seconds by then, the walk's later questions with their seconds after each answer).
+
+    prompt_toolkit asks the terminal where the cursor is and waits for an answer that a
+    pexpect terminal never gives; PROMPT_TOOLKIT_NO_CPR spares it that, as the suite does."""
+    import pexpect
+
+    with bench.sandbox(fig.template, fig.store) as (cwd, env):
+        env.update(TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="120", LINES="40")
+        transcript = io.StringIO()
+        started = time.perf_counter()
+        child = pexpect.spawn(fig.argv[0], fig.argv[1:], env=env, cwd=str(cwd), dimensions=(40, 120),
+                              encoding="utf-8", timeout=QUESTION_TIMEOUT)
+        try:
+            child.delaybeforesend = None  # every send waits for its question already
+            child.logfile_read = transcript
+            try:
+                child.expect(question(TITLE_PROMPT))
+            except pexpect.ExceptionPexpect:
+                raise RuntimeError(f"the first question ({TITLE_PROMPT!r}) was not drawn: {last_line(transcript.getvalue())}") from None
+            first = time.perf_counter() - started
+            cpu = process_cpu(child.pid)
+            timed = TimedChild(child)
+            timed.send(ENTER)  # keep the suggested title
+            try:
+                walk(Terminal(timed), bench.book, timeout=QUESTION_TIMEOUT)
+            except pexpect.ExceptionPexpect:
+                raise RuntimeError(f"the walk stopped: {last_line(transcript.getvalue())}") from None
+            child.close()
+            if child.exitstatus != 0:
+                raise RuntimeError(f"exited {child.exitstatus}: {last_line(transcript.getvalue())}")
+            return first, cpu, timed.latencies
+        finally:
+            if child.isalive():
+                child.terminate(force=True)
 
 
 def load_average() -> float | None:
@@ -425,21 +637,35 @@ def load_average() -> float | None:
 
 def measure(bench: Bench, rounds: int, rng: random.Random) -> None:
     live = [f for f in bench.figures if not f.reason]
-    before = load_average()
-    log(f"warm-up round: {len(live)} commands")
+    log(f"warm-up round: {len(live)} figures")
     for fig in rng.sample(live, len(live)):
-        code, _, _, said = run_once(bench, fig, capture=True)
-        if code not in fig.ok_codes:
-            fig.reason = f"exited {code}: {last_line(said)}"
+        try:
+            if fig.terminal:
+                run_terminal(bench, fig)
+            else:
+                code, text = said(bench, fig)
+                if code not in fig.ok_codes:
+                    fig.reason = f"exited {code}: {last_line(text)}"
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            fig.reason = str(exc)
     live = [f for f in live if not f.reason]
+    before = load_average()
     for number in range(1, rounds + 1):
         started = time.perf_counter()
         for fig in rng.sample(live, len(live)):
             if fig.reason:
                 continue
-            code, elapsed, cpu, _ = run_once(bench, fig, capture=False)
-            if code not in fig.ok_codes:
-                fig.reason = f"exited {code} in round {number}"
+            try:
+                if fig.terminal:
+                    elapsed, cpu, latencies = run_terminal(bench, fig)
+                    fig.walks.append(latencies)
+                else:
+                    code, elapsed, cpu = run_process(bench, fig)
+                    if code not in fig.ok_codes:
+                        fig.reason = f"exited {code} in round {number}"
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                fig.reason = f"round {number}: {exc}"
+                continue
             fig.runs.append(elapsed)
             if cpu is not None:
                 fig.cpu.append(cpu)
@@ -449,15 +675,11 @@ def measure(bench: Bench, rounds: int, rng: random.Random) -> None:
         busy = max(before, after) - 1 > cpus * 0.5  # the benchmark itself keeps one CPU busy
         bench.notes.append(
             f"load average {before:.2f} before, {after:.2f} after, on {cpus} CPUs"
-            + (
-                ": other work was running, so the wall-clock medians are less trustworthy than the CPU ratios"
-                if busy
-                else ""
-            )
+            + (": other work was running, so trust the CPU ratios more than the wall-clock ones" if busy else "")
         )
 
 
-# --- verdicts ---------------------------------------------------------------------------
+# --- verdicts -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -466,10 +688,10 @@ class Row:
     label: str
     median_ms: float | None
     ratio: float | None
-    ratio_of: str
+    cpu_ratio: float | None
+    of: str  # what the ratio is of
     target: str
-    result: str  # pass, FAIL, n/a: reason, or a role (baseline, reference)
-    ref: str = ""  # the key of the figure the ratio is taken against
+    result: str  # pass, FAIL, info, reference, or "n/a: why"
 
 
 def slopes(t: Sequence[float], sizes: Sequence[float]) -> tuple[float, float, float | None]:
@@ -483,6 +705,8 @@ def slopes(t: Sequence[float], sizes: Sequence[float]) -> tuple[float, float, fl
 def fast_quarter(values: Sequence[float]) -> float:
     """The lower quartile: what a command costs when other load leaves it alone, steadier
     than the single fastest run."""
+    if len(values) < 2:
+        return min(values)
     return statistics.quantiles(values, n=4, method="inclusive")[0]
 
 
@@ -493,182 +717,136 @@ def bootstrap_growth(samples: Sequence[Sequence[float]], sizes: Sequence[float],
     rng = random.Random(8)
     ratios = []
     for _ in range(n):
-        t = [fast_quarter(rng.choices(x, k=len(x))) for x in samples]
-        _, _, growth = slopes(t, sizes)
+        _, _, growth = slopes([fast_quarter(rng.choices(x, k=len(x))) for x in samples], sizes)
         ratios.append(growth if growth is not None else float("inf"))
     ratios.sort()
     return [round(ratios[int(0.05 * n)], 2), round(ratios[int(0.95 * n) - 1], 2)]
 
 
-def verdicts(bench: Bench) -> tuple[list[Row], dict[str, object]]:
+def verdicts(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     figs = {f.key: f for f in bench.figures}
     rows: list[Row] = []
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}
 
-    def ms(fig: Figure | None) -> float | None:
-        return fig.median * 1000 if fig is not None and fig.measured else None
-
-    def na(fig: Figure | None, ref: Figure | None, ref_name: str) -> str:
-        if fig is None:
-            return "n/a: not measured"
+    for fig in bench.figures:
+        ref = figs.get(fig.ref) if fig.ref else None
+        of = "" if ref is None else ("copier --help" if ref.key == PEER else ref.label.removeprefix("mea-culpa "))
+        target = "—" if fig.limit is None else f"≤ {fig.limit:g}× {of}"
         if not fig.measured:
-            return f"n/a: {fig.reason or 'no runs'}"
-        if ref is None or not ref.measured:
-            return f"n/a: no {ref_name} to compare with"
-        return ""
+            rows.append(Row(fig.key, fig.label, None, None, None, of, target, f"n/a: {fig.reason or 'no runs'}"))
+            continue
+        median_ms = fig.median * 1000
+        if ref is None:
+            rows.append(Row(fig.key, fig.label, median_ms, None, None, of, target, "reference"))
+        elif not ref.measured:
+            rows.append(Row(fig.key, fig.label, median_ms, None, None, of, target, f"n/a: no {of} to compare with"))
+        else:
+            ratio = fig.median / ref.median
+            cpu_ratio = fig.cpu_median / ref.cpu_median if fig.cpu and ref.cpu else None
+            result = "info" if fig.limit is None else ("pass" if ratio <= fig.limit else "FAIL")
+            rows.append(Row(fig.key, fig.label, median_ms, ratio, cpu_ratio, of, target, result))
+        if fig.terminal:
+            rows.append(keystroke_row(bench, fig, extra))
 
-    def against(key: str, ref_key: str, ref_name: str, limit: float, target: str) -> None:
-        fig, ref = figs.get(key), figs.get(ref_key)
-        if fig is None:
-            return
-        problem = na(fig, ref, ref_name)
-        ratio = None if problem else fig.median / ref.median  # type: ignore[union-attr]
-        result = problem or ("pass" if ratio is not None and ratio <= limit else "FAIL")
-        rows.append(Row(key, fig.label, ms(fig), ratio, ref_name, target, result, ref_key))
-
-    def reference(key: str, role: str) -> None:
-        fig = figs.get(key)
-        if fig is not None:
-            rows.append(
-                Row(
-                    key,
-                    fig.label,
-                    ms(fig),
-                    1.0 if fig.measured else None,
-                    role,
-                    "—",
-                    role if fig.measured else f"n/a: {fig.reason}",
-                    key,
-                )
-            )
-
-    reference("baseline", "baseline")
-    for key in ("help", "version", "list"):
-        against(key, "baseline", "baseline", STARTUP_TARGET, f"≤ {STARTUP_TARGET}× baseline")
-    for key in ("start", "draft", "export"):
-        against(key, "baseline", "baseline", RUN_TARGET, f"≤ {RUN_TARGET:g}× baseline")
-    for key in ("start-cold", "draft-cold", "export-cold"):
-        fig, ref = figs.get(key), figs.get("baseline")
-        if fig is not None:
-            problem = na(fig, ref, "baseline")
-            ratio = None if problem else fig.median / ref.median  # type: ignore[union-attr]
-            rows.append(Row(key, fig.label, ms(fig), ratio, "baseline", "— (no caches yet; for information)", problem or "info", "baseline"))
-
-    # check: linear growth
-    checks = [figs.get(f"check-{kb}kb") for kb in CHECK_KB]
-    if any(c is not None for c in checks):
-        reference("check-1kb", "1 KB")
-        against("check-10kb", "check-1kb", "1 KB", 10.0, "≤ 10 (ideal linear: 10)")
-        against("check-100kb", "check-1kb", "1 KB", 100.0, "≤ 100 (ideal linear: 100)")
-        if all(c is not None and c.measured for c in checks):
-            fig1, fig10, fig100 = checks  # type: ignore[misc]
-            sizes = [len(Path(c.argv[-1]).read_bytes()) / 1024 for c in (fig1, fig10, fig100)]
-            # Judged on CPU time where there is one, and on each size's fastest quarter of
-            # runs: the 1->10 KB step is some 30 ms, while other load on a shared machine
-            # spreads even CPU times over 60 ms, and only ever adds time (the reason timeit
-            # reports the fastest run).
-            basis = "cpu" if all(c.cpu for c in (fig1, fig10, fig100)) else "wall"
-            samples = [c.cpu if basis == "cpu" else c.runs for c in (fig1, fig10, fig100)]
-            t = [fast_quarter(x) * 1000 for x in samples]
-            low, high, growth = slopes(t, sizes)
-            negligible = t[2] - t[0] <= NEGLIGIBLE_GROWTH * t[0]
-            ok = negligible or (growth is not None and growth <= LINEAR_SLACK)
-            spread = bootstrap_growth(samples, sizes)
-            rows.append(
-                Row(
-                    "check-growth",
-                    f"check: ms per extra KB, 10→100 KB over 1→10 KB ({'CPU' if basis == 'cpu' else 'wall'} time, fastest quarter)",
-                    None,
-                    growth,
-                    "slope 1→10 KB",
-                    f"≤ {LINEAR_SLACK} (linear: 1)",
-                    "pass" if ok else "FAIL",
-                )
-            )
-            wall = [c.median * 1000 for c in (fig1, fig10, fig100)]
-            wall_low, wall_high, wall_growth = slopes(wall, sizes)
-            extra["check"] = {
-                "kb": [round(x, 2) for x in sizes],
-                "median_ms": [round(x, 2) for x in wall],
-                "ms_per_kb": [round(x / kb, 3) for x, kb in zip(wall, sizes, strict=True)],
-                "ratio_100kb_to_1kb": round(wall[2] / wall[0], 2),
-                "ideal_ratio": 100,
-                "growth_basis": basis,
-                "marginal_ms_per_kb": {"1-10": round(low, 4), "10-100": round(high, 4)},
-                "growth": growth,
-                "growth_90pct_interval": spread,
-                "wall_marginal_ms_per_kb": {"1-10": round(wall_low, 4), "10-100": round(wall_high, 4)},
-                "growth_negligible": negligible,
-            }
-            interval = f" (90% bootstrap interval {spread[0]:.2f}–{spread[1]:.2f})" if spread else ""
-            bench.notes.append(
-                "check: "
-                + ", ".join(f"{kb:.0f} KB {x:.1f} ms ({x / kb:.2f} ms/KB)" for kb, x in zip(sizes, wall, strict=True))
-                + f"; 100 KB / 1 KB = {wall[2] / wall[0]:.2f} (ideal linear: 100; lower means start-up dominates)."
-                f" Cost per extra KB in {basis} time (fastest quarter): {low:.2f} ms from 1 to 10 KB, {high:.2f} ms from 10 to 100 KB{interval};"
-                f" in wall-clock time {wall_low:.2f} and {wall_high:.2f}"
-            )
-
-    for command in ("history", "stats"):
-        if f"{command}-100" in figs or f"{command}-10k" in figs:
-            reference(f"{command}-100", "100 sessions")
-            against(f"{command}-10k", f"{command}-100", "100 sessions", SCALE_TARGET, f"≤ {SCALE_TARGET}× 100 sessions")
+    checks = [figs[k] for k in (f"check-{kb}kb" for kb in CHECK_KB) if k in figs and figs[k].measured]
+    if len(checks) == len(CHECK_KB):
+        rows.append(check_growth_row(bench, checks, extra))
     return rows, extra
 
 
-# --- reporting --------------------------------------------------------------------------
+def keystroke_row(bench: Bench, fig: Figure, extra: dict[str, Any]) -> Row:
+    """The median, over the questions of a walk, of the time from an answer to the next
+    question drawn; the row shows the median of the walks' medians."""
+    label = f"mea-culpa start {WALKED}, in a terminal: next question after an answer (median of a walk)"
+    target = f"≤ {KEYSTROKE_TARGET_MS:g} ms"
+    walks = [w for w in fig.walks if w]
+    if not walks:
+        return Row("keystroke", label, None, None, None, "", target, "n/a: no walk finished")
+    per_walk = [statistics.median(s for _, s in w) * 1000 for w in walks]
+    median = statistics.median(per_walk)
+    by_question: dict[str, list[float]] = {}
+    for w in walks:
+        for shown, seconds in w:
+            by_question.setdefault(shown, []).append(seconds * 1000)
+    slowest = sorted(((statistics.median(v), q) for q, v in by_question.items()), reverse=True)[:3]
+    extra["keystroke"] = {
+        "per_walk_median_ms": [round(x, 2) for x in per_walk],
+        "questions_per_walk": [len(w) for w in walks],
+        "slowest_ms": {q: round(ms, 1) for ms, q in slowest},
+    }
+    bench.notes.append("the questions slowest to appear after an answer (median ms): "
+                       + "; ".join(f"{q!r} {ms:.0f}" for ms, q in slowest))
+    return Row("keystroke", label, median, None, None, "", target, "pass" if median <= KEYSTROKE_TARGET_MS else "FAIL")
+
+
+def check_growth_row(bench: Bench, checks: list[Figure], extra: dict[str, Any]) -> Row:
+    """`check` stays linear: the cost per extra KB from 10 to 100 KB against that from 1 to 10 KB.
+
+    Judged on CPU time where there is one, and on each size's fastest quarter of runs: the
+    1->10 KB step is some tens of milliseconds, while other load on a shared machine spreads
+    even CPU times that much, and only ever adds time (why timeit reports the fastest run)."""
+    sizes = [len(Path(c.argv[-1]).read_bytes()) / 1024 for c in checks]
+    basis = "cpu" if all(c.cpu for c in checks) else "wall"
+    samples = [c.cpu if basis == "cpu" else c.runs for c in checks]
+    t = [fast_quarter(x) * 1000 for x in samples]
+    low, high, growth = slopes(t, sizes)
+    negligible = t[2] - t[0] <= NEGLIGIBLE_GROWTH * t[0]
+    ok = negligible or (growth is not None and growth <= LINEAR_SLACK)
+    spread = bootstrap_growth(samples, sizes)
+    wall = [c.median * 1000 for c in checks]
+    extra["check"] = {
+        "kb": [round(x, 2) for x in sizes],
+        "median_ms": [round(x, 2) for x in wall],
+        "growth_basis": basis,
+        "marginal_ms_per_kb": {"1-10": round(low, 4), "10-100": round(high, 4)},
+        "growth": growth,
+        "growth_90pct_interval": spread,
+        "growth_negligible": negligible,
+    }
+    interval = f" (90% bootstrap interval {spread[0]:.2f}–{spread[1]:.2f})" if spread else ""
+    bench.notes.append(
+        "check: " + ", ".join(f"{kb:.0f} KB {x:.1f} ms" for kb, x in zip(sizes, wall, strict=True))
+        + f"; cost per extra KB in {basis} time (fastest quarter): {low:.2f} ms from 1 to 10 KB,"
+        f" {high:.2f} ms from 10 to 100 KB{interval}"
+    )
+    label = f"mea-culpa check: ms per extra KB, 10→100 KB over 1→10 KB ({basis.upper() if basis == 'cpu' else basis} time, fastest quarter)"
+    return Row("check-growth", label, None, growth, None, "slope 1→10 KB", f"≤ {LINEAR_SLACK:g} (linear: 1)",
+               "pass" if ok else "FAIL")
+
+
+# --- reporting ----------------------------------------------------------------------------
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| figure | median ms | ratio | target | result |", "|---|---:|---:|---|---|"]
+    lines = ["| figure | median ms | ratio (CPU) | target | result |", "|---|---:|---:|---|---|"]
     for r in rows:
         median = f"{r.median_ms:.1f}" if r.median_ms is not None else "—"
-        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "—"
-        if r.ratio is not None and r.ratio_of not in ("baseline",) and r.result not in (r.ratio_of,):
-            ratio += f" (of {r.ratio_of})"
+        ratio = "—" if r.ratio is None else f"{r.ratio:.2f}" + (f" ({r.cpu_ratio:.2f})" if r.cpu_ratio is not None else "")
         lines.append(f"| {r.label} | {median} | {ratio} | {r.target} | {r.result} |")
     return "\n".join(lines)
 
 
-def machine() -> dict[str, str]:
+def machine(bench: Bench) -> dict[str, str]:
     try:
         uname = subprocess.run(["uname", "-a"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         uname = " ".join(platform.uname())
     cpu = platform.processor() or "unknown"
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.lower().startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    except OSError:
-        pass
     from importlib import metadata
 
     versions = []
-    for dist in (
-        "typer",
-        "pydantic",
-        "rich",
-        "PyYAML",
-        "Jinja2",
-        "questionary",
-        "prompt_toolkit",
-        "platformdirs",
-        "icalendar",
-    ):
+    for dist in ("mea-culpa", "typer", "rich", "PyYAML", "Jinja2", "questionary", "prompt_toolkit", "pydantic", "SQLAlchemy"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{dist} {metadata.version(dist)}")
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        git = ["git", "-C", str(REPO)]
+        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
         commit += " (with uncommitted changes)" if dirty else ""
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
@@ -677,40 +855,49 @@ def machine() -> dict[str, str]:
         "cpu": f"{cpu} ({os.cpu_count()} logical CPUs)",
         "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         "packages": ", ".join(versions),
+        "peer": f"{bench.peer_version} (in {rel(PEER_VENV)}, Python {venv_python(PEER_VENV)})",
         "commit": commit,
     }
 
 
-def results_md(data: dict[str, object], text: str) -> str:
-    m: dict[str, str] = data["machine"]  # type: ignore[assignment]
-    failing = [r for r in data["figures"] if r["result"] == "FAIL"]  # type: ignore[attr-defined]
-    unmeasured = [r for r in data["figures"] if str(r["result"]).startswith("n/a")]  # type: ignore[attr-defined]
+def venv_python(venv: Path) -> str:
+    """The Python version a virtual environment was made with, from its pyvenv.cfg."""
+    with contextlib.suppress(OSError):
+        for line in (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version", "version_info"):
+                return value.strip()
+    return "unknown"
+
+
+def results_md(data: dict[str, Any], text: str) -> str:
+    m = data["machine"]
+    failing = [r for r in data["figures"] if r["result"] == "FAIL"]
+    unmeasured = [r for r in data["figures"] if str(r["result"]).startswith("n/a")]
     lines = [
         "# Benchmark results",
         "",
         "Written by `benchmarks/run.py --write-results`; run it again rather than editing this file.",
-        "How to read it, and what is kept off the start-up path: `docs/performance.md`.",
+        "How it measures, and how to read it: `docs/performance.md`.",
         "",
         f"- date: {data['date']}",
         f"- machine: `{m['uname']}`",
         f"- CPU: {m['cpu']}",
         f"- Python: {m['python']}",
         f"- packages: {m['packages']}",
+        f"- peer: {m['peer']}",
         f"- commit: {m['commit']}",
         f"- method: {data['method']}",
+        *([f"- a partial run: only {', '.join(data['only'])}"] if data["only"] else []),
+        f"- the full run took {data['took_s'] / 60:.1f} minutes",
         "",
         text,
         "",
+        *[f"- {n}" for n in data["notes"]],
+        "",
     ]
-    notes: list[str] = data["notes"]  # type: ignore[assignment]
-    lines += [f"- {n}" for n in notes]
-    lines.append("")
     if failing:
-        lines.append(
-            "Targets missed: "
-            + "; ".join(f"{r['label']} ({r['ratio']:.2f}, target {r['target']})" for r in failing)
-            + "."
-        )
+        lines.append("Targets missed: " + "; ".join(f"{r['label']} ({r['target']})" for r in failing) + ".")
     elif not unmeasured:
         lines.append("Every target holds.")
     if unmeasured:
@@ -718,48 +905,52 @@ def results_md(data: dict[str, object], text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure_data(row: Row, fig: Figure | None, ref: Figure | None) -> dict[str, object]:
-    data: dict[str, object] = {
-        "key": row.key,
-        "label": row.label,
-        "median_ms": row.median_ms,
-        "ratio": row.ratio,
-        "ratio_of": row.ratio_of,
-        "target": row.target,
-        "result": row.result,
-    }
+def figure_data(row: Row, fig: Figure | None) -> dict[str, Any]:
+    data: dict[str, Any] = {k: v for k, v in vars(row).items()}
     if fig is None:
         return data
-    data["argv"] = [rel(Path(a)) if a.startswith(str(REPO)) else a for a in fig.argv]
+    data["argv"] = [rel(a) if a.startswith(str(REPO)) else a for a in fig.argv]
+    if fig.store is not None:
+        data["store"] = fig.store.masked()
     data["runs_ms"] = [round(x * 1000, 3) for x in fig.runs]
-    if len(fig.runs) > 1:
-        quartiles = statistics.quantiles(fig.runs, n=4)
-        data.update(p25_ms=round(quartiles[0] * 1000, 3), p75_ms=round(quartiles[2] * 1000, 3))
-        data["min_ms"] = round(min(fig.runs) * 1000, 3)
     if fig.cpu:
         data["cpu_ms"] = [round(x * 1000, 3) for x in fig.cpu]
-        data["cpu_median_ms"] = round(fig.cpu_median * 1000, 3)
-        if ref is not None and ref.cpu:
-            data["cpu_ratio"] = round(fig.cpu_median / ref.cpu_median, 3)
+    if fig.walks:
+        data["walks"] = [[[q, round(s * 1000, 3)] for q, s in w] for w in fig.walks]
     return data
 
 
+def figure_keys(store: Store | None) -> list[str]:
+    keys = ["help", "list", "start", "draft", "export", "terminal", *(f"check-{kb}kb" for kb in CHECK_KB)]
+    keys += [f"{c}-{size_key(n)}" for n in JOURNALS for c in JOURNAL_COMMANDS]
+    if store is not None:
+        keys += [f"db-{c}-{size_key(n)}" for n in STORE_JOURNALS for c in JOURNAL_COMMANDS]
+    return keys
+
+
+def selection(only: list[str], store: Store | None) -> set[str]:
+    """The figures to run: those named (or prefixed) by --only, and what their ratios need."""
+    keys = figure_keys(store)
+    chosen = {k for k in keys if not only or any(k == p or k.startswith(p) for p in only)}
+    for key in list(chosen):  # a large journal is judged against the small one; check's growth needs all three
+        for big, small in ((size_key(JOURNALS[1]), size_key(JOURNALS[0])), (size_key(STORE_JOURNALS[1]), size_key(STORE_JOURNALS[0]))):
+            if key.endswith(f"-{big}"):
+                chosen.add(key.removesuffix(big) + small)
+        if key.startswith("check-"):
+            chosen.update(f"check-{kb}kb" for kb in CHECK_KB)
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help=f"a fast smoke run: {QUICK_ROUNDS} rounds")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, help=f"timed rounds after the warm-up (default {ROUNDS})")
-    parser.add_argument(
-        "--only", help="comma-separated figure keys or prefixes (help,list,start,draft,export,check,history,stats)"
-    )
+    parser.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK_ROUNDS} rounds")
+    parser.add_argument("--only", help="comma-separated figure keys or prefixes: " + ", ".join(figure_keys(Store("sqlite:///x"))))
+    parser.add_argument("--database-url", metavar="URL",
+                        help=f"also run {', '.join(JOURNAL_COMMANDS)} at {' and '.join(f'{n:,}' for n in STORE_JOURNALS)} sessions against this store"
+                        " (sqlite:///FILE today; a journal of each size is built beside it)")
     parser.add_argument("--seed", type=int, help="seed of the shuffled order (default: random; recorded in the JSON)")
-    parser.add_argument(
-        "--json",
-        type=Path,
-        default=OUT / "results.json",
-        help="where to write the JSON (default benchmarks/out/results.json)",
-    )
+    parser.add_argument("--json", type=Path, default=OUT / "results.json", help="where every run goes (default benchmarks/out/results.json)")
     parser.add_argument("--write-results", action="store_true", help="also rewrite benchmarks/RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (homes, journals, texts)")
     args = parser.parse_args(argv)
@@ -767,22 +958,21 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
     if rounds < 1:
         parser.error("--rounds must be at least 1")
-    only = [p.strip() for p in args.only.split(",")] if args.only else []
-
-    def selected(key: str) -> bool:
-        return not only or any(key == p or key.startswith(p) for p in only)
-
-    import importlib.util
-
+    store = Store(args.database_url) if args.database_url else None
+    if store is not None and not urlsplit(store.url).scheme:
+        parser.error(f"--database-url: {store.url!r} is not a URL (sqlite:///FILE, postgresql://user@host/db)")
+    only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only else []
+    chosen = selection(only, store)
+    if not chosen:
+        parser.error(f"--only {args.only}: no figure has that name; choose from {', '.join(figure_keys(store))}")
     if importlib.util.find_spec("mea_culpa") is None:
-        parser.error(
-            f"mea_culpa is not importable by {sys.executable}; run with the venv: .venv/bin/python benchmarks/run.py"
-        )
+        parser.error(f"mea_culpa is not importable by {sys.executable}; run with the venv: .venv/bin/python benchmarks/run.py")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     OUT.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="mea-culpa-bench-"))
     try:
-        bench = prepare(work, selected)
+        bench = prepare(work, chosen.__contains__, store)
         measure(bench, rounds, random.Random(seed))
         rows, extra = verdicts(bench)
     finally:
@@ -790,52 +980,44 @@ def main(argv: list[str] | None = None) -> int:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    took = time.perf_counter() - began
 
     method = (
-        f"{rounds} rounds after a warm-up round; each round runs every command once in a shuffled order"
-        f" (seed {seed}); figures are medians; commands run through {bench.cli_note}, in a new process"
-        f" each, with MEA_CULPA_HOME prepared before timing (its cache folder warm, as after a first use;"
-        " the first-use rows start without it) and a warm bytecode cache"
+        f"{rounds} rounds after a warm-up round; each round runs every figure once in a shuffled order (seed {seed}),"
+        f" the peer `{PEER_PACKAGE} --help` among them; a figure is the median of its rounds, its ratio that median over"
+        " the peer's (in brackets: the same ratio of median CPU times, user + system of the command). Every run is cold:"
+        " a new process through the console script, a fresh copy of a prepared home (MEA_CULPA_HOME), empty HOME and"
+        " XDG folders, no cache anywhere; only the installed packages' .pyc files are warm, as on any user's machine."
+        f" The terminal figures spawn `mea-culpa start {WALKED}` in a 40x120 pseudo-terminal (pexpect,"
+        " PROMPT_TOOLKIT_NO_CPR=1): the time to the first question's text being drawn, then a walk answering every"
+        " question, timed from each answer sent to the next question's text drawn"
     )
-    text = table(rows)
     figures = {f.key: f for f in bench.figures}
-    cpu_note = ", ".join(
-        f"{r.key} {figures[r.key].cpu_median / figures[r.ref].cpu_median:.2f}"
-        for r in rows
-        if r.ref and r.ref != r.key and r.key in figures and figures[r.key].cpu and figures[r.ref].cpu
-    )
-    if cpu_note:
-        bench.notes.append(
-            f"the same ratios in CPU time (user + system of the command, less disturbed by other load): {cpu_note}"
-        )
-    fastest_note = ", ".join(
-        f"{r.key} {min(figures[r.key].runs) / min(figures[r.ref].runs):.2f}"
-        for r in rows
-        if r.ref and r.ref != r.key and r.key in figures and figures[r.key].measured and figures[r.ref].measured
-    )
-    if fastest_note:
-        bench.notes.append(f"and between the fastest runs (other load only ever adds time): {fastest_note}")
-    data: dict[str, object] = {
+    data: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": machine(bench),
         "method": method,
         "rounds": rounds,
         "seed": seed,
         "quick": bool(args.quick),
+        "only": only,
+        "took_s": round(took, 1),
         "command": bench.cli,
-        "figures": [figure_data(r, figures.get(r.key), figures.get(r.ref)) for r in rows],
+        "figures": [figure_data(r, figures.get(r.key)) for r in rows],
         "notes": bench.notes,
         **extra,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.json.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
+    text = table(rows)
     print(text)
     print()
     for note in bench.notes:
         print(f"- {note}")
     fails = [r.label for r in rows if r.result == "FAIL"]
-    print(f"\n{len(fails)} target(s) missed" + (": " + "; ".join(fails) if fails else "") + f". JSON: {rel(args.json)}")
+    print(f"\n{len(fails)} target(s) missed" + (": " + "; ".join(fails) if fails else "")
+          + f". Took {took / 60:.1f} minutes. Every run: {rel(args.json)}")
     if args.write_results:
         RESULTS_MD.write_text(results_md(data, text), encoding="utf-8")
         print(f"wrote {rel(RESULTS_MD)}")
