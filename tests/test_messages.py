@@ -599,10 +599,9 @@ def run_answers(playbook_id: str, kind: str) -> tuple[Playbook, sm.Session]:
     """A built-in completed with no input from its careful or its terse answers (cached)."""
     key = f"{kind}:{playbook_id}"
     if key not in _RUNS:
+        from mea_culpa.journal import memory_journal
         from mea_culpa.run.asking import NoInputAsker
         from mea_culpa.run.runner import Runner
-
-        from mea_culpa.journal import memory_journal
 
         playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
         path = ANSWER_SETS[kind] / f"{playbook_id}.yaml"
