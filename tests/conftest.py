@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import itertools
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import conftest_hypothesis  # noqa: F401  (registers the hypothesis profiles before pytest reads --hypothesis-profile)
+import postgres_server
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -58,3 +64,54 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+_database_names = itertools.count(1)
+SKIP_REASON = "PostgreSQL tests skipped: "
+_skip_line = 0  # where the skip is raised, so that every skipped test reports the same place
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Every PostgreSQL test skipped for want of a server reports the same place, so `-ra`
+    folds them into one line (pytest would name each test's own line)."""
+    report = yield
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and SKIP_REASON in str(longrepr[2]):
+        report.longrepr = (__file__, _skip_line, longrepr[2])
+    return report
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_server.PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run (tests/postgres_server.py). Without
+    server binaries every test that needs it is skipped, under one reason; with
+    MEA_CULPA_REQUIRE_POSTGRES=1 (CI) that is a failure instead."""
+    try:
+        server = postgres_server.start()
+    except postgres_server.Unavailable as exc:
+        if os.environ.get(postgres_server.REQUIRE_ENV) == "1":
+            pytest.fail(f"{postgres_server.REQUIRE_ENV}=1, but {exc}", pytrace=False)
+        global _skip_line
+        frame = inspect.currentframe()
+        _skip_line = frame.f_lineno + 1 if frame else 0
+        pytest.skip(f"{SKIP_REASON}{exc}")
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(postgres_server.Unavailable, OSError):
+            if server.is_running():
+                server.stop()
+        server.remove()
+
+
+@pytest.fixture
+def postgres_database(postgres: postgres_server.PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database on the test server, dropped after the test."""
+    name = f"empty_{os.getpid()}_{next(_database_names)}"
+    url = postgres.create_database(name)
+    yield url
+    if postgres.is_running():
+        postgres.drop_database(name)
