@@ -27,6 +27,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("MEA_CULPA_CONFIG", str(home / "config"))
     monkeypatch.delenv("MEA_CULPA_PATH", raising=False)
     monkeypatch.delenv("MEA_CULPA_DEBUG", raising=False)
+    # never the developer's team journal, and always the same author
+    monkeypatch.delenv("MEA_CULPA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MEA_CULPA_USER", "Test Person")
     monkeypatch.setenv("NO_COLOR", "1")
     return home
 
@@ -115,3 +118,33 @@ def postgres_database(postgres: postgres_server.PostgresServer) -> Iterator[str]
     yield url
     if postgres.is_running():
         postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: postgres_server.PostgresServer) -> str:
+    """A database holding an empty journal at the newest schema, made once; every test's
+    journal database is a copy of it (CREATE DATABASE … TEMPLATE: tens of milliseconds,
+    where running the migrations again would take a second)."""
+    from mea_culpa.journal import upgrade_journal
+
+    name = f"journal_template_{os.getpid()}"
+    upgrade_journal(postgres.create_database(name))
+    return name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The journal a test works on, once per engine: the SQLite file in the test's home, and
+    a fresh database on the test PostgreSQL server (set as MEA_CULPA_DATABASE_URL, so that
+    the command line uses it too)."""
+    if request.param == "sqlite":
+        yield str(isolated_home / "journal.sqlite3")
+        return
+    server: postgres_server.PostgresServer = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("postgres_template")
+    name = f"journal_{os.getpid()}_{next(_database_names)}"
+    url = server.create_database(name, template=template)
+    monkeypatch.setenv("MEA_CULPA_DATABASE_URL", url)
+    yield url
+    if server.is_running():
+        server.drop_database(name)
