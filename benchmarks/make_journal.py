@@ -184,17 +184,19 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
     )
 
 
-def action_statuses(rng: random.Random, journal, today: str) -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+def action_statuses(rng: random.Random, journal, today: str) -> list[tuple[int, str, str]]:  # type: ignore[no-untyped-def]
     """Past-due items are mostly done, some dropped, some still open (overdue)."""
     out = []
-    for row in journal.conn.execute("SELECT id, due FROM actions WHERE kind = 'action'"):
+    for item in sorted(journal.actions(include_closed=True), key=lambda a: a.id):
+        if item.kind != "action":
+            continue
         roll = rng.random()
-        if row["due"] and row["due"] < today:
+        if item.due and item.due < today:
             status = "done" if roll < 0.65 else "dropped" if roll < 0.75 else "open"
         else:
             status = "done" if roll < 0.2 else "open"
         if status != "open":
-            out.append((status, "superseded by the new checklist" if status == "dropped" else "", row["id"]))
+            out.append((item.id, status, "superseded by the new checklist" if status == "dropped" else ""))
     return out
 
 
@@ -220,13 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     starts = sorted(now - dt.timedelta(seconds=rng.uniform(3600, span)) for _ in range(args.sessions))
     taken: dict[str, int] = {}
     with open_journal(path) as journal:
-        # One big transaction: give it a page cache that holds it, or it spills to disk.
-        journal.conn.execute("PRAGMA cache_size = -262144")
         journal.save_many(make_session(rng, start, now, taken) for start in starts)
-        updates = action_statuses(rng, journal, now.date().isoformat())
-        with journal.transaction() as conn:
-            conn.executemany("UPDATE actions SET status = ?, reason = ? WHERE id = ?", updates)
-        journal.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        journal.set_action_statuses(action_statuses(rng, journal, now.date().isoformat()))
     took = time.perf_counter() - began
     size = path.stat().st_size / 1e6
     print(f"{args.sessions} sessions in {path} ({size:.1f} MB) in {took:.1f} s", file=sys.stderr)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3  # noqa: F401  (the SQLite driver SQLAlchemy uses; tests reach it as mea_culpa.journal.sqlite3)
+import sqlite3
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -637,6 +637,32 @@ class Journal:
 
         self._write(work)
         return self.action(action_id, now=now)
+
+    def set_action_statuses(self, changes: Iterable[tuple[int, str, str]]) -> int:
+        """Set many items' (id, status, reason) in one transaction (imports, the benchmark
+        journal); returns how many were changed."""
+        at = utc_now()
+        rows = [{"item": i, "status": st, "reason": r, "at": at} for i, st, r in changes]
+        for row in rows:
+            if row["status"] not in ACTION_STATUSES:
+                raise UsageError(f"{row['status']!r} is not an action status; use one of {', '.join(ACTION_STATUSES)}")
+
+        def work(w: upkeep.Writes) -> None:
+            from sqlalchemy import bindparam
+
+            w.conn.execute(
+                update(actions).where(actions.c.id == bindparam("item"))
+                .values(status=bindparam("status"), reason=bindparam("reason"), updated_at=bindparam("at")),
+                rows,
+            )
+            ids = [r["item"] for r in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                w.sessions.update(r[0] for r in w.conn.execute(select(actions.c.session_id).distinct().where(actions.c.id.in_(chunk))))
+
+        if rows:
+            self._write(work)
+        return len(rows)
 
     # --- stats ----------------------------------------------------------------------------
 
