@@ -259,10 +259,14 @@ def history(
 
 
 def _escape(text: str) -> str:
-    """Someone's text, ready for rich: its markup characters escaped."""
+    """Someone's text, ready for rich: without escape sequences or control characters
+    (in a team journal anyone may have typed it; terminal_text.py), on one line, and its
+    markup characters escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    from mea_culpa.terminal_text import clean
+
+    return escape(clean(text, one_line=True))
 
 
 def _me() -> str:
@@ -342,7 +346,7 @@ def actions(
     out, err = _consoles()
     if not items:
         what = "overdue items" if overdue else "open items" if not show_all else "action items"
-        err.print(f"No {what}{' for ' + owner if owner else ''}. " + ("" if show_all else "(--all shows the done and dropped ones.)"))
+        err.print(f"No {what}{' for ' + _escape(owner) if owner else ''}. " + ("" if show_all else "(--all shows the done and dropped ones.)"))
         return
     _actions_table(out, items)
     if total > len(items):
@@ -360,7 +364,7 @@ def _action_json(a: ActionRow) -> dict[str, Any]:
 def _due_text(due: str | None) -> str:
     if not due:
         return ""
-    return due if len(due) == 10 else _local(due)
+    return _escape(due) if len(due) == 10 else _local(due)
 
 
 def _actions_table(out: Console, items: list[ActionRow]) -> None:
@@ -389,7 +393,7 @@ def _actions_table(out: Console, items: list[ActionRow]) -> None:
         elif a.status == "dropped":
             status = f"[dim]dropped: {_escape(a.reason)}[/]"
         style = "dim" if a.status != "open" else None
-        table.add_row(str(a.id), what, _escape(a.owner or ""), due, status, a.session_id, style=style)
+        table.add_row(str(a.id), what, _escape(a.owner or ""), due, status, _escape(a.session_id), style=style)
     out.print(table)
 
 
@@ -542,7 +546,7 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
 
     uni = _unicode(out)
     dot = " \u00b7 " if uni else " | "
-    statuses = dot.join(f"{status} {n}" for status, n in report.by_status)
+    statuses = dot.join(f"{_escape(status)} {n}" for status, n in report.by_status)
     head = f"[bold]{report.sessions} session{'s' if report.sessions != 1 else ''}[/]"
     whose = f" by {_escape(report.author)}" if report.author else ""
     out.print(head + whose + (f" since {_escape(since_label)}" if since_label else "") + f"{dot}{statuses}")
@@ -556,7 +560,7 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
     chart.add_column(no_wrap=True, style="cyan")
     chart.add_column(justify="right", no_wrap=True)
     for month, n in months:
-        chart.add_row(month, bar(n, most, unicode=uni), str(n))
+        chart.add_row(_escape(month), bar(n, most, unicode=uni), str(n))
     out.print(chart)
     if len(report.per_month) > len(months):
         out.print(f"[dim](the last {len(months)} of {len(report.per_month)} months)[/]")
@@ -580,7 +584,7 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
         for label in ("to own", "to apologize", "to fix"):
             by_sev.add_column(label, justify="right")
         for sev, medians in report.medians_by_severity.items():
-            by_sev.add_row(sev, *(st.human_duration(m.seconds) for m in medians))
+            by_sev.add_row(_escape(sev), *(st.human_duration(m.seconds) for m in medians))
         out.print(by_sev)
 
     out.print()
@@ -731,11 +735,11 @@ def forget(
         err.print(f"Kept only the lessons and the action items of {len(result.kept)} sessions, now named <date>-facts-forgotten.")
     else:
         for old, new in result.kept:
-            moved = f" (now {new})" if new != old else ""
-            err.print(f"Kept only the lesson and the action items of {old}{moved}.")
+            moved = f" (now {_escape(new)})" if new != old else ""
+            err.print(f"Kept only the lesson and the action items of {_escape(old)}{moved}.")
     if result.deleted:
         n = len(result.deleted)
-        err.print(f"Forgot {result.deleted[0] if n == 1 else f'{n} sessions'}.")
+        err.print(f"Forgot {_escape(result.deleted[0]) if n == 1 else f'{n} sessions'}.")
     if not result.scrubbed:
         raise StorageError(
             "the records are deleted, but another mea-culpa holds the journal open, so their bytes are still in the file",
@@ -750,7 +754,7 @@ def forget(
 def _describe_one(journal: Journal, session_id: str, keep_lessons: bool) -> str:
     s = journal.load(session_id)
     items = len(journal.actions(session=session_id, include_closed=True))
-    what = f"[bold]{_escape(s.id)}[/] \u201c{_escape(s.title)}\u201d ({s.playbook_id}, {s.status}, started {_local(s.created_at)})"
+    what = f"[bold]{_escape(s.id)}[/] \u201c{_escape(s.title)}\u201d ({_escape(s.playbook_id)}, {_escape(s.status)}, started {_local(s.created_at)})"
     if keep_lessons:
         return f"This removes the facts of {what}: its answers, drafts and title. The lesson and {items} action item{'s' if items != 1 else ''} stay."
     return f"This deletes {what} for good, with its {items} action item{'s' if items != 1 else ''}."
@@ -758,7 +762,7 @@ def _describe_one(journal: Journal, session_id: str, keep_lessons: bool) -> str:
 
 def _describe_many(ids: list[str], cutoff: dt.date, keep_lessons: bool) -> str:
     n = len(ids)
-    span = f"from {ids[0]} to {ids[-1]}" if n > 1 else ids[0]
+    span = f"from {_escape(ids[0])} to {_escape(ids[-1])}" if n > 1 else _escape(ids[0])
     if keep_lessons:
         return f"This removes the facts of {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}); their lessons and action items stay."
     return f"This deletes {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}) for good."
@@ -823,12 +827,12 @@ def journal_info(
         out.print(f"schema:   none yet; create it with: mea-culpa journal upgrade (schema {info.head})")
         return
     if not info.current:
-        out.print(f"schema:   {info.revision}; this mea-culpa needs {info.head}: run mea-culpa journal upgrade")
+        out.print(f"schema:   {_escape(info.revision)}; this mea-culpa needs {info.head}: run mea-culpa journal upgrade")
         return
     out.print(f"schema:   {info.revision} (current)")
-    statuses = ", ".join(f"{n} {status}" for status, n in info.by_status)
+    statuses = ", ".join(f"{n} {_escape(status)}" for status, n in info.by_status)
     out.print(f"sessions: {info.sessions}" + (f" ({statuses})" if statuses else "") + f", by {info.authors} author{'s' if info.authors != 1 else ''}")
-    items = ", ".join(f"{n} {status}" for status, n in info.actions) or "none"
+    items = ", ".join(f"{n} {_escape(status)}" for status, n in info.actions) or "none"
     out.print(f"actions:  {items}")
     out.print(f"drafts:   {info.drafts}")
 
