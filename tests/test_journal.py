@@ -20,9 +20,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from mea_culpa import session as sm
-from mea_culpa.journal import stats
 from mea_culpa.errors import NotFound, StorageError, UsageError
-from mea_culpa.journal import SCHEMA_VERSION, Journal, memory_journal, open_journal
+from mea_culpa.journal import SCHEMA_VERSION, Journal, memory_journal, open_journal, stats
 from mea_culpa.playbook import Step
 
 STEPS = {

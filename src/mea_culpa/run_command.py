@@ -218,7 +218,6 @@ def resume(
     database: str | None = None,
     take_over: bool = False,
 ) -> None:
-    from mea_culpa import catalog
     from mea_culpa.journal import open_journal
 
     journal = open_journal(database, create=False)

@@ -141,10 +141,10 @@ def merge(stored: Session, kept: Session) -> Session:
         if step_id not in steps or record.at > steps[step_id].at:
             steps[step_id] = record
     stages = dict(stored.stages)
-    for kind, record in kept.stages.items():
+    for kind, stage in kept.stages.items():
         ours = stages.get(kind)
-        if ours is None or (record.completed_at or record.entered_at or "") > (ours.completed_at or ours.entered_at or ""):
-            stages[kind] = record
+        if ours is None or (stage.completed_at or stage.entered_at or "") > (ours.completed_at or ours.entered_at or ""):
+            stages[kind] = stage
     newer = kept if kept.updated_at >= stored.updated_at else stored
     events = stored.events + tuple(e for e in kept.events if e not in stored.events)
     drafts = stored.drafts + tuple(d for d in kept.drafts if d not in stored.drafts)

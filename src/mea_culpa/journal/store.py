@@ -33,7 +33,6 @@ from mea_culpa.journal.derived import parse_utc
 from mea_culpa.journal.engine import BUSY_TIMEOUT_MS, Location, ServerGone  # noqa: F401  (part of the interface)
 from mea_culpa.journal.tables import (
     HEAD,
-    SCHEMA_VERSION,  # noqa: F401  (part of the interface)
     SESSION_TABLES,
     actions,
     drafts,
@@ -45,11 +44,12 @@ from mea_culpa.journal.tables import (
     stages,
     steps,
 )
+from mea_culpa.journal.tables import SCHEMA_VERSION as SCHEMA_VERSION  # part of the interface
 from mea_culpa.journal.upkeep import FACTORS_STEP, LESSON_STEP  # noqa: F401  (part of the interface)
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
-    from sqlalchemy.engine import Connection, Engine, Row
+    from sqlalchemy.engine import Connection, Engine
 
     from mea_culpa.journal import stats
     from mea_culpa.session import Change, Session
@@ -578,8 +578,10 @@ class Journal:
         a = actions.c
         order = (a.status != "open", a.due.is_(None), a.due, a.session_id, a.position, a.id)
         # Order and cut the actions first, then fetch the sessions for that page only.
-        page = select(actions).where(*self._action_filters(include_closed, overdue, owner, session, today, now_text))
-        page = page.order_by(*order).limit(limit).subquery()
+        page = (
+            select(actions).where(*self._action_filters(include_closed, overdue, owner, session, today, now_text))
+            .order_by(*order).limit(limit).subquery()
+        )
         p = page.c
         owner_or_author = case((or_(p.owner.is_(None), p.owner == ""), sessions.c.author), else_=p.owner)
         query = (
@@ -838,7 +840,7 @@ def _exists(conn: Connection, session_id: str) -> bool:
     return conn.execute(select(literal(1)).where(sessions.c.id == session_id)).first() is not None
 
 
-def _action_row(r: Row[Any]) -> ActionRow:
+def _action_row(r: Any) -> ActionRow:
     return ActionRow(
         id=r.id, session_id=r.session_id, session_title=r.session_title, kind=r.kind, step_id=r.step_id,
         what=r.what, owner=r.owner, due=r.due, effort=r.effort,

@@ -22,7 +22,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, not_, select, update
 
 from mea_culpa.journal import derived
-from mea_culpa.journal.tables import actions, drafts, events, factor_counts, factors, session_tags, sessions, stages, steps
+from mea_culpa.journal.tables import (
+    actions,
+    drafts,
+    events,
+    factor_counts,
+    factors,
+    session_tags,
+    sessions,
+    stages,
+    steps,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table

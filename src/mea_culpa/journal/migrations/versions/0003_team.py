@@ -42,7 +42,8 @@ def upgrade() -> None:
     op.add_column("sessions", sa.Column("lease_token", sa.Text))
     op.add_column("sessions", sa.Column("lease_since", sa.Text))
     sessions = sa.table("sessions", sa.column("id", sa.Text), sa.column("uid", sa.Text), sa.column("author", sa.Text))
-    author = op.get_context().config.attributes.get("author") if op.get_context().config else None
+    config = op.get_context().config
+    author = config.attributes.get("author") if config is not None else None
     for (session_id,) in bind.execute(sa.select(sessions.c.id)).all():
         bind.execute(
             sessions.update().where(sessions.c.id == session_id).values(uid=str(uuid.uuid4()), author=author)
