@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from mea_culpa.journal import open_journal
 from mea_culpa.playbook.model import STAGE_KINDS
@@ -187,18 +188,20 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
     )
 
 
-def action_statuses(rng: random.Random, due_dates: Iterable[tuple[int, str | None]], today: str) -> list[tuple[str, str, int]]:
-    """(status, reason, id) for the action items that are no longer open: past-due items are
+def action_statuses(rng: random.Random, journal: Any, today: str) -> list[tuple[int, str, str]]:
+    """(id, status, reason) for the action items that are no longer open: past-due items are
     mostly done, some dropped, some still open (overdue); later ones mostly still open."""
     out = []
-    for action_id, due in due_dates:
+    for item in sorted(journal.actions(include_closed=True), key=lambda a: a.id):
+        if item.kind != "action":
+            continue
         roll = rng.random()
-        if due and due < today:
+        if item.due and item.due < today:
             status = "done" if roll < 0.65 else "dropped" if roll < 0.75 else "open"
         else:
             status = "done" if roll < 0.2 else "open"
         if status != "open":
-            out.append((status, "superseded by the new checklist" if status == "dropped" else "", action_id))
+            out.append((item.id, status, "superseded by the new checklist" if status == "dropped" else ""))
     return out
 
 
@@ -211,17 +214,11 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def fill_sqlite(path: Path, sessions: Iterable[Session], rng: random.Random, today: str) -> None:
-    """Write the sessions through today's journal (`Journal.save_many`, one transaction),
-    then close some of their action items."""
+    """Write the sessions through the journal's own interface (`save_many`, one
+    transaction), then close some of their action items."""
     with open_journal(path) as journal:
-        # One big transaction: give it a page cache that holds it, or it spills to disk.
-        journal.conn.execute("PRAGMA cache_size = -262144")
         journal.save_many(sessions)
-        due = ((row["id"], row["due"]) for row in journal.conn.execute("SELECT id, due FROM actions WHERE kind = 'action'"))
-        updates = action_statuses(rng, list(due), today)
-        with journal.transaction() as conn:
-            conn.executemany("UPDATE actions SET status = ?, reason = ? WHERE id = ?", updates)
-        journal.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        journal.set_action_statuses(action_statuses(rng, journal, today))
 
 
 def remove_sqlite(path: Path) -> None:

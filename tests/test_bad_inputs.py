@@ -622,9 +622,9 @@ def test_disk_full_while_saving_is_one_line_and_the_journal_keeps_what_it_had(
 ):
     """Row disk-full-saving, simulated for real: SQLite is told the file may not grow, so it
     fails with SQLITE_FULL ("database or disk is full") as on a full disk."""
-    import mea_culpa.journal as journal_module
+    from sqlite3 import dbapi2  # the module SQLAlchemy's SQLite dialect connects through
 
-    real_connect = sqlite3.connect
+    real_connect = dbapi2.connect
 
     def connect_on_a_full_disk(database, *args, **kwargs):
         conn = real_connect(database, *args, **kwargs)
@@ -636,7 +636,7 @@ def test_disk_full_while_saving_is_one_line_and_the_journal_keeps_what_it_had(
     with sqlite3.connect(journal) as conn:
         conn.execute("VACUUM")  # no free pages left inside the file: a new session must grow it
     conn.close()
-    monkeypatch.setattr(journal_module.sqlite3, "connect", connect_on_a_full_disk)
+    monkeypatch.setattr(dbapi2, "connect", connect_on_a_full_disk)
     before = snapshot(journal)
     with sqlite3.connect(journal) as conn:
         sessions_before = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]

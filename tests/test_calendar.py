@@ -7,8 +7,7 @@ import datetime as dt
 import pytest
 from icalendar import Calendar
 
-from mea_culpa import calendar
-from mea_culpa.journal import open_journal
+from mea_culpa.journal import calendar, open_journal
 from test_journal import at, item, record
 
 

@@ -146,7 +146,7 @@ def test_json_has_the_documented_shape():
     data = json.loads(export.export_session(playbook, session, "json"))
     assert data["schema_version"] == export.SCHEMA_VERSION == 1
     assert list(data) == [
-        "schema_version", "id", "title", "playbook", "status", "severity", "tags", "created", "updated", "completed",
+        "schema_version", "id", "title", "author", "playbook", "status", "severity", "tags", "created", "updated", "completed",
         "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "actions", "messages",
     ]
     assert data["playbook"] == {"id": "draft-fixture", "title": "Fixture for drafts and exports", "version": "1"}

@@ -1,7 +1,9 @@
 """The journal: history, action items and follow-ups, stats in SQL, forget, migrations.
 
 Sessions are built through the real transitions (session.py) and written with
-`Journal.apply`, as the runner does. `record` is also used by the command tests.
+`Journal.apply`, as the runner does. `record` is also used by the command tests. Every
+test that takes `journal` runs twice: on a SQLite file and on a real PostgreSQL database
+(conftest.store_url).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect, text
 
-from mea_culpa import stats
 from mea_culpa.errors import NotFound, StorageError, UsageError
-from mea_culpa.journal import _MIGRATIONS, SCHEMA_VERSION, Journal, memory_journal, open_journal
+from mea_culpa.journal import SCHEMA_VERSION, Journal, memory_journal, open_journal, stats
 from mea_culpa.playbook.model import Stage, Step
 from mea_culpa.run import session as sm
 
@@ -108,9 +110,30 @@ def record(journal: Journal, sid: str, *, title: str = "Checkout down", playbook
 
 
 @pytest.fixture
-def journal(tmp_path: Path):
+def journal(store_url: str):
+    with open_journal(store_url) as j:
+        yield j
+
+
+@pytest.fixture
+def sqlite_journal(tmp_path: Path):
+    """For what only a file has: bytes on the disk, a write-ahead log, PRAGMA user_version."""
     with open_journal(tmp_path / "journal.sqlite3") as j:
         yield j
+
+
+def rows(journal: Journal, sql: str, **params: Any) -> list[Any]:
+    with journal.engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def every_text(journal: Journal) -> str:
+    """Every value of every row of every table in the journal's database, as one text."""
+    with journal.engine.connect() as conn:
+        names = inspect(conn).get_table_names()
+        return "\n".join(
+            repr(tuple(row)) for name in names for row in conn.execute(text(f'SELECT * FROM "{name}"'))
+        )
 
 
 def item(what: str, owner: str = "Dana", due: str = "2026-04-01", **extra: Any) -> dict[str, Any]:
@@ -227,7 +250,7 @@ def test_a_memory_journal_deletes_a_sessions_rows_with_it():
     j.save(j.load("a"))
     assert len(j.load("a").events) == events
     j.forget(["a"])
-    assert j.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert rows(j, "SELECT COUNT(*) FROM events") == [(0,)]
 
 
 # --- follow-ups ---------------------------------------------------------------------------
@@ -412,11 +435,22 @@ def test_forget_deletes_a_session_and_every_row_that_belongs_to_it(journal):
     assert result.deleted == ("2026-03-02-invoice",) and result.scrubbed
     assert not journal.exists("2026-03-02-invoice")
     for table in ("steps", "stages", "events", "actions", "drafts", "factors", "session_tags"):
-        assert journal.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = '2026-03-02-invoice'").fetchone()[0] == 0
+        assert rows(journal, f"SELECT COUNT(*) FROM {table} WHERE session_id = :sid", sid="2026-03-02-invoice") == [(0,)]
     assert journal.exists("other")
 
 
-def test_forgotten_facts_are_gone_from_the_database_file_and_its_log(journal):
+def test_forget_leaves_no_trace_of_the_answers_in_any_table(journal):
+    secret_session(journal)
+    record(journal, "other", factors="Autocomplete chose the wrong Bob")  # shares words with the secret's factor
+    assert SECRET in every_text(journal)
+    journal.forget(["2026-03-02-invoice"])
+    remaining = every_text(journal)
+    assert SECRET not in remaining and "Zq7" not in remaining and "4411" not in remaining
+    assert journal.exists("other")
+
+
+def test_forgotten_facts_are_gone_from_the_database_file_and_its_log(sqlite_journal):
+    journal = sqlite_journal
     secret_session(journal)
     assert SECRET.encode() in file_bytes(journal.path)
     journal.forget(["2026-03-02-invoice"])
@@ -435,8 +469,11 @@ def test_forget_keeping_lessons_keeps_the_lesson_and_actions_and_nothing_else(jo
     assert [a.what for a in journal.actions(session=new)] == ["Turn off autocomplete for external mail"]
     assert journal.history()[0].lessons_only
     assert journal.stats().medians[0].sessions == 1  # the timings still count
-    assert SECRET.encode() not in file_bytes(journal.path)
-    assert b"Type the address" in file_bytes(journal.path)
+    remaining = every_text(journal)
+    assert SECRET not in remaining and "Zq7" not in remaining
+    assert "Type the address" in remaining
+    if journal.path is not None:
+        assert SECRET.encode() not in file_bytes(journal.path)
 
 
 def test_forgetting_lessons_of_a_session_twice_changes_nothing_more(journal):
@@ -461,6 +498,27 @@ def test_sessions_before_a_date_are_listed_oldest_first_for_forget_before(journa
 # --- the file: migrations -----------------------------------------------------------------
 
 
+def legacy_journal(path: Path, version: int) -> None:
+    """A SQLite journal as mea-culpa wrote it before Alembic: schema `version`, marked by
+    PRAGMA user_version alone."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from mea_culpa.journal.migrate import MIGRATIONS
+    from mea_culpa.journal.tables import REVISIONS
+
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, REVISIONS[version - 1])
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+    engine.dispose()
+
+
 def test_a_journal_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "journal.sqlite3"
     conn = sqlite3.connect(path)
@@ -472,13 +530,17 @@ def test_a_journal_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_journal_at_an_unknown_revision_is_refused(journal, store_url):
+    with journal.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    with pytest.raises(StorageError, match=r"newer mea-culpa \(schema 9999_future; this one reads up to 0003_team\)"):
+        open_journal(store_url)
+
+
 def test_a_version_1_journal_is_migrated_with_factors_milestones_and_follow_ups(tmp_path):
     path = tmp_path / "journal.sqlite3"
+    legacy_journal(path, 1)
     conn = sqlite3.connect(path, isolation_level=None)
-    for statement in _MIGRATIONS[1].split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 1")
     for sid in ("a", "b"):
         conn.execute(
             "INSERT INTO sessions (id, title, playbook_id, playbook_title, playbook_version, playbook_hash, playbook_path, status,"
@@ -492,11 +554,34 @@ def test_a_version_1_journal_is_migrated_with_factors_milestones_and_follow_ups(
         conn.execute("INSERT INTO drafts (session_id, message_id, tone, text, created_at) VALUES (?, 'customer-apology', 'warm', 'x', ?)", (sid, at(30)))
     conn.close()
     with open_journal(path) as j:
-        assert j.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert rows(j, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
         report = j.stats()
         assert report.patterns[0].sessions == 2
         assert report.medians[0].seconds == 30 * 60
         assert {a.step_id for a in j.actions() if a.is_follow_up} == {"follow-up"}
+        assert {r.author for r in j.history()} == {"Test Person"}
+
+
+def test_two_first_opens_of_a_new_journal_both_find_it_ready(tmp_path):
+    """Both may find it empty; only the first migrates, the second waits and sees it done."""
+    import threading
+
+    path = tmp_path / "journal.sqlite3"
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            open_journal(path).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [("0003_team",)]
 
 
 def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(journal):
@@ -519,10 +604,11 @@ def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(jo
     assert kept == recounted and kept
 
 
-def test_forget_says_when_another_reader_keeps_the_file_from_being_compacted(journal, monkeypatch):
-    import mea_culpa.journal as journal_module
+def test_forget_says_when_another_reader_keeps_the_file_from_being_compacted(sqlite_journal, monkeypatch):
+    from mea_culpa.journal import store
 
-    monkeypatch.setattr(journal_module, "SCRUB_WAIT_MS", 50)
+    journal = sqlite_journal
+    monkeypatch.setattr(store, "SCRUB_WAIT_MS", 50)
     secret_session(journal)
     reader = sqlite3.connect(journal.path, isolation_level=None)
     reader.execute("BEGIN")

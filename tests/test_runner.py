@@ -177,8 +177,8 @@ def test_noticed_at_becomes_a_session_fact_in_utc(book):
 
 def test_action_items_reach_the_actions_table(book):
     final, _, journal = run(book, ANSWERS)
-    rows = journal.conn.execute("SELECT what, owner, due, status FROM actions WHERE session_id = ?", (final.id,)).fetchall()
-    assert [tuple(r) for r in rows] == [("Add a sent-check to the export", "Ana", "2026-12-01", "open")]
+    rows = journal.actions(session=final.id, include_closed=True)
+    assert [(r.what, r.owner, r.due, r.status) for r in rows] == [("Add a sent-check to the export", "Ana", "2026-12-01", "open")]
 
 
 def test_a_when_that_needs_an_unanswered_answer_is_not_yet_true(write):

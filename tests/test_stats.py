@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mea_culpa import stats
+from mea_culpa.journal import stats
 from mea_culpa.run.session import Event
 
 

@@ -32,6 +32,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
+DatabaseOption = typer.Option(
+    None,
+    "--database",
+    metavar="URL",
+    help="The journal to use: postgresql://user@host/db for a team's (default: $MEA_CULPA_DATABASE_URL, else your own file).",
+)
+
 PlaybookDirs = typer.Option(
     None,
     "--playbooks",
@@ -238,6 +245,7 @@ def start(
     no_save: bool = typer.Option(False, "--no-save", help="Keep this session in memory only; nothing is written."),
     tag: list[str] | None = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
     playbooks: list[Path] | None = PlaybookDirs,
+    database: str | None = DatabaseOption,
 ) -> None:
     """Start a guided run through a playbook. Every answer is saved as you go.
 
@@ -253,7 +261,7 @@ def start(
 
     run_command.start(
         playbook, title=title, answers_file=answers, assignments=set_ or [], no_input=no_input,
-        no_save=no_save, tags=tuple(tag or ()), extra=_dirs(playbooks),
+        no_save=no_save, tags=tuple(tag or ()), extra=_dirs(playbooks), database=database,
     )
 
 
@@ -264,6 +272,8 @@ def resume(
     set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing; finish from the answers given."),
     playbooks: list[Path] | None = PlaybookDirs,
+    database: str | None = DatabaseOption,
+    take_over: bool = typer.Option(False, "--take-over", help="Take the session over from the mea-culpa that has it open."),
 ) -> None:
     """Continue an interrupted session exactly where it stopped.
 
@@ -274,7 +284,10 @@ def resume(
     """
     from mea_culpa.cli import run as run_command
 
-    run_command.resume(session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks))
+    run_command.resume(
+        session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks),
+        database=database, take_over=take_over,
+    )
 
 
 def _register_command_modules() -> None:

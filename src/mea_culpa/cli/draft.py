@@ -32,6 +32,9 @@ def draft(
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
+    database: str | None = typer.Option(
+        None, "--database", metavar="URL", help="The journal to use (default: $MEA_CULPA_DATABASE_URL, else your own file)."
+    ),
 ) -> None:
     """Draft a message from a session's answers: an apology, a status update, a follow-up,
     a blameless note for the team, a personal note or a short public post.
@@ -49,7 +52,7 @@ def draft(
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite")
     editor = _editor() if edit else []
-    with open_journal(create=False) as journal:
+    with open_journal(database, create=False) as journal:
         current = journal.load(journal.resolve(session))
         playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
         if changed:

@@ -30,6 +30,9 @@ def export(
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
+    database: str | None = typer.Option(
+        None, "--database", metavar="URL", help="The journal to use (default: $MEA_CULPA_DATABASE_URL, else your own file)."
+    ),
 ) -> None:
     """Export a session: the completed checklist as Markdown, HTML or JSON, or its answers
     as a YAML file that `mea-culpa start PLAYBOOK --answers FILE --no-input` replays.
@@ -52,7 +55,7 @@ def export(
         fmt = "md"
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite")
-    with open_journal(create=False) as journal:
+    with open_journal(database, create=False) as journal:
         current = journal.load(journal.resolve(session))
         status = _action_status(journal, current.id)
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
@@ -71,17 +74,5 @@ def export(
 def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, str], str]:
     """The status the journal keeps for each action item (open, done, dropped), by list
     step and text (the journal matches items by their text too)."""
-    query = getattr(journal, "actions", None)
-    if callable(query):
-        rows = query(session=session_id, include_closed=True)
-        return {(r.step_id, r.what): r.status for r in rows if getattr(r, "kind", "action") == "action"}
-    import sqlite3
-
-    # A journal without the query: read its table, and treat a failure as "all open".
-    try:
-        rows = journal.conn.execute(
-            "SELECT step_id, what, status FROM actions WHERE session_id = ? AND kind = 'action'", (session_id,)
-        ).fetchall()
-    except sqlite3.Error:
-        return {}
-    return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
+    rows = journal.actions(session=session_id, include_closed=True)
+    return {(r.step_id, r.what): r.status for r in rows if r.kind == "action"}

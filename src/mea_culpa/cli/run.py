@@ -128,6 +128,7 @@ def start(
     no_save: bool,
     tags: tuple[str, ...],
     extra: tuple[Path, ...],
+    database: str | None = None,
 ) -> None:
     from mea_culpa.journal import open_journal
     from mea_culpa.playbook import catalog
@@ -179,16 +180,19 @@ def start(
         if no_save:
             final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         else:
-            journal = open_journal()
-            session = journal.save_as_new(session, today, name)
-            final = _run(book, session, journal, asker, prefilled, saved=True)
+            journal = open_journal(database)
+            session = journal.save_as_new(session, today, name, hold=True)
+            try:
+                final = _run(book, session, journal, asker, prefilled, saved=True)
+            finally:
+                journal.release(session.id)
     else:
         # Nothing is typed, so nothing can be lost: run in memory, and open the journal
         # only to write the completed session, so that missing answers leave it untouched
         # (and a fresh home without a journal file).
         final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         if not no_save:
-            final = open_journal().save_as_new(final, today, name)
+            final = open_journal(database).save_as_new(final, today, name)
     _finish(book, final, saved=not no_save)
 
 
@@ -211,14 +215,26 @@ def resume(
     assignments: Sequence[str],
     no_input: bool,
     extra: tuple[Path, ...],
+    database: str | None = None,
+    take_over: bool = False,
 ) -> None:
-    from mea_culpa.cli import ui
     from mea_culpa.journal import open_journal
+
+    journal = open_journal(database, create=False)
+    resumed = journal.begin_resume(session_id, take_over=take_over)  # holds the session's lease
+    try:
+        if resumed.restored is not None:
+            _say(f"Put back the answers kept in {resumed.restored} while the journal could not be reached.")
+        _resume(journal, resumed.session, answers_file=answers_file, assignments=assignments, no_input=no_input, extra=extra)
+    finally:
+        journal.release(resumed.session.id)
+
+
+def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, assignments: Sequence[str], no_input: bool,
+            extra: tuple[Path, ...]) -> None:
+    from mea_culpa.cli import ui
     from mea_culpa.playbook import catalog
 
-    journal = open_journal(create=False)
-    sid = journal.resolve(session_id, status=None if session_id else "in-progress")
-    session = journal.load(sid)
     book, changed = catalog.playbook_for_session(session, extra)
     prefilled = prefilled_answers(book, answers_file, assignments)
     interactive = not no_input and can_ask()

@@ -1,8 +1,9 @@
-"""The journal commands: `history`, `actions` (done, drop, reopen), `stats`, `forget`.
+"""The journal commands: `history`, `actions` (done, drop, reopen), `stats`, `forget`, and
+`journal` (upgrade, info, copy).
 
-`cli.py` calls `register(app)`. Only typer is imported at the top; the journal, rich and
-icalendar are imported inside the commands. Data (tables, JSON, the calendar with `-`)
-goes to stdout, everything else to stderr.
+`cli.py` calls `register(app)`. Only typer is imported at the top; the journal (and with it
+SQLAlchemy), rich and icalendar are imported inside the commands. Data (tables, JSON, the
+calendar with `-`) goes to stdout, everything else to stderr.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mea_culpa.journal import ActionRow, Journal
-    from mea_culpa.stats import Report
+    from mea_culpa.journal.stats import Report
 
 STATUSES = ("in-progress", "completed", "abandoned")
 DEFAULT_ACTIONS_SHOWN = 50
@@ -27,11 +28,24 @@ BAR_WIDTH = 32
 
 
 def register(app: typer.Typer) -> None:
-    """Add history, actions (with its done / drop / reopen), stats and forget to `app`."""
+    """Add history, actions (with its done / drop / reopen), stats, forget and journal
+    (upgrade / info / copy) to `app`."""
     app.command("history")(history)
     app.add_typer(actions_app, name="actions")
     app.command("stats")(stats)
     app.command("forget")(forget)
+    app.add_typer(journal_app, name="journal")
+
+
+# The option every command that reads or writes the journal takes (start, resume, draft and
+# export too): unset, MEA_CULPA_DATABASE_URL, else the SQLite file in the home.
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database", metavar="URL",
+        help="The journal to use: postgresql://user@host/db for a team's (default: $MEA_CULPA_DATABASE_URL, else your own file).",
+    ),
+]
 
 
 # --- shared helpers ---------------------------------------------------------------------
@@ -72,18 +86,20 @@ def _day_start_utc(day: dt.date) -> str:
     return midnight.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _open(*, must_exist: bool = False) -> Journal | None:
-    """The journal, or None when nothing was ever saved (an empty journal is no error)."""
-    from mea_culpa import paths
+def _open(database: str | None, *, must_exist: bool = False) -> Journal | None:
+    """The journal, or None when nothing was ever saved in the SQLite file (an empty
+    journal is no error; nothing is created just to read it)."""
     from mea_culpa.journal import open_journal
+    from mea_culpa.journal.engine import locate
 
-    if not paths.journal_path().exists():
+    location = locate(database)
+    if location.path is not None and not location.path.exists():
         if must_exist:
             from mea_culpa.errors import NotFound
 
             raise NotFound("the journal is empty", hint="start a session with: mea-culpa start")
         return None
-    return open_journal()
+    return open_journal(database, create=False)
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -105,7 +121,7 @@ def _unicode(console: Console) -> bool:
 
 
 def _local(utc_text: str | None, *, with_time: bool = True) -> str:
-    from mea_culpa.derived import parse_utc
+    from mea_culpa.journal.derived import parse_utc
 
     at = parse_utc(utc_text)
     if at is None:
@@ -150,30 +166,37 @@ def history(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Sessions per page.")] = 20,
     page: Annotated[int, typer.Option("--page", min=1, help="Which page (1 is the newest).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the page as a JSON array.")] = False,
+    author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only the sessions of this person (any case).")] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only your own sessions (see MEA_CULPA_USER).")] = False,
+    database: Database = None,
 ) -> None:
     """Past sessions, newest first, a page at a time.
 
     One row per session: id, start, playbook, title, severity, status, the stage reached
-    and how many of its actions are still open.
+    and how many of its actions are still open; in a team journal, who worked through it.
 
     \b
     Examples:
       mea-culpa history
       mea-culpa history --tag billing --since "30 days ago" --page 2
       mea-culpa history --status in-progress --json
+      mea-culpa history --mine
     """
     from mea_culpa.errors import UsageError
 
     if status and status not in STATUSES:
         raise UsageError(f"--status: {status!r} is not a status; use one of {', '.join(STATUSES)}")
+    if mine and author:
+        raise UsageError("use --mine or --author NAME, not both")
     filters = {
         "playbook": playbook,
         "tag": tag,
         "status": status,
         "severity": severity,
         "since": _day_start_utc(parse_day(since, "--since")) if since else None,
+        "author": _me() if mine else author,
     }
-    journal = _open()
+    journal = _open(database)
     if journal is None:
         rows, total = [], 0
     else:
@@ -187,6 +210,7 @@ def history(
                     "id": r.id, "started": r.created_at, "updated": r.updated_at, "playbook": r.playbook_id,
                     "title": r.title, "severity": r.severity, "status": r.status, "stage_reached": r.stage_reached,
                     "open_actions": r.open_actions, "tags": list(r.tags), "facts_forgotten": r.lessons_only,
+                    "author": r.author,
                 }
                 for r in rows
             ]
@@ -211,18 +235,23 @@ def history(
     table.add_column("Status", overflow="fold")
     table.add_column("Stage", overflow="fold")
     table.add_column("Open", justify="right", no_wrap=True)
+    # Who: in a journal of several people (your own journal needs no such column).
+    authors = len({r.author for r in rows}) > 1 or (journal is not None and journal.location.is_server)
+    if authors:
+        table.add_column("Author", overflow="fold")
     for r in rows:
         status_style = {"completed": "green", "abandoned": "dim", "in-progress": "yellow"}.get(r.status, "")
         title = f"[dim italic]{_escape(r.title)}[/]" if r.lessons_only else f"[dim]{_escape(r.title)}[/]"
-        table.add_row(
+        cells = [
             f"[bold]{_escape(r.id)}[/]\n{title}",
             _local(r.created_at),
-            r.playbook_id,
-            r.severity or "",
-            f"[{status_style}]{r.status}[/]" if status_style else r.status,
-            r.stage_reached or "",
+            _escape(r.playbook_id),
+            _escape(r.severity or ""),
+            f"[{status_style}]{r.status}[/]" if status_style else _escape(r.status),
+            _escape(r.stage_reached or ""),
             str(r.open_actions) if r.open_actions else "",
-        )
+        ]
+        table.add_row(*cells, *([_escape(r.author or "")] if authors else []))
     out.print(table)
     pages = -(-total // limit)
     tail = f"; next: --page {page + 1}" if page < pages else ""
@@ -230,9 +259,20 @@ def history(
 
 
 def _escape(text: str) -> str:
+    """Someone's text, ready for rich: without escape sequences or control characters
+    (in a team journal anyone may have typed it; text/terminal.py), on one line, and its
+    markup characters escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    from mea_culpa.text.terminal import clean
+
+    return escape(clean(text, one_line=True))
+
+
+def _me() -> str:
+    from mea_culpa.journal.who import current_user
+
+    return current_user()
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -245,7 +285,10 @@ def actions(
     ctx: typer.Context,
     show_all: Annotated[bool, typer.Option("--all", "-a", help="Also the done and dropped items.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only the open items past their due date.")] = False,
-    owner: Annotated[str | None, typer.Option("--owner", "-o", help="Only the items of this owner.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", "-o", help="Only the items of this owner (any case; an item without one is its session author's).")
+    ] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only your own items (see MEA_CULPA_USER).")] = False,
     session: Annotated[str | None, typer.Option("--session", help="Only the items of this session.")] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=0, help=f"Show at most this many (default {DEFAULT_ACTIONS_SHOWN}; 0: all).")
@@ -255,6 +298,7 @@ def actions(
         Path | None, typer.Option("--ics", metavar="FILE", help="Write the open items that have a due date as an iCalendar file (- for stdout).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="With --ics: replace an existing file.")] = False,
+    database: Database = None,
 ) -> None:
     """Open prevention actions and follow-ups, soonest due first.
 
@@ -267,12 +311,19 @@ def actions(
     Examples:
       mea-culpa actions --overdue
       mea-culpa actions --owner Dana --ics ~/dana.ics
+      mea-culpa actions --mine
       mea-culpa actions done 12
       mea-culpa actions drop 14 --reason "replaced by the release checklist"
     """
+    ctx.obj = {"database": database}
     if ctx.invoked_subcommand:
         return
-    journal = _open()
+    if mine and owner:
+        from mea_culpa.errors import UsageError
+
+        raise UsageError("use --mine or --owner NAME, not both")
+    owner = _me() if mine else owner
+    journal = _open(database)
     session_id = None
     if journal is None:
         items: list[ActionRow] = []
@@ -295,7 +346,7 @@ def actions(
     out, err = _consoles()
     if not items:
         what = "overdue items" if overdue else "open items" if not show_all else "action items"
-        err.print(f"No {what}{' for ' + owner if owner else ''}. " + ("" if show_all else "(--all shows the done and dropped ones.)"))
+        err.print(f"No {what}{' for ' + _escape(owner) if owner else ''}. " + ("" if show_all else "(--all shows the done and dropped ones.)"))
         return
     _actions_table(out, items)
     if total > len(items):
@@ -313,7 +364,7 @@ def _action_json(a: ActionRow) -> dict[str, Any]:
 def _due_text(due: str | None) -> str:
     if not due:
         return ""
-    return due if len(due) == 10 else _local(due)
+    return _escape(due) if len(due) == 10 else _local(due)
 
 
 def _actions_table(out: Console, items: list[ActionRow]) -> None:
@@ -342,12 +393,12 @@ def _actions_table(out: Console, items: list[ActionRow]) -> None:
         elif a.status == "dropped":
             status = f"[dim]dropped: {_escape(a.reason)}[/]"
         style = "dim" if a.status != "open" else None
-        table.add_row(str(a.id), what, _escape(a.owner or ""), due, status, a.session_id, style=style)
+        table.add_row(str(a.id), what, _escape(a.owner or ""), due, status, _escape(a.session_id), style=style)
     out.print(table)
 
 
 def _write_ics(target: Path, items: list[ActionRow], *, force: bool) -> None:
-    from mea_culpa import calendar
+    from mea_culpa.journal import calendar
 
     due = calendar.due_items(items)
     data = calendar.to_ics(due)
@@ -366,8 +417,10 @@ def _write_ics(target: Path, items: list[ActionRow], *, force: bool) -> None:
         err.print(f"Wrote {path}, but no open item has a due date yet.")
 
 
-def _set_status(action_id: int, status: str, reason: str = "") -> None:
-    journal = _open(must_exist=True)
+def _set_status(ctx: typer.Context, database: str | None, action_id: int, status: str, reason: str = "") -> None:
+    if database is None and isinstance(ctx.obj, dict):
+        database = ctx.obj.get("database")  # given before the subcommand: actions --database URL done 12
+    journal = _open(database, must_exist=True)
     assert journal is not None
     with journal:
         before = journal.action(action_id)
@@ -385,20 +438,26 @@ def _set_status(action_id: int, status: str, reason: str = "") -> None:
 
 
 @actions_app.command("done")
-def actions_done(action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions` shows it.")]) -> None:
+def actions_done(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions` shows it.")],
+    database: Database = None,
+) -> None:
     """Mark an action item (or a follow-up) done.
 
     \b
     Example:
       mea-culpa actions done 12
     """
-    _set_status(action_id, "done")
+    _set_status(ctx, database, action_id, "done")
 
 
 @actions_app.command("drop")
 def actions_drop(
+    ctx: typer.Context,
     action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions` shows it.")],
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why it will not be done (kept with the item).")],
+    database: Database = None,
 ) -> None:
     """Drop an action item that will not be done, and say why.
 
@@ -406,18 +465,22 @@ def actions_drop(
     Example:
       mea-culpa actions drop 12 --reason "replaced by the new release checklist"
     """
-    _set_status(action_id, "dropped", reason)
+    _set_status(ctx, database, action_id, "dropped", reason)
 
 
 @actions_app.command("reopen")
-def actions_reopen(action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions --all` shows it.")]) -> None:
+def actions_reopen(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(metavar="ID", help="The item's id, as `actions --all` shows it.")],
+    database: Database = None,
+) -> None:
     """Open a done or dropped item again.
 
     \b
     Example:
       mea-culpa actions reopen 12
     """
-    _set_status(action_id, "open")
+    _set_status(ctx, database, action_id, "open")
 
 
 # --- stats ----------------------------------------------------------------------------------
@@ -428,6 +491,11 @@ def stats(
         str | None, typer.Option("--since", help="Only sessions started on or after a date: 2026-01-01, 90 days ago.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON (durations in seconds).")] = False,
+    author: Annotated[
+        str | None, typer.Option("--author", metavar="NAME", help="Only the sessions of this person (default: everyone's).")
+    ] = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only your own sessions (see MEA_CULPA_USER).")] = False,
+    database: Database = None,
 ) -> None:
     """Patterns across the journal: timings, follow-through, recurring causes.
 
@@ -439,25 +507,32 @@ def stats(
     Examples:
       mea-culpa stats
       mea-culpa stats --since "90 days ago" --json
+      mea-culpa stats --author Dana
     """
-    from mea_culpa import stats as st
+    from mea_culpa.journal import stats as st
 
+    if mine and author:
+        from mea_culpa.errors import UsageError
+
+        raise UsageError("use --mine or --author NAME, not both")
+    who = _me() if mine else author
     since_utc = _day_start_utc(parse_day(since, "--since")) if since else None
-    journal = _open()
+    journal = _open(database)
     if journal is None:
         report = st.build_report(
             since=since_utc, sessions=0, by_playbook=[], by_severity=[], by_tag=[], by_status=[], per_month={},
-            medians=[], actions=st.ActionCounts(), patterns=[],
+            medians=[], actions=st.ActionCounts(), patterns=[], author=who,
         )
     else:
         with journal:
-            report = journal.stats(since=since_utc)
+            report = journal.stats(since=since_utc, author=who)
     if as_json:
         _print_json(st.to_json(report))
         return
     out, err = _consoles()
     if not report.sessions:
-        err.print("No sessions" + (f" since {since}" if since else "") + " in the journal. Start one with: mea-culpa start")
+        whose = f" by {_escape(who)}" if who else ""
+        err.print("No sessions" + whose + (f" since {_escape(since)}" if since else "") + " in the journal. Start one with: mea-culpa start")
         return
     show_report(out, report, since_label=since)
 
@@ -467,13 +542,14 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
     from rich.table import Table
     from rich.text import Text
 
-    from mea_culpa import stats as st
+    from mea_culpa.journal import stats as st
 
     uni = _unicode(out)
     dot = " \u00b7 " if uni else " | "
-    statuses = dot.join(f"{status} {n}" for status, n in report.by_status)
+    statuses = dot.join(f"{_escape(status)} {n}" for status, n in report.by_status)
     head = f"[bold]{report.sessions} session{'s' if report.sessions != 1 else ''}[/]"
-    out.print(head + (f" since {_escape(since_label)}" if since_label else "") + f"{dot}{statuses}")
+    whose = f" by {_escape(report.author)}" if report.author else ""
+    out.print(head + whose + (f" since {_escape(since_label)}" if since_label else "") + f"{dot}{statuses}")
 
     out.print()
     out.print("[bold]Sessions per month[/]")
@@ -484,7 +560,7 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
     chart.add_column(no_wrap=True, style="cyan")
     chart.add_column(justify="right", no_wrap=True)
     for month, n in months:
-        chart.add_row(month, bar(n, most, unicode=uni), str(n))
+        chart.add_row(_escape(month), bar(n, most, unicode=uni), str(n))
     out.print(chart)
     if len(report.per_month) > len(months):
         out.print(f"[dim](the last {len(months)} of {len(report.per_month)} months)[/]")
@@ -508,12 +584,14 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
         for label in ("to own", "to apologize", "to fix"):
             by_sev.add_column(label, justify="right")
         for sev, medians in report.medians_by_severity.items():
-            by_sev.add_row(sev, *(st.human_duration(m.seconds) for m in medians))
+            by_sev.add_row(_escape(sev), *(st.human_duration(m.seconds) for m in medians))
         out.print(by_sev)
 
     out.print()
     counts = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 3, 0, 0))
     columns = [("By playbook", report.by_playbook), ("By severity", report.by_severity), ("By tag", report.by_tag[:10])]
+    if len(report.by_author) > 1:  # across a team: who
+        columns.append(("By author", report.by_author[:10]))
     for title, _ in columns:
         counts.add_column(title, no_wrap=True)
     for i in range(max(len(rows) for _, rows in columns)):
@@ -601,11 +679,13 @@ def forget(
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="Only compact the journal file (after a forget another mea-culpa kept from finishing).")
     ] = False,
+    database: Database = None,
 ) -> None:
     """Delete a session for good, or keep only its lesson and action items.
 
-    Asks first (--yes to skip the question). The journal file is compacted afterwards, so
-    what was forgotten is gone from the disk too, not just hidden.
+    Asks first (--yes to skip the question). Every row of it goes, from every table. Your
+    own journal file is compacted afterwards, so what was forgotten is gone from the disk
+    too, not just hidden; a team's database is vacuumed (see docs/journal.md).
 
     \b
     Examples:
@@ -621,14 +701,17 @@ def forget(
     if not session and not before and not vacuum:
         raise UsageError("name the session to forget, or use --before DATE", hint="see the ids with: mea-culpa history")
     cutoff = parse_day(before, "--before") if before else None
-    journal = _open(must_exist=True)
+    journal = _open(database, must_exist=True)
     assert journal is not None
     _, err = _consoles()
     with journal:
         if vacuum:
             if not journal.scrub():
                 raise StorageError("another mea-culpa holds the journal open; the file could not be compacted", hint="try again when it has finished")
-            err.print("The journal file is compacted: nothing forgotten remains in it.")
+            if journal.location.is_server:
+                err.print("The journal's tables are vacuumed: PostgreSQL may reuse the space of what was forgotten.")
+            else:
+                err.print("The journal file is compacted: nothing forgotten remains in it.")
             return
         if session:
             ids = [journal.resolve(session)]
@@ -652,23 +735,26 @@ def forget(
         err.print(f"Kept only the lessons and the action items of {len(result.kept)} sessions, now named <date>-facts-forgotten.")
     else:
         for old, new in result.kept:
-            moved = f" (now {new})" if new != old else ""
-            err.print(f"Kept only the lesson and the action items of {old}{moved}.")
+            moved = f" (now {_escape(new)})" if new != old else ""
+            err.print(f"Kept only the lesson and the action items of {_escape(old)}{moved}.")
     if result.deleted:
         n = len(result.deleted)
-        err.print(f"Forgot {result.deleted[0] if n == 1 else f'{n} sessions'}.")
+        err.print(f"Forgot {_escape(result.deleted[0]) if n == 1 else f'{n} sessions'}.")
     if not result.scrubbed:
         raise StorageError(
             "the records are deleted, but another mea-culpa holds the journal open, so their bytes are still in the file",
             hint="run `mea-culpa forget --vacuum` when it has finished",
         )
-    err.print("[dim]The journal file was compacted: the forgotten facts are gone from the disk too.[/]")
+    if journal.location.is_server:
+        err.print("[dim]No table of the journal holds the forgotten facts any more; the tables were vacuumed.[/]")
+    else:
+        err.print("[dim]The journal file was compacted: the forgotten facts are gone from the disk too.[/]")
 
 
 def _describe_one(journal: Journal, session_id: str, keep_lessons: bool) -> str:
     s = journal.load(session_id)
     items = len(journal.actions(session=session_id, include_closed=True))
-    what = f"[bold]{_escape(s.id)}[/] \u201c{_escape(s.title)}\u201d ({s.playbook_id}, {s.status}, started {_local(s.created_at)})"
+    what = f"[bold]{_escape(s.id)}[/] \u201c{_escape(s.title)}\u201d ({_escape(s.playbook_id)}, {_escape(s.status)}, started {_local(s.created_at)})"
     if keep_lessons:
         return f"This removes the facts of {what}: its answers, drafts and title. The lesson and {items} action item{'s' if items != 1 else ''} stay."
     return f"This deletes {what} for good, with its {items} action item{'s' if items != 1 else ''}."
@@ -676,7 +762,123 @@ def _describe_one(journal: Journal, session_id: str, keep_lessons: bool) -> str:
 
 def _describe_many(ids: list[str], cutoff: dt.date, keep_lessons: bool) -> str:
     n = len(ids)
-    span = f"from {ids[0]} to {ids[-1]}" if n > 1 else ids[0]
+    span = f"from {_escape(ids[0])} to {_escape(ids[-1])}" if n > 1 else _escape(ids[0])
     if keep_lessons:
         return f"This removes the facts of {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}); their lessons and action items stay."
     return f"This deletes {n} session{'s' if n != 1 else ''} started before {cutoff} ({span}) for good."
+
+
+# --- journal: upgrade, info, copy ---------------------------------------------------------------
+
+journal_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The journal itself: its schema, what it holds, moving it.")
+
+
+@journal_app.command("upgrade")
+def journal_upgrade(database: Database = None) -> None:
+    """Create or upgrade the journal's tables to this mea-culpa's schema.
+
+    A team's database is never changed behind its back: run this once when the team sets
+    it up, and once after a mea-culpa upgrade that says so. (Your own journal file is
+    upgraded on first use; this does it now.)
+
+    \b
+    Example:
+      MEA_CULPA_DATABASE_URL=postgresql://mc@db.example/journal mea-culpa journal upgrade
+    """
+    from mea_culpa.journal import upgrade_journal
+
+    before, after, shown = upgrade_journal(database)
+    _, err = _consoles()
+    if before == after:
+        err.print(f"The journal {_escape(shown)} is already at schema {after}.")
+    elif before is None:
+        err.print(f"Created the journal in {_escape(shown)} (schema {after}).")
+    else:
+        err.print(f"Upgraded the journal {_escape(shown)} from schema {before} to {after}.")
+
+
+@journal_app.command("info")
+def journal_info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+    database: Database = None,
+) -> None:
+    """Which journal is in use, its schema version, and what it holds.
+
+    Any password in the database URL is shown as ***.
+
+    \b
+    Example:
+      mea-culpa journal info
+    """
+    from mea_culpa.journal import describe
+
+    info = describe(database)
+    data = {
+        "store": info.store, "engine": info.server, "schema": info.revision, "schema_needed": info.head, "current": info.current,
+        "sessions": info.sessions, "by_status": dict(info.by_status), "authors": info.authors,
+        "action_items": dict(info.actions), "drafts": info.drafts,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    out, _ = _consoles()
+    out.print(f"journal:  {_escape(info.store)} ({info.server})")
+    if info.revision is None:
+        out.print(f"schema:   none yet; create it with: mea-culpa journal upgrade (schema {info.head})")
+        return
+    if not info.current:
+        out.print(f"schema:   {_escape(info.revision)}; this mea-culpa needs {info.head}: run mea-culpa journal upgrade")
+        return
+    out.print(f"schema:   {info.revision} (current)")
+    statuses = ", ".join(f"{n} {_escape(status)}" for status, n in info.by_status)
+    out.print(f"sessions: {info.sessions}" + (f" ({statuses})" if statuses else "") + f", by {info.authors} author{'s' if info.authors != 1 else ''}")
+    items = ", ".join(f"{n} {_escape(status)}" for status, n in info.actions) or "none"
+    out.print(f"actions:  {items}")
+    out.print(f"drafts:   {info.drafts}")
+
+
+@journal_app.command("copy")
+def journal_copy(
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="URL", help="The journal to copy into (default: $MEA_CULPA_DATABASE_URL).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--from", metavar="URL", help="The journal to copy from (default: your own file in the home).")
+    ] = None,
+) -> None:
+    """Copy your own journal into a team's: every session, its answers, drafts and action
+    items with their statuses, and who wrote it.
+
+    Each session is copied once: running it again copies only what is new (sessions keep a
+    stable id across journals). A session whose readable id is taken in the team's journal
+    gets the next free one (-2, -3…). Your own journal is left as it is.
+
+    \b
+    Example:
+      mea-culpa journal copy --to postgresql://mc@db.example/journal
+    """
+    import os
+
+    from mea_culpa import paths
+    from mea_culpa.errors import UsageError
+    from mea_culpa.journal import open_journal
+    from mea_culpa.journal.engine import DATABASE_ENV, locate
+
+    target = to or os.environ.get(DATABASE_ENV)
+    if not target:
+        raise UsageError("name the journal to copy into with --to URL", hint=f"or set {DATABASE_ENV}")
+    origin = source if source is not None else str(paths.journal_path())
+    if locate(origin) == locate(target):
+        raise UsageError("--from and --to name the same journal; there is nothing to copy")
+    with open_journal(origin, create=False) as mine, open_journal(target, create=False) as theirs:
+        result = mine.copy_to(theirs)
+        shown = theirs.location.shown
+    _, err = _consoles()
+    for old, new in result.copied:
+        err.print(f"copied {_escape(old)}" + (f" as {_escape(new)}" if new != old else ""))
+    n, skipped = len(result.copied), len(result.already)
+    err.print(
+        f"Copied {n} session{'s' if n != 1 else ''} into {_escape(shown)}"
+        + (f"; {skipped} {'was' if skipped == 1 else 'were'} there already" if skipped else "")
+        + "."
+    )

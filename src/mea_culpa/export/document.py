@@ -209,6 +209,7 @@ def session_data(
         "schema_version": SCHEMA_VERSION,
         "id": session.id,
         "title": session.title,
+        "author": session.author,
         "playbook": {"id": playbook.id, "title": playbook.title, "version": playbook.version},
         "status": session.status,
         "severity": session.severity,
@@ -337,6 +338,8 @@ def _header_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Playbook", f"{pb['title']} ({pb['id']}, version {pb['version']})"),
         ("Status", str(data["status"])),
     ]
+    if data.get("author"):
+        rows.append(("Author", str(data["author"])))
     if data["severity"]:
         rows.append(("Severity", str(data["severity"])))
     rows.append(("Started", when(data["created"])))

@@ -120,6 +120,7 @@ class Session:
     tags: tuple[str, ...] = ()
     happened_at: str | None = None  # UTC
     noticed_at: str | None = None  # UTC
+    author: str | None = None  # who worked through it (the journal records it on first save)
     steps: Mapping[str, StepRecord] = field(default_factory=lambda: _frozen({}))
     stages: Mapping[str, StageRecord] = field(default_factory=lambda: _frozen({}))
     events: tuple[Event, ...] = ()

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from mea_culpa.derived import parse_utc
+from mea_culpa.journal.derived import parse_utc
 
 PRODID = "-//mea-culpa//action items//EN"
 TIMED_EVENT = dt.timedelta(minutes=15)

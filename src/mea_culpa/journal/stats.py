@@ -8,11 +8,11 @@ form, a median, the milestone clock), so tests can check one against the other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 
 # The per-session facts that the figures here count (also what the journal's SQL groups by).
-from mea_culpa.derived import (  # noqa: F401 - part of this module's interface
+from mea_culpa.journal.derived import (  # noqa: F401 - part of this module's interface
     MILESTONES,
     factor_keys,
     milestone_seconds,
@@ -21,7 +21,6 @@ from mea_culpa.derived import (  # noqa: F401 - part of this module's interface
     split_factors,
     stem,
 )
-from mea_culpa.records import frozen
 
 # A contributing factor seen in this many sessions is a pattern.
 PATTERN_MIN_SESSIONS = 2
@@ -70,7 +69,7 @@ def fill_months(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 # --- the report -------------------------------------------------------------------------
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Median:
     """The median time to one milestone, over the sessions that reached it."""
 
@@ -79,7 +78,7 @@ class Median:
     sessions: int  # how many sessions reached it (the sample size)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Pattern:
     """A contributing factor that recurs across sessions."""
 
@@ -96,7 +95,7 @@ class Pattern:
         return self.learned == 0
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class ActionCounts:
     """Prevention actions by status, and how many are overdue."""
 
@@ -115,7 +114,7 @@ class ActionCounts:
         return self.done / self.total if self.total else None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything `mea-culpa stats` shows."""
 
@@ -130,6 +129,8 @@ class Report:
     medians_by_severity: Mapping[str, tuple[Median, ...]]
     actions: ActionCounts
     patterns: tuple[Pattern, ...] = field(default=())
+    by_author: tuple[tuple[str, int], ...] = ()
+    author: str | None = None  # the one person the report is about (None: the whole journal)
 
     @property
     def patterns_without_learning(self) -> tuple[Pattern, ...]:
@@ -153,6 +154,8 @@ def build_report(
     medians: Sequence[tuple[str | None, str, float | None, int]],
     actions: ActionCounts,
     patterns: Sequence[Pattern],
+    by_author: Sequence[tuple[str | None, int]] = (),
+    author: str | None = None,
 ) -> Report:
     """Assemble the report from aggregates. `medians` rows are (severity or None for all
     sessions, milestone, seconds, sample size)."""
@@ -171,6 +174,8 @@ def build_report(
         medians_by_severity=by_sev,
         actions=actions,
         patterns=tuple(patterns),
+        by_author=tuple((name or "unknown", n) for name, n in by_author),
+        author=author,
     )
 
 
@@ -183,7 +188,9 @@ def to_json(report: Report) -> dict[str, Any]:
     a = report.actions
     return {
         "since": report.since,
+        "author": report.author,
         "sessions": report.sessions,
+        "by_author": dict(report.by_author),
         "by_playbook": dict(report.by_playbook),
         "by_severity": dict(report.by_severity),
         "by_tag": dict(report.by_tag),

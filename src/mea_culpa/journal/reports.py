@@ -1,0 +1,148 @@
+"""`stats` in SQL: counts, milestone medians, action follow-through and recurring factors,
+each read from an index or from the columns kept up to date on write (upkeep.py), never by
+loading every session. The same statements on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from mea_culpa.journal import derived
+from mea_culpa.journal import stats as st
+from mea_culpa.journal.tables import actions, factor_counts, factors, session_tags, sessions
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.engine import Connection
+
+
+def report(conn: Connection, *, since: str | None, author: str | None, today: str, patterns: int) -> st.Report:
+    """Aggregates over the sessions started since `since` (all when None) by `author` (all
+    when None)."""
+    s = sessions.c
+    picked: list[ColumnElement[bool]] = []
+    if since:
+        picked.append(s.created_at >= since)
+    if author:
+        picked.append(func.lower(s.author) == author.strip().lower())
+    # Tables that hold a session id are narrowed to the picked sessions only when there is a filter.
+    in_picked = select(s.id).where(*picked) if picked else None
+
+    def counts(column: Any) -> list[tuple[Any, int]]:
+        n = func.count().label("n")
+        rows = conn.execute(select(column, n).where(*picked).group_by(column).order_by(n.desc(), column))
+        return [(r[0], r[1]) for r in rows]
+
+    by_status = counts(s.status)
+    by_playbook = counts(s.playbook_id)
+    by_severity = counts(s.severity)
+    by_author = counts(s.author)
+    tag_n = func.count().label("n")
+    tags = select(session_tags.c.tag, tag_n)
+    if in_picked is not None:
+        tags = tags.where(session_tags.c.session_id.in_(in_picked))
+    by_tag = [(r[0], r[1]) for r in conn.execute(tags.group_by(session_tags.c.tag).order_by(tag_n.desc(), session_tags.c.tag))]
+
+    prevention = select(actions.c.status, func.count()).where(actions.c.kind == "action")
+    overdue = select(func.count()).where(
+        actions.c.status == "open", actions.c.kind == "action", actions.c.due < today, func.length(actions.c.due) == 10
+    )
+    if in_picked is not None:
+        prevention = prevention.where(actions.c.session_id.in_(in_picked))
+        overdue = overdue.where(actions.c.session_id.in_(in_picked))
+    action_counts = {r[0]: r[1] for r in conn.execute(prevention.group_by(actions.c.status))}
+    return st.build_report(
+        since=since,
+        sessions=sum(n for _, n in by_status),
+        by_playbook=by_playbook,
+        by_severity=by_severity,
+        by_tag=by_tag,
+        by_status=by_status,
+        per_month=_per_month(conn, picked),
+        medians=_medians(conn, picked, [sev for sev, _ in by_severity]),
+        actions=st.ActionCounts(
+            open=action_counts.get("open", 0), overdue=int(conn.execute(overdue).scalar() or 0),
+            done=action_counts.get("done", 0), dropped=action_counts.get("dropped", 0),
+        ),
+        patterns=_patterns(conn, in_picked=in_picked, limit=patterns),
+        by_author=by_author,
+        author=author,
+    )
+
+
+def _per_month(conn: Connection, picked: list[ColumnElement[bool]]) -> dict[str, int]:
+    """Sessions per calendar month (UTC), one index range count per month."""
+    # Two queries: SQLite answers a lone MIN or MAX from the index at once, both together by a scan.
+    first = conn.execute(select(func.min(sessions.c.created_at)).where(*picked)).scalar()
+    last = conn.execute(select(func.max(sessions.c.created_at)).where(*picked)).scalar()
+    if not first or not last:
+        return {}
+    out = {}
+    year, month = int(first[:4]), int(first[5:7])
+    while f"{year:04d}-{month:02d}" <= last[:7]:
+        start = f"{year:04d}-{month:02d}"
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        end = f"{year:04d}-{month:02d}"
+        n = conn.execute(
+            select(func.count()).where(sessions.c.created_at >= start, sessions.c.created_at < end, *picked)
+        ).scalar()
+        if n:
+            out[start] = int(n)
+    return out
+
+
+def _medians(conn: Connection, picked: list[ColumnElement[bool]], severities: list[str | None]
+             ) -> list[tuple[str | None, str, float | None, int]]:
+    """Medians overall and per severity: a count, then one LIMIT/OFFSET step along the
+    milestone's index (ordered by duration) to the middle value(s)."""
+    out: list[tuple[str | None, str, float | None, int]] = []
+    for name, _ in derived.MILESTONES:
+        column = sessions.c[f"{name}_s"]
+        groups: list[tuple[str | None, list[ColumnElement[bool]]]] = [(None, [])]
+        groups += [
+            (sev or "unset", [sessions.c.severity.is_(None) if sev is None else sessions.c.severity == sev])
+            for sev in severities
+        ]
+        for label, where in groups:
+            conditions = [column.is_not(None), *where, *picked]
+            n = int(conn.execute(select(func.count()).where(*conditions)).scalar() or 0)
+            if not n:
+                continue
+            middle = select(column.label("v")).where(*conditions).order_by(column).limit(2 - n % 2).offset((n - 1) // 2).subquery()
+            value = conn.execute(select(func.avg(middle.c.v))).scalar()
+            out.append((label, name, None if value is None else float(value), n))
+    return out
+
+
+def _patterns(conn: Connection, *, in_picked: Any, limit: int) -> list[st.Pattern]:
+    """The most frequent recurring factors, and those without learning (however rare), up
+    to `limit` each: over the whole journal from the kept factor_counts, else counted."""
+    least = st.PATTERN_MIN_SESSIONS
+    if in_picked is None:
+        c = factor_counts.c
+        ranked = select(c.key, c.sessions, c.learned, c.first, c.last).where(c.sessions >= least).order_by(c.sessions.desc(), c.key)
+        top = conn.execute(ranked.limit(limit)).all()
+        unlearned = conn.execute(ranked.where(c.learned == 0).limit(2 * limit)).all()
+    else:
+        f = factors.c
+        n = func.count().label("sessions")
+        counted = (
+            select(f.key, n, func.sum(f.learned).label("learned"), func.min(f.created_at), func.max(f.created_at))
+            .where(f.session_id.in_(in_picked)).group_by(f.key).having(func.count() >= least).order_by(n.desc(), f.key)
+        )
+        top = conn.execute(counted.limit(limit)).all()
+        unlearned = conn.execute(counted.having(func.sum(f.learned) == 0).limit(2 * limit)).all()
+    found = [st.Pattern(r[0], "", int(r[1]), int(r[2]), r[3], r[4]) for r in top]
+    seen = {p.key for p in found}
+    found += [st.Pattern(r[0], "", int(r[1]), int(r[2]), r[3], r[4]) for r in unlearned if r[0] not in seen][:limit]
+    labelled = []
+    for p in found:
+        # the factor as most recently written
+        label = select(factors.c.text).where(factors.c.key == p.key).order_by(factors.c.created_at.desc()).limit(1)
+        if in_picked is not None:
+            label = label.where(factors.c.session_id.in_(in_picked))
+        labelled.append(replace(p, label=conn.execute(label).scalar() or p.key))
+    return labelled
