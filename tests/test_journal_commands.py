@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mea_culpa import paths
-from mea_culpa.commands import journal as commands
+from mea_culpa.cli import journal as commands
 from mea_culpa.journal import open_journal
 from test_journal import SECRET, START, every_text, file_bytes, item, record, secret_session
 

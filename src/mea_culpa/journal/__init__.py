@@ -8,7 +8,7 @@ that keep two people from overwriting each other, the local spool of what a serv
 not take (spool.py), and what is read back: history and actions (store.py), stats
 (reports.py over the pure stats.py and derived.py), the calendar of due items (calendar.py).
 
-May import: mea_culpa.errors, paths, files and session (the values it stores); nothing of
+May import: the base modules, playbook and run (the session values it stores); nothing of
 the command line, the prompts or the messages.
 
 The interface is `open_journal`, `memory_journal` and a `Journal`'s `apply`, `save`,
