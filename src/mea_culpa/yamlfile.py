@@ -191,6 +191,16 @@ def _from_reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> Di
     )
 
 
+def too_long_number(exc: BaseException) -> str | None:
+    """Python's refusal of a number with thousands of digits, in words that do not depend
+    on the Python version (3.10 and 3.11 word it differently) or point at its internals."""
+    import sys
+
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"a whole number with more than {sys.get_int_max_str_digits():,} digits; no answer needs one that long"
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return printable(lines[0] if lines else type(exc).__name__, 200)
@@ -266,7 +276,7 @@ class _Builder:
                 # `2026-02-30` looks like a date but is none: keep the text, so that the
                 # step it answers says what is wrong with it (and how to write a date)
                 return str(node.value)
-            self._problem(node, key, f"cannot read this value: {_first_line(exc)}")
+            self._problem(node, key, f"cannot read this value: {too_long_number(exc) or _first_line(exc)}")
             return None
         return value
 

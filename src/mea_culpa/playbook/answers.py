@@ -360,7 +360,7 @@ def load_file(path: Path) -> dict[str, Any]:
             except json.JSONDecodeError as exc:
                 raise AnswersError([f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}"], source=where) from None
             except (ValueError, RecursionError) as exc:  # a number of 5,000 digits, nesting 100,000 deep
-                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+                why = "nested too deeply" if isinstance(exc, RecursionError) else yamlfile.too_long_number(exc) or str(exc).split(";")[0]
                 raise AnswersError([f"not valid JSON: {why}"], source=where) from None
             if _depth(data) > yamlfile.MAX_DEPTH:
                 raise AnswersError([f"nested more than {yamlfile.MAX_DEPTH} levels deep; flatten the structure"], source=where)
