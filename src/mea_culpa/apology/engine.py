@@ -1,9 +1,9 @@
 """The apology check engine: load rules from YAML, find anti-patterns, score a text.
 
 Pure: it never prints, and it raises only `mea_culpa.errors` exceptions. PyYAML is imported
-only when rule files are read, and the built-in rules are read once per process. A rule
-file without problems is kept as plain data in a cache between runs, so that a warm run
-reads no YAML (see `_load_file`).
+only when rule files are read, and the built-in rules are read once per process. A rule's
+patterns are read when its file is (to report every unfit one), but compiled only for a
+text, and only as far as that text can match them (patterns.py).
 """
 
 from __future__ import annotations
@@ -12,18 +12,15 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import field, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mea_culpa import errors
 from mea_culpa.apology import components
-from mea_culpa.apology.text import Document, compile_alternation
-from mea_culpa.records import frozen
-
-if TYPE_CHECKING:
-    from mea_culpa.cache import DiskCache
+from mea_culpa.apology.patterns import PatternSet, compile_patterns
+from mea_culpa.apology.text import Document
 
 AUDIENCES = ("customer", "internal", "personal")
 LEVELS = ("suggestion", "warning", "error")
@@ -69,10 +66,11 @@ _RULE_KEYS = (
 )
 _REQUIRED_KEYS = ("id", "category", "level", "patterns", "message")
 _UNLESS_KEYS = ("component", "sentence", "text")
-_NEVER = re.compile(r"(?!)")
+# What a rule that failed to read matches: nothing (it is never applied).
+_NOTHING = PatternSet(())
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One anti-pattern found in a text, with where it stands (1-based line and column)."""
 
@@ -101,7 +99,7 @@ class Finding:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """What the check found in one text."""
 
@@ -128,20 +126,19 @@ class CheckResult:
         return self.score >= min_score and not self.has_errors
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Unless:
     """Conditions that switch a rule off for one match or for the whole text."""
 
     components: tuple[str, ...] = ()  # the text shows any of these components
-    sentence: re.Pattern[str] | None = None  # the match's sentence contains this
-    text: re.Pattern[str] | None = None  # the text contains this anywhere
-    # The patterns `sentence` and `text` are compiled from, as Rule keeps `patterns`
-    # beside `regex`: a rule is stored as plain data and rebuilt from it.
+    sentence: PatternSet | None = field(default=None, compare=False)  # the match's sentence contains this
+    text: PatternSet | None = field(default=None, compare=False)  # the text contains this anywhere
+    # The patterns `sentence` and `text` are read from, as written.
     sentence_patterns: tuple[str, ...] = ()
     text_patterns: tuple[str, ...] = ()
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One anti-pattern rule, as read from a YAML file."""
 
@@ -160,11 +157,11 @@ class Rule:
     examples_fail: tuple[str, ...] = ()
     examples_pass: tuple[str, ...] = ()
     source: str = ""  # "file:line" where the rule is defined
-    regex: re.Pattern[str] = field(default=_NEVER, compare=False, repr=False)
-    exception_regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    matcher: PatternSet = field(default=_NOTHING, compare=False, repr=False)  # `patterns`, read
+    exception_matcher: PatternSet | None = field(default=None, compare=False, repr=False)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """The rules a check applies, in a stable order."""
 
@@ -229,17 +226,16 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
     unless = rule.unless
     if any(present.get(name, False) for name in unless.components):
         return []
-    if unless.text is not None and unless.text.search(document.folded):
+    if unless.text is not None and document.search(unless.text):
         return []
-    haystack = document.haystack(rule.case_sensitive)
     exception_starts: list[int] = []
     exception_ends: list[int] = []
-    if rule.exception_regex is not None:
-        for m in rule.exception_regex.finditer(haystack):
+    if rule.exception_matcher is not None:
+        for m in document.finditer(rule.exception_matcher):
             exception_starts.append(m.start())
             exception_ends.append(m.end())
     found: list[Finding] = []
-    for m in rule.regex.finditer(haystack):
+    for m in document.finditer(rule.matcher):
         start, end = m.span()
         # Exception matches do not overlap each other, so their ends rise with their
         # starts: the last one starting before this match's end is the only candidate.
@@ -349,56 +345,13 @@ def _load_source(source: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
 
 
 def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
-    """The rules of one file, and its problems.
-
-    Reading YAML with marks and validating it costs about 60 ms for the built-in rules, so
-    a file without problems is stored as plain data, under its path and with its bytes:
-    the next run that finds the same bytes there rebuilds its rules from the data (and
-    their patterns from the pattern cache) without importing PyYAML. A file with problems
-    is never stored, so its diagnostics always come from reading it.
-    """
-    raw = _small_file_bytes(path)
-    if raw is None:
-        return _read_file(path, None)
-    cache = _rule_data_cache()
-    stored = cache.get_for(str(path), raw) if cache is not None else None
-    if stored is not None:
-        rules = _rules_from(stored, str(path))
-        if rules is not None:
-            return rules, []
-    rules, problems = _read_file(path, raw)
-    if cache is not None and not problems:
-        cache.put_for(str(path), raw, [_record(rule) for rule in rules])
-    return rules, problems
-
-
-# yamlfile.MAX_BYTES, which is not imported because that imports PyYAML. A larger file is
-# not read here but left to yamlfile, which refuses it with a diagnostic.
-_MAX_RULE_FILE_BYTES = 1_000_000
-
-
-def _small_file_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when it is too large or cannot be read (yamlfile then
-    reads it again and says what is wrong)."""
-    try:
-        if path.stat().st_size > _MAX_RULE_FILE_BYTES:
-            return None
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.Diagnostic]]:
+    """The rules of one file, and its problems."""
     # The project's YAML reader keeps every value's line and refuses what is not plain
     # data (tags, alias bombs, duplicate keys, deep nesting), as it does for playbooks.
     from mea_culpa import yamlfile
 
     try:
-        if raw is not None and len(raw) <= yamlfile.MAX_BYTES:
-            # The very bytes the cache entry is stored with, not a second reading.
-            document = yamlfile.parse(yamlfile.decode(raw, str(path)), str(path))
-        else:
-            document = yamlfile.load(path)
+        document = yamlfile.load(path)
     except yamlfile.YamlProblems as problems:
         return [], list(problems.diagnostics)
     data = document.data
@@ -418,77 +371,6 @@ def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.D
         if rule is not None:
             rules.append(rule)
     return rules, reader.problems
-
-
-# --- the rule data cache -----------------------------------------------------------------
-
-_RULE_DATA_FORMAT = "2"  # the shape of a stored rule; change it when that shape changes
-# Rule fields stored as they are; the compiled patterns are rebuilt from their text, and
-# `source` from the file's path and the rule's line.
-_PLAIN_FIELDS = tuple(f.name for f in fields(Rule) if f.name not in ("source", "unless", "regex", "exception_regex"))
-
-
-@lru_cache(maxsize=1)
-def _rule_data_cache() -> DiskCache | None:
-    """The process's rule data cache, or None if there can be none (rules are then read)."""
-    try:
-        from mea_culpa.cache import DiskCache
-
-        return DiskCache.named("apology-rules.marshal", version=_rule_data_version(), fmt="marshal")
-    except Exception:  # e.g. no usable home: no cache, as before there was one
-        return None
-
-
-def _rule_data_version() -> str:
-    """What stored rule data depends on besides the file: the code that reads and checks
-    rule files (mea-culpa's own) and the installed PyYAML."""
-    from mea_culpa.cache import stamp
-
-    return f"{_RULE_DATA_FORMAT}/{stamp('yaml')}"
-
-
-def _record(rule: Rule) -> tuple[Any, ...]:
-    """A valid rule as plain data (marshal can store it)."""
-    unless = rule.unless
-    line = int(rule.source.rsplit(":", 1)[1])
-    plain = {name: getattr(rule, name) for name in _PLAIN_FIELDS}
-    return (plain, line, unless.components, unless.sentence_patterns, unless.text_patterns)
-
-
-def _rules_from(records: Any, path: str) -> list[Rule] | None:
-    """The rules stored for a file, or None when the entry cannot be used (then the file
-    is read)."""
-    try:
-        return [_rebuilt(record, path) for record in records]
-    except Exception:  # a damaged entry is only a miss
-        return None
-
-
-def _rebuilt(record: tuple[Any, ...], path: str) -> Rule:
-    plain, line, unless_components, sentence, whole = record
-    case_sensitive = plain["case_sensitive"]
-    exceptions = plain["exceptions"]
-    return Rule(
-        **plain,
-        source=f"{path}:{line}",
-        unless=Unless(
-            components=unless_components,
-            sentence=_compiled(sentence) if sentence else None,
-            text=_compiled(whole) if whole else None,
-            sentence_patterns=sentence,
-            text_patterns=whole,
-        ),
-        regex=_compiled(plain["patterns"], case_sensitive),
-        exception_regex=_compiled(exceptions, case_sensitive) if exceptions else None,
-    )
-
-
-def _compiled(patterns: Sequence[str], case_sensitive: bool = False) -> re.Pattern[str]:
-    """The alternation a valid rule was read with (ValueError if it no longer compiles)."""
-    compiled, problems = compile_alternation(patterns, case_sensitive)
-    if compiled is None:
-        raise ValueError(f"stored patterns do not compile: {problems}")
-    return compiled
 
 
 class _Reader:
@@ -525,9 +407,9 @@ class _Reader:
         case_sensitive = self.flag(path + ("case_sensitive",), entry.get("case_sensitive", False))
         once = self.flag(path + ("once",), entry.get("once", False))
         patterns = self.strings(path + ("patterns",), entry["patterns"], required=True)
-        regex = self.regex(path + ("patterns",), patterns, case_sensitive)
+        matcher = self.patterns(path + ("patterns",), patterns, case_sensitive)
         exceptions = self.strings(path + ("exceptions",), entry.get("exceptions", []))
-        exception_regex = self.regex(path + ("exceptions",), exceptions, case_sensitive) if exceptions else None
+        exception_matcher = self.patterns(path + ("exceptions",), exceptions, case_sensitive) if exceptions else None
         audiences = self.strings(path + ("audiences",), entry.get("audiences", list(AUDIENCES)), required=True)
         for index, audience in enumerate(audiences):
             if audience not in AUDIENCES:
@@ -555,8 +437,8 @@ class _Reader:
             examples_fail=examples_fail,
             examples_pass=examples_pass,
             source=f"{self.document.path}:{line}",
-            regex=regex,
-            exception_regex=exception_regex,
+            matcher=matcher,
+            exception_matcher=exception_matcher,
         )
 
     def text(self, path: tuple[Any, ...], value: Any, *, required: bool = True) -> str:
@@ -591,12 +473,12 @@ class _Reader:
                 out.append(item.strip())
         return out
 
-    def regex(self, path: tuple[Any, ...], patterns: Sequence[str], case_sensitive: bool = False) -> re.Pattern[str]:
-        """One compiled alternation of all the patterns; each unfit one is a problem."""
-        compiled, problems = compile_alternation(patterns, case_sensitive)
+    def patterns(self, path: tuple[Any, ...], patterns: Sequence[str], case_sensitive: bool = False) -> PatternSet:
+        """The patterns, read as one set; each unfit one is a problem."""
+        matcher, problems = compile_patterns(patterns, case_sensitive)
         for index, problem in problems:
-            self.problem(path + ((index,) if index >= 0 else ()), problem)
-        return compiled if compiled is not None else _NEVER
+            self.problem(path + (index,), problem)
+        return matcher if matcher is not None else _NOTHING
 
     def unless(self, path: tuple[Any, ...], value: Any) -> Unless:
         if value is None:
@@ -620,8 +502,8 @@ class _Reader:
         whole = self.strings(path + ("text",), value.get("text", []))
         return Unless(
             components=tuple(names),
-            sentence=self.regex(path + ("sentence",), sentence) if sentence else None,
-            text=self.regex(path + ("text",), whole) if whole else None,
+            sentence=self.patterns(path + ("sentence",), sentence) if sentence else None,
+            text=self.patterns(path + ("text",), whole) if whole else None,
             sentence_patterns=tuple(sentence),
             text_patterns=tuple(whole),
         )
