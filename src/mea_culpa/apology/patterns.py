@@ -74,6 +74,7 @@ _OTHER_CHAR_ESCAPES = "afnrtvNxuU"
 _WORD_CHAR = re.compile(r"\w")
 _SET_MEMBER = re.compile(r"\\.|[^\\]-[^\\\]]|.", re.DOTALL)
 _REPEAT_COUNT = {"*": (0, None), "+": (1, None), "?": (0, 1)}
+_META = frozenset("()|*+?{\\[.^$")
 
 NESTED = (
     "the pattern repeats a repetition, like (a+)+, which can take exponential time; "
@@ -127,9 +128,12 @@ def parse(pattern: str) -> tuple[tuple, ...]:
     alternatives: list[tuple] = []
     sequence: list[tuple] = []
     at = 0
+    escaped = False  # whether an escaped mark may stand beside another literal
     for token in _TOKENS.findall(pattern):
         first = token[0]
-        if first == "(":
+        if first not in _META:
+            sequence.append((LITERAL, token, token))
+        elif first == "(":
             if token[-1] == ")":
                 words = token[3:-1] if token[1] == "?" else token[1:-1]
                 sequence.append((WORDS, "(?:" if token[1] == "?" else "(", tuple(words.split("|"))))
@@ -144,12 +148,12 @@ def parse(pattern: str) -> tuple[tuple, ...]:
                     "use (...), (?:...) or a look-around"
                 )
         elif first == "|":
-            alternatives.append(_joined(sequence))
+            alternatives.append(_joined(sequence) if escaped else tuple(sequence))
             sequence = []
         elif first == ")":
             if not stack:
                 raise PatternProblem(f"not a valid regular expression: unbalanced parenthesis at position {at}")
-            alternatives.append(_joined(sequence))
+            alternatives.append(_joined(sequence) if escaped else tuple(sequence))
             opener, outer_alternatives, outer_sequence = stack.pop()
             if opener in ("(?<=", "(?<!") and not _fixed_width(alternatives):
                 raise PatternProblem("not a valid regular expression: look-behind requires fixed-width pattern")
@@ -158,7 +162,9 @@ def parse(pattern: str) -> tuple[tuple, ...]:
         elif first in "*+?" or (first == "{" and len(token) > 1):
             _repeat(sequence, token, at)
         elif first == "\\":
-            sequence.append(_escape(token, at))
+            node = _escape(token, at)
+            escaped = escaped or node[0] == LITERAL
+            sequence.append(node)
         elif first == "[":
             if len(token) == 1:
                 raise PatternProblem(f"not a valid regular expression: unterminated character set at position {at}")
@@ -167,15 +173,15 @@ def parse(pattern: str) -> tuple[tuple, ...]:
             sequence.append((CHAR, token, False))
         elif first in "^$":
             sequence.append((ZERO, token))
-        else:
+        else:  # a "{" that opens no repeat count
             sequence.append((LITERAL, token, token))
+            escaped = True
         at += len(token)
     if stack:
         raise PatternProblem("not a valid regular expression: missing ), unterminated subpattern")
-    alternatives.append(_joined(sequence))
+    alternatives.append(_joined(sequence) if escaped else tuple(sequence))
     tree = alternatives[0] if len(alternatives) == 1 else ((GROUP, "(?:", tuple(alternatives)),)
-    shortest, _ = _measure(tree)
-    if shortest == 0:
+    if _can_be_empty(tree):
         raise PatternProblem(EMPTY)
     return tree
 
@@ -229,6 +235,8 @@ def _repeat(sequence: list[tuple], token: str, at: int) -> None:
         high = low if not comma else int(second) if second else None
         if high is not None and high < low:
             raise PatternProblem(f"not a valid regular expression: min repeat greater than max repeat at position {at}")
+    if (high is None or high > _NESTING_LIMIT) and _repeats_within(body):
+        raise PatternProblem(NESTED)
     sequence.append((REPEAT, body, low, high, token))
 
 
@@ -253,32 +261,33 @@ def _set_is_word(token: str, at: int) -> bool:
 # --- what a tree says --------------------------------------------------------------------
 
 
-def _measure(sequence: Sequence[tuple]) -> tuple[int, bool]:
-    """The fewest characters a sequence can match, and whether it holds a repetition of
-    more than once. Raises PatternProblem where an unbounded repetition holds another."""
-    shortest = 0
-    repeats = False
-    for node in sequence:
-        kind = node[0]
-        if kind == LITERAL:
-            shortest += len(node[1])
-        elif kind == WORDS:
-            shortest += min(map(len, node[2]))
-        elif kind == GROUP:
-            measured = [_measure(alternative) for alternative in node[2]]
-            if node[1] not in _LOOKAROUND:
-                shortest += min(low for low, _ in measured)
-            repeats = repeats or any(inner for _, inner in measured)
-        elif kind == REPEAT:
-            low, inner = _measure((node[1],))
-            high = node[3]
-            if inner and (high is None or high > _NESTING_LIMIT):
-                raise PatternProblem(NESTED)
-            shortest += low * node[2]
-            repeats = repeats or inner or high is None or high > 1
-        elif kind == CHAR:
-            shortest += 1
-    return shortest, repeats
+def _can_be_empty(sequence: Sequence[tuple]) -> bool:
+    """Whether a sequence can match no character at all."""
+    return all(_node_can_be_empty(node) for node in sequence)
+
+
+def _node_can_be_empty(node: tuple) -> bool:
+    kind = node[0]
+    if kind == LITERAL or kind == CHAR:
+        return False
+    if kind == WORDS:
+        return "" in node[2]
+    if kind == GROUP:
+        return node[1] in _LOOKAROUND or any(_can_be_empty(alternative) for alternative in node[2])
+    if kind == REPEAT:
+        return node[2] == 0 or _node_can_be_empty(node[1])
+    return True  # an anchor
+
+
+def _repeats_within(node: tuple) -> bool:
+    """Whether a node holds a repetition of more than once (an unbounded repetition of
+    such a node can take exponential time on a crafted text)."""
+    kind = node[0]
+    if kind == REPEAT:
+        return node[3] is None or node[3] > 1 or _repeats_within(node[1])
+    if kind == GROUP:
+        return any(_repeats_within(inner) for alternative in node[2] for inner in alternative)
+    return False
 
 
 def _fixed_width(alternatives: Sequence[tuple[tuple, ...]]) -> bool:
