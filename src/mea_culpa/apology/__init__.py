@@ -3,6 +3,7 @@
     from mea_culpa.apology import check_text, load_rules
     result = check_text("I'm sorry: we sent your order to the wrong address…")
     result.score, result.components, result.findings
+    check_text("We are investigating slow logins.", kind="notice")  # not an apology
 
 Rules are YAML data in `rules/`; see docs/apology-check.md for their format.
 """
@@ -13,6 +14,7 @@ from mea_culpa.apology.engine import (
     BUILTIN_RULES_DIR,
     CATEGORIES,
     DEFAULT_MIN_SCORE,
+    KINDS,
     LEVELS,
     PENALTY,
     CheckResult,
@@ -21,8 +23,10 @@ from mea_culpa.apology.engine import (
     RuleSet,
     Unless,
     check_text,
+    is_apology,
     load_rules,
     validate_audience,
+    validate_kind,
     verify_examples,
 )
 
@@ -32,6 +36,7 @@ __all__ = [
     "CATEGORIES",
     "COMPONENTS",
     "DEFAULT_MIN_SCORE",
+    "KINDS",
     "LEVELS",
     "PENALTY",
     "TIPS",
@@ -42,7 +47,9 @@ __all__ = [
     "RuleSet",
     "Unless",
     "check_text",
+    "is_apology",
     "load_rules",
     "validate_audience",
+    "validate_kind",
     "verify_examples",
 ]

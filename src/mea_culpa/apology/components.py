@@ -253,8 +253,9 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"(?: here| of (?:this|that|it|the [\w-]+))? (?:is|was|lies|lay|rests|rested|"
     r"sits|sat) (?:entirely |all |solely |squarely |fully |firmly |clearly )?(?:mine|ours|with (?:me|us|"
     r"(?:my|our) (?:own )?(?:team|side|end|office|company|firm|shop|store|department)))",
-    # "Unforeseen circumstances came up on our end" places a cause, it does not own one.
-    r"(?<!came up )(?<!arose )(?<!cropped up )(?<!happened )(?<!occurred )(?:on|from) (?:my|our) "
+    # "Unforeseen circumstances came up on our end" places a cause, it does not own one, and
+    # "there wasn't much we could do on our side" disowns it.
+    r"(?<!came up )(?<!arose )(?<!cropped up )(?<!happened )(?<!occurred )(?<!do )(?<!done )(?:on|from) (?:my|our) "
     r"(?:end|side|part)",
     r"(?:I|we) (?:was|were) (?:[a-z]{2,12}ly )?(?:the ones? )?responsible for",
     r"(?:the|that|this|which|it) (?:[\w-]+ ){0,2}?(?:was|is|were|are) (?:all |entirely |wholly |squarely |"
@@ -492,6 +493,15 @@ _REPAIR = _rx(
     r"were received|reached)",
     r"(?:it|they|the [\w-]+|your [\w-]+)(?: is| are|'s|'re) (?:now )?(?:with (?:you|them)|in your inbox)",
     r"(?:I|we)(?:'ve| have)? (?:now |finally |just )?(?:submitted|handed in|filed|sent (?:it|them) (?:off|over|in|across))",
+    # A visit or a redo with its time: "I'll be there tomorrow at 8", "I'll do them tonight".
+    r"(?:I|we|an engineer|a technician|someone|our [\w-]+)(?:'ll| will) be (?:there|with you|round|over|back|at your "
+    r"(?:door|house|home|place|office|shop)) (?:first thing |again )?(?:tomorrow|today|tonight|this (?:morning|afternoon|evening)|"
+    r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|at \d|by \d|within)",
+    r"(?:I|we)(?:'ll| will) (?:do|redo|finish|sort|fix|send|bring|deliver|drop off) (?:it|them|that|this|those|these|the [\w-]+)"
+    r"(?: (?:all|both|myself|ourselves))? (?:tonight|today|tomorrow|now|first thing|right away|straight away|"
+    r"this (?:morning|afternoon|evening|weekend)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))",
+    r"(?:callout|call-out|visit|repair|labour|labor|parts?|fitting|delivery|postage|return|replacement|fix|session|"
+    r"consultation|inspection)(?:'s| is| will be) (?:completely |entirely |also )?(?:free|on us|on the house|no charge)",
 )
 _REPAIR_PERSONAL = _rx(
     r"make (?:it|this|that|things) (?:right|up to you)",

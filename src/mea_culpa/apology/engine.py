@@ -35,7 +35,16 @@ CATEGORIES = (
     "overpromise",
     "padding",
     "jargon",
+    "self-focus",
+    "pressure",
+    "voice",
 )
+# What a text is meant as. An apology is scored on the seven parts for its audience; a
+# notice (a status update, a public post, a request, an internal note that reports) is
+# not an apology, so missing parts are no fault in it: it is checked for the phrases only.
+KINDS = ("apology", "notice")
+# Categories that judge an apology as an apology, so they do not apply to a notice.
+_APOLOGY_ONLY = frozenset({"regret-only"})
 
 # What one finding costs. An error is the kind of phrase that by itself spoils an apology
 # (Lazare: "if" or "but"); a warning weakens it; a suggestion is a matter of polish.
@@ -61,6 +70,7 @@ _RULE_KEYS = (
     "unless",
     "audiences",
     "once",
+    "at_least",
     "case_sensitive",
     "examples",
 )
@@ -108,6 +118,7 @@ class CheckResult:
     findings: tuple[Finding, ...]
     audience: str
     tips: tuple[str, ...]  # one line per missing component that counts for the audience
+    kind: str = "apology"  # what the text was checked as (KINDS)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a result: score, components and findings."""
@@ -153,6 +164,7 @@ class Rule:
     unless: Unless = field(default_factory=Unless)
     audiences: tuple[str, ...] = AUDIENCES
     once: bool = False
+    at_least: int = 1  # reported only when it matches in this many sentences, at the last of them
     case_sensitive: bool = False
     examples_fail: tuple[str, ...] = ()
     examples_pass: tuple[str, ...] = ()
@@ -181,27 +193,54 @@ class RuleSet:
         return next((rule for rule in self.rules if rule.id == rule_id), None)
 
 
-def check_text(text: str, audience: str = "customer", rules: RuleSet | None = None) -> CheckResult:
-    """Score an apology and find its anti-patterns. Linear in the length of the text."""
+def check_text(
+    text: str, audience: str = "customer", rules: RuleSet | None = None, kind: str = "apology"
+) -> CheckResult:
+    """Score a text and find its anti-patterns. Linear in the length of the text.
+
+    `kind` says what the text is meant as (see KINDS): an "apology" is scored on the seven
+    parts an apology needs, less a penalty for each finding; a "notice" is no apology, so
+    its score is 100 less the penalties, and it gets no tips for missing parts.
+    """
     audience = validate_audience(audience)
+    kind = validate_kind(kind)
     ruleset = rules if rules is not None else _builtin_ruleset()
     document = Document(text)
     present = components.detect(document, audience)
     findings: list[Finding] = []
     for rule in ruleset:
-        if audience in rule.audiences:
+        if audience in rule.audiences and (kind == "apology" or rule.category not in _APOLOGY_ONLY):
             findings.extend(_apply(rule, document, present))
     findings.sort(key=lambda f: (f.start, f.end, f.rule))
-    weights = components.weights(audience)
-    earned = sum(weights[name] for name, shown in present.items() if shown)
-    score = max(0, min(100, earned - _penalty(findings)))
+    if kind == "apology":
+        weights = components.weights(audience)
+        earned = sum(weights[name] for name, shown in present.items() if shown)
+        tips = components.tips(present, audience)
+    else:
+        earned, tips = 100, ()
     return CheckResult(
-        score=score,
+        score=max(0, min(100, earned - _penalty(findings))),
         components=present,
         findings=tuple(findings),
         audience=audience,
-        tips=components.tips(present, audience),
+        tips=tips,
+        kind=kind,
     )
+
+
+def is_apology(text: str, audience: str = "customer") -> bool:
+    """Whether a text reads as an apology: it says sorry or owns a fault. For a caller
+    that does not know what a text is meant as; one that knows passes `kind`."""
+    present = components.detect(Document(text), validate_audience(audience))
+    return present["regret"] or present["responsibility"]
+
+
+def validate_kind(kind: str) -> str:
+    """The kind name, or a UsageError listing the valid ones."""
+    name = kind.strip().lower()
+    if name not in KINDS:
+        raise errors.UsageError(f"unknown kind of message {kind!r}; choose one of: {', '.join(KINDS)}")
+    return name
 
 
 def validate_audience(audience: str) -> str:
@@ -235,6 +274,7 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
             exception_starts.append(m.start())
             exception_ends.append(m.end())
     found: list[Finding] = []
+    sentences: set[int] = set()  # where the rule has matched, for `at_least`
     for m in document.finditer(rule.matcher):
         start, end = m.span()
         # Exception matches do not overlap each other, so their ends rise with their
@@ -244,6 +284,10 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
             continue
         if unless.sentence is not None and document.sentence_of(start) in document.sentences_with(unless.sentence):
             continue
+        if rule.at_least > 1:
+            sentences.add(document.sentence_of(start))
+            if len(sentences) < rule.at_least:
+                continue
         line, column = document.position(start)
         found.append(
             Finding(
@@ -259,7 +303,7 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
                 end=end,
             )
         )
-        if rule.once:
+        if rule.once or rule.at_least > 1:
             break
     return found
 
@@ -406,6 +450,7 @@ class _Reader:
         rationale = self.text(path + ("rationale",), entry.get("rationale", ""), required=False)
         case_sensitive = self.flag(path + ("case_sensitive",), entry.get("case_sensitive", False))
         once = self.flag(path + ("once",), entry.get("once", False))
+        at_least = self.count(path + ("at_least",), entry.get("at_least", 1))
         patterns = self.strings(path + ("patterns",), entry["patterns"], required=True)
         matcher = self.patterns(path + ("patterns",), patterns, case_sensitive)
         exceptions = self.strings(path + ("exceptions",), entry.get("exceptions", []))
@@ -433,6 +478,7 @@ class _Reader:
             unless=unless,
             audiences=tuple(audiences),
             once=once,
+            at_least=at_least,
             case_sensitive=case_sensitive,
             examples_fail=examples_fail,
             examples_pass=examples_pass,
@@ -451,6 +497,12 @@ class _Reader:
         if not isinstance(value, bool):
             self.problem(path, "expected true or false")
             return False
+        return value
+
+    def count(self, path: tuple[Any, ...], value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
+            self.problem(path, "expected a whole number from 1 to 20")
+            return 1
         return value
 
     def choice(self, path: tuple[Any, ...], value: Any, allowed: Sequence[str]) -> str:
