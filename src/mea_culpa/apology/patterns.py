@@ -20,8 +20,9 @@ construct outside it is refused with a message, never guessed at.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Protocol
 
 # Macros that rule patterns may use, so that rule authors need not write gap expressions
 # by hand. A gap never crosses a sentence end, and its word and separator classes are
@@ -59,7 +60,8 @@ _TOKENS = re.compile(
 # Tree nodes are tuples whose first item is their kind. A tree, like each alternative of
 # a group, is a tuple of nodes matched one after the other.
 LITERAL = 0  # (LITERAL, text, source): exactly these characters
-WORDS = 1  # (WORDS, opener, words): a group of literal alternatives, maybe ""
+WORDS = 1  # (WORDS, opener, words, plain): literal alternatives (maybe ""); `plain` is their
+#            set when they are letters and digits only, else None
 GROUP = 2  # (GROUP, opener, alternatives)
 REPEAT = 3  # (REPEAT, body, low, high or None, source)
 CHAR = 4  # (CHAR, source, always_word): one character of a set, an escape or "."
@@ -135,8 +137,10 @@ def parse(pattern: str) -> tuple[tuple, ...]:
             sequence.append((LITERAL, token, token))
         elif first == "(":
             if token[-1] == ")":
-                words = token[3:-1] if token[1] == "?" else token[1:-1]
-                sequence.append((WORDS, "(?:" if token[1] == "?" else "(", tuple(words.split("|"))))
+                words = tuple((token[3:-1] if token[1] == "?" else token[1:-1]).split("|"))
+                # Words of letters and digits only can be looked up among the text's words.
+                plain = frozenset(words) if "".join(words).isalnum() else None
+                sequence.append((WORDS, "(?:" if token[1] == "?" else "(", words, plain))
             elif token in _OPENERS:
                 stack.append((token, alternatives, sequence))
                 alternatives, sequence = [], []
@@ -342,46 +346,23 @@ def starts_word(tree: Sequence[tuple]) -> bool:
     return False
 
 
-def prune(tree: Sequence[tuple], present: Callable[[str], bool]) -> str | None:
+class Text(Protocol):
+    """What pruning asks of a text (see `Document.contains`)."""
+
+    def contains(self, literal: str) -> bool: ...
+
+    def contains_words(self, words: frozenset[str]) -> frozenset[str]: ...
+
+
+def prune(tree: Sequence[tuple], text: Text, spellings: dict[int, tuple[str, ...] | None] | None = None) -> str | None:
     """The source of what of a tree can match a text, or None if nothing can.
 
-    `present(literal)` says whether the text contains a literal. An alternative that
-    needs an absent literal cannot match anywhere in the text, so it is left out; a
-    repeat whose body cannot match keeps only its zero-times case, and a negative
-    look-around whose body cannot match always holds.
+    An alternative that needs a literal the text does not contain cannot match anywhere
+    in it, so it is left out; a repeat whose body cannot match keeps only its zero-times
+    case, and a negative look-around whose body cannot match always holds. `spellings`
+    keeps what `_options` works out for the groups of the tree, which do not change.
     """
-    for node in tree:  # the cheap test first: a literal the sequence needs is absent
-        if node[0] == LITERAL and not present(node[1]):
-            return None
-    if not _spelled_out(tree, present):
-        return None
-    parts = []
-    for node in tree:
-        kind = node[0]
-        if kind == LITERAL:
-            parts.append(node[2])
-        elif kind == WORDS:
-            kept = [word for word in node[2] if present(word)]
-            if kept:
-                parts.append(node[1] + "|".join(kept) + ")")
-            elif node[1] not in _NEGATIVE_LOOKAROUND:
-                return None
-        elif kind == GROUP:
-            kept = [source for source in (prune(a, present) for a in node[2]) if source is not None]
-            if kept:
-                parts.append(node[1] + "|".join(kept) + ")")
-            elif node[1] not in _NEGATIVE_LOOKAROUND:
-                return None
-        elif kind == REPEAT:
-            body = prune((node[1],), present)
-            if body is None:
-                if node[2]:
-                    return None
-            elif body:
-                parts.append(body + node[4])
-        else:
-            parts.append(node[1])
-    return "".join(parts)
+    return _Pruner(text, {} if spellings is None else spellings).sequence(tree)
 
 
 # How many spellings of neighbouring nodes are tried together: "(?:i|we) (?:never) have"
@@ -389,39 +370,103 @@ def prune(tree: Sequence[tuple], present: Callable[[str], bool]) -> str | None:
 _SPELLINGS = 32
 
 
-def _spelled_out(tree: Sequence[tuple], present: Callable[[str], bool]) -> bool:
-    """Whether, for every run of neighbouring nodes with few spellings, the text contains
-    one of the run's spellings (False means the tree cannot match the text)."""
-    spellings: set[str] = {""}
-    for node in tree:
-        options = _options(node)
-        if options is None or len(spellings) * len(options) > _SPELLINGS:
-            if not ("" in spellings or any(present(s) for s in spellings)):
-                return False
-            spellings = {""} if options is None else set(options)
-        else:
-            spellings = {before + after for before in spellings for after in options}
-    return "" in spellings or any(present(s) for s in spellings)
+class _Pruner:
+    __slots__ = ("text", "spellings")
 
+    def __init__(self, text: Text, spellings: dict[int, tuple[str, ...] | None]) -> None:
+        self.text = text
+        self.spellings = spellings  # by id() of a group node of trees that outlive it
 
-def _options(node: tuple) -> Sequence[str] | None:
-    """Every text a node can match, when they are few ("" alone for an anchor or a
-    look-around), or None."""
-    kind = node[0]
-    if kind == LITERAL:
-        return (node[1],)
-    if kind == WORDS:
-        return node[2] if len(node[2]) <= _SPELLINGS else None
-    if kind == ZERO or (kind == GROUP and node[1] in _LOOKAROUND):
-        return ("",)
-    if kind == GROUP:
+    def sequence(self, tree: Sequence[tuple]) -> str | None:
+        contains = self.text.contains
+        for node in tree:  # the cheap test first: a literal the sequence needs is absent
+            if node[0] == LITERAL and not contains(node[1]):
+                return None
+        if not self.spelled_out(tree):
+            return None
+        parts = []
+        for node in tree:
+            kind = node[0]
+            if kind == LITERAL:
+                parts.append(node[2])
+            elif kind == WORDS:
+                if node[3] is not None:
+                    found = self.text.contains_words(node[3])
+                    kept = [word for word in node[2] if word in found] if found else []
+                else:
+                    kept = [word for word in node[2] if contains(word)]
+                if kept:
+                    parts.append(node[1] + "|".join(kept) + ")")
+                elif node[1] not in _NEGATIVE_LOOKAROUND:
+                    return None
+            elif kind == GROUP:
+                kept = [source for source in (self.sequence(a) for a in node[2]) if source is not None]
+                if kept:
+                    parts.append(node[1] + "|".join(kept) + ")")
+                elif node[1] not in _NEGATIVE_LOOKAROUND:
+                    return None
+            elif kind == REPEAT:
+                body = self.sequence((node[1],))
+                if body is None:
+                    if node[2]:
+                        return None
+                elif body:
+                    parts.append(body + node[4])
+            else:
+                parts.append(node[1])
+        return "".join(parts)
+
+    def spelled_out(self, tree: Sequence[tuple]) -> bool:
+        """Whether, for every run of neighbouring nodes with few spellings, the text
+        contains one of the run's spellings (False: the tree cannot match the text). A run
+        of one node is left to the rest of the pruning, which tests it anyway."""
+        spellings: set[str] = {""}
+        joined = 0  # how many nodes the spellings join
+        for node in tree:
+            options = self.options(node)
+            if options is None or len(spellings) * len(options) > _SPELLINGS:
+                if joined > 1 and not self.any_contained(spellings):
+                    return False
+                spellings, joined = ({""}, 0) if options is None else (set(options), 1)
+            elif options != ("",):
+                spellings = {before + after for before in spellings for after in options}
+                joined += 1
+        return joined < 2 or self.any_contained(spellings)
+
+    def any_contained(self, spellings: set[str]) -> bool:
+        contains = self.text.contains
+        return "" in spellings or any(contains(spelling) for spelling in spellings)
+
+    def options(self, node: tuple) -> tuple[str, ...] | None:
+        """Every text a node can match, when they are few ("" alone for an anchor or a
+        look-around), or None."""
+        kind = node[0]
+        if kind == LITERAL:
+            return (node[1],)
+        if kind == WORDS:
+            return node[2] if len(node[2]) <= _SPELLINGS else None
+        if kind == ZERO or (kind == GROUP and node[1] in _LOOKAROUND):
+            return ("",)
+        if kind == GROUP:
+            key = id(node)
+            if key not in self.spellings:
+                self.spellings[key] = self.group_options(node)
+            return self.spellings[key]
+        if kind == REPEAT and node[2] == 0 and node[3] == 1:
+            options = self.options(node[1])
+            if options is None or len(options) >= _SPELLINGS:
+                return None
+            return (*options, "")
+        return None
+
+    def group_options(self, node: tuple) -> tuple[str, ...] | None:
         if len(node[2]) > _SPELLINGS:
             return None
         found: set[str] = set()
         for alternative in node[2]:
             spellings = {""}
             for inner in alternative:
-                options = _options(inner)
+                options = self.options(inner)
                 if options is None or len(spellings) * len(options) > _SPELLINGS:
                     return None
                 spellings = {before + after for before in spellings for after in options}
@@ -429,12 +474,6 @@ def _options(node: tuple) -> Sequence[str] | None:
             if len(found) > _SPELLINGS:
                 return None
         return tuple(found)
-    if kind == REPEAT and node[2] == 0 and node[3] == 1:
-        options = _options(node[1])
-        if options is None or len(options) >= _SPELLINGS:
-            return None
-        return (*options, "")
-    return None
 
 
 # --- a set of patterns -------------------------------------------------------------------
@@ -449,7 +488,7 @@ class PatternSet:
     are read when first matched.
     """
 
-    __slots__ = ("sources", "case_sensitive", "_trees", "_gate")
+    __slots__ = ("sources", "case_sensitive", "_trees", "_gate", "_spellings")
 
     def __init__(
         self, sources: Sequence[str], case_sensitive: bool = False, trees: Sequence[tuple[tuple, ...]] | None = None
@@ -458,6 +497,7 @@ class PatternSet:
         self.case_sensitive = case_sensitive
         self._trees = None if trees is None else tuple(trees)
         self._gate: str | None = None
+        self._spellings: dict[int, tuple[str, ...] | None] = {}  # see prune()
 
     def __repr__(self) -> str:
         return f"PatternSet({len(self.sources)} patterns)"
@@ -481,9 +521,10 @@ class PatternSet:
             self._gate = r"(?=\w)" if all(starts_word(tree) for tree in self.trees) else ""
         return self._gate
 
-    def pattern_for(self, present: Callable[[str], bool]) -> re.Pattern[str] | None:
+    def pattern_for(self, text: Text) -> re.Pattern[str] | None:
         """The compiled alternation of what can match a text, or None when nothing can."""
-        kept = [source for source in (prune(tree, present) for tree in self.trees) if source is not None]
+        pruner = _Pruner(text, self._spellings)
+        kept = [source for source in (pruner.sequence(tree) for tree in self.trees) if source is not None]
         return _compiled(self.gate, tuple(kept)) if kept else None
 
     def compiled(self) -> re.Pattern[str]:

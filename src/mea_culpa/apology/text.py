@@ -54,6 +54,44 @@ def fold_case(text: str) -> str:
     return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
 
 
+# Words up to this long are indexed by every piece of them; a longer one (a hostile text's
+# 100,000 "a"s) is searched instead.
+_INDEXED_WORD = 24
+_WORDS = re.compile(r"\w+")
+
+
+class Haystack:
+    """Which literals a text contains, each looked up once: the text a pattern set is
+    pruned for (patterns.py)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._seen: dict[str, bool] = {}
+        words = set(_WORDS.findall(text))
+        long_words = {word for word in words if len(word) > _INDEXED_WORD}
+        # Every piece of every word: a literal of letters and digits is in the text exactly
+        # when it is a piece of one of its words.
+        self._pieces = {word[i:j] for word in words - long_words for i in range(len(word)) for j in range(i + 1, len(word) + 1)}
+        self._pieces.add("")
+        self._complete = not long_words
+
+    def contains(self, literal: str) -> bool:
+        found = self._seen.get(literal)
+        if found is None:
+            if self._complete and literal.isalnum():
+                found = literal in self._pieces
+            else:
+                found = literal in self.text
+            self._seen[literal] = found
+        return found
+
+    def contains_words(self, words: frozenset[str]) -> frozenset[str]:
+        """Those of some words (letters and digits only) that the text contains."""
+        if self._complete:
+            return words & self._pieces
+        return frozenset(word for word in words if self.contains(word))
+
+
 class Document:
     """A text to check, with its lines and sentences located once."""
 
@@ -65,9 +103,7 @@ class Document:
         self.sentence_starts = [0] + [m.end() for m in _SENTENCE_END.finditer(self.text)]
         self._sentences_with: dict[PatternSet, frozenset[int]] = {}
         self._matchers: dict[PatternSet, re.Pattern[str] | None] = {}
-        # Whether each literal a pattern needs is in the folded text, or in the text itself.
-        self._in_folded: dict[str, bool] = {}
-        self._in_text: dict[str, bool] = {}
+        self._searched: dict[bool, Haystack] = {}
 
     def position(self, offset: int) -> tuple[int, int]:
         """The 1-based line and column of a character offset."""
@@ -93,16 +129,10 @@ class Document:
         nothing can."""
         if patterns in self._matchers:
             return self._matchers[patterns]
-        haystack = self.haystack(patterns.case_sensitive)
-        seen = self._in_text if patterns.case_sensitive else self._in_folded
-
-        def present(literal: str) -> bool:
-            found = seen.get(literal)
-            if found is None:
-                found = seen[literal] = literal in haystack
-            return found
-
-        compiled = self._matchers[patterns] = patterns.pattern_for(present)
+        case_sensitive = patterns.case_sensitive
+        if case_sensitive not in self._searched:
+            self._searched[case_sensitive] = Haystack(self.haystack(case_sensitive))
+        compiled = self._matchers[patterns] = patterns.pattern_for(self._searched[case_sensitive])
         return compiled
 
     def finditer(self, patterns: PatternSet) -> Iterator[re.Match[str]]:
