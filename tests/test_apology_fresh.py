@@ -345,9 +345,8 @@ NEW = {"self-focus", "pressure", "voice"}
 
 
 def _drafts() -> list[tuple[str, str, str, str | None, str]]:
-    from test_messages import NOW, _builtin_cases, run_builtin
-
     from mea_culpa import messages
+    from test_messages import NOW, _builtin_cases, run_builtin
 
     drafts = []
     for playbook_id, message_id, tone, phase in _builtin_cases():

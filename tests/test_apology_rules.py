@@ -11,7 +11,16 @@ import pytest
 
 from mea_culpa.apology import CATEGORIES, LEVELS, load_rules, verify_examples
 from mea_culpa.apology import components as comp
-from mea_culpa.apology.patterns import LITERAL, WORDS, GROUP, PatternSet, expand_macros, fold_pattern, parse, pattern_problem
+from mea_culpa.apology.patterns import (
+    GROUP,
+    LITERAL,
+    WORDS,
+    PatternSet,
+    expand_macros,
+    fold_pattern,
+    parse,
+    pattern_problem,
+)
 
 BUILTIN = load_rules()
 SOURCES = ("Lazare", "Lewicki", "Halperin", "PagerDuty", "Roschk", "Carey", "Inc.", "research/apology.md")

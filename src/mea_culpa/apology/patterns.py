@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 # Macros that rule patterns may use, so that rule authors need not write gap expressions
 # by hand. A gap never crosses a sentence end, and its word and separator classes are
@@ -59,6 +59,8 @@ _TOKENS = re.compile(
 
 # Tree nodes are tuples whose first item is their kind. A tree, like each alternative of
 # a group, is a tuple of nodes matched one after the other.
+Node = tuple[Any, ...]
+Tree = tuple[Node, ...]
 LITERAL = 0  # (LITERAL, text, source): exactly these characters
 WORDS = 1  # (WORDS, opener, words, plain): literal alternatives (maybe ""); `plain` is their
 #            set when they are letters and digits only, else None
@@ -117,7 +119,7 @@ def fold_pattern(pattern: str) -> str:
 # --- reading a pattern -------------------------------------------------------------------
 
 
-def parse(pattern: str) -> tuple[tuple, ...]:
+def parse(pattern: str) -> Tree:
     """The tree of a pattern whose macros are expanded.
 
     Raises PatternProblem for a pattern that is not valid or not in the subset, that
@@ -126,9 +128,9 @@ def parse(pattern: str) -> tuple[tuple, ...]:
     if "{gap:" in pattern:
         raise PatternProblem(f"a gap is written {{gap:N}} with N from 0 to {MAX_GAP}")
     # Each open group: its opener, the alternatives read before it, the sequence it is in.
-    stack: list[tuple[str, list, list]] = []
-    alternatives: list[tuple] = []
-    sequence: list[tuple] = []
+    stack: list[tuple[str, list[Tree], list[Node]]] = []
+    alternatives: list[Node] = []
+    sequence: list[Node] = []
     at = 0
     escaped = False  # whether an escaped mark may stand beside another literal
     for token in _TOKENS.findall(pattern):
@@ -190,10 +192,10 @@ def parse(pattern: str) -> tuple[tuple, ...]:
     return tree
 
 
-def _joined(sequence: list[tuple]) -> tuple[tuple, ...]:
+def _joined(sequence: list[Node]) -> Tree:
     """A finished sequence, with neighbouring literals made one (a longer literal says
     more about the text it needs)."""
-    joined: list[tuple] = []
+    joined: list[Node] = []
     for node in sequence:
         if node[0] == LITERAL and joined and joined[-1][0] == LITERAL:
             _, text, source = joined.pop()
@@ -202,7 +204,7 @@ def _joined(sequence: list[tuple]) -> tuple[tuple, ...]:
     return tuple(joined)
 
 
-def _escape(token: str, at: int) -> tuple:
+def _escape(token: str, at: int) -> Node:
     if len(token) == 1:
         raise PatternProblem("not a valid regular expression: bad escape (end of pattern)")
     letter = token[1]
@@ -219,7 +221,7 @@ def _escape(token: str, at: int) -> tuple:
     return (LITERAL, letter, token)  # an escaped punctuation mark is that mark
 
 
-def _repeat(sequence: list[tuple], token: str, at: int) -> None:
+def _repeat(sequence: list[Node], token: str, at: int) -> None:
     last = sequence[-1] if sequence else (ZERO, "")
     if last[0] in (ZERO, REPEAT) or (last[0] == GROUP and last[1] in _LOOKAROUND):
         what = "multiple repeat" if last[0] == REPEAT else "nothing to repeat"
@@ -265,14 +267,14 @@ def _set_is_word(token: str, at: int) -> bool:
 # --- what a tree says --------------------------------------------------------------------
 
 
-def _can_be_empty(sequence: Sequence[tuple]) -> bool:
+def _can_be_empty(sequence: Sequence[Node]) -> bool:
     """Whether a sequence can match no character at all."""
     return all(_node_can_be_empty(node) for node in sequence)
 
 
-def _node_can_be_empty(node: tuple) -> bool:
+def _node_can_be_empty(node: Node) -> bool:
     kind = node[0]
-    if kind == LITERAL or kind == CHAR:
+    if kind in (LITERAL, CHAR):
         return False
     if kind == WORDS:
         return "" in node[2]
@@ -283,7 +285,7 @@ def _node_can_be_empty(node: tuple) -> bool:
     return True  # an anchor
 
 
-def _repeats_within(node: tuple) -> bool:
+def _repeats_within(node: Node) -> bool:
     """Whether a node holds a repetition of more than once (an unbounded repetition of
     such a node can take exponential time on a crafted text)."""
     kind = node[0]
@@ -294,14 +296,14 @@ def _repeats_within(node: tuple) -> bool:
     return False
 
 
-def _fixed_width(alternatives: Sequence[tuple[tuple, ...]]) -> bool:
+def _fixed_width(alternatives: Sequence[Tree]) -> bool:
     """Whether every alternative matches the same number of characters (as a look-behind
     must)."""
     widths = {_width(alternative) for alternative in alternatives}
     return len(widths) == 1 and None not in widths
 
 
-def _width(sequence: Sequence[tuple]) -> int | None:
+def _width(sequence: Sequence[Node]) -> int | None:
     """How many characters a sequence matches, or None if that varies."""
     total = 0
     for node in sequence:
@@ -328,7 +330,7 @@ def _width(sequence: Sequence[tuple]) -> int | None:
     return total
 
 
-def starts_word(tree: Sequence[tuple]) -> bool:
+def starts_word(tree: Sequence[Node]) -> bool:
     """Whether every match of a tree begins with a word character (False if unsure)."""
     for node in tree:
         kind = node[0]
@@ -354,7 +356,7 @@ class Text(Protocol):
     def contains_words(self, words: frozenset[str]) -> frozenset[str]: ...
 
 
-def prune(tree: Sequence[tuple], text: Text, spellings: dict[int, tuple[str, ...] | None] | None = None) -> str | None:
+def prune(tree: Sequence[Node], text: Text, spellings: dict[int, tuple[str, ...] | None] | None = None) -> str | None:
     """The source of what of a tree can match a text, or None if nothing can.
 
     An alternative that needs a literal the text does not contain cannot match anywhere
@@ -377,7 +379,7 @@ class _Pruner:
         self.text = text
         self.spellings = spellings  # by id() of a group node of trees that outlive it
 
-    def sequence(self, tree: Sequence[tuple]) -> str | None:
+    def sequence(self, tree: Sequence[Node]) -> str | None:
         contains = self.text.contains
         for node in tree:  # the cheap test first: a literal the sequence needs is absent
             if node[0] == LITERAL and not contains(node[1]):
@@ -416,7 +418,7 @@ class _Pruner:
                 parts.append(node[1])
         return "".join(parts)
 
-    def spelled_out(self, tree: Sequence[tuple]) -> bool:
+    def spelled_out(self, tree: Sequence[Node]) -> bool:
         """Whether, for every run of neighbouring nodes with few spellings, the text
         contains one of the run's spellings (False: the tree cannot match the text). A run
         of one node is left to the rest of the pruning, which tests it anyway."""
@@ -437,7 +439,7 @@ class _Pruner:
         contains = self.text.contains
         return "" in spellings or any(contains(spelling) for spelling in spellings)
 
-    def options(self, node: tuple) -> tuple[str, ...] | None:
+    def options(self, node: Node) -> tuple[str, ...] | None:
         """Every text a node can match, when they are few ("" alone for an anchor or a
         look-around), or None."""
         kind = node[0]
@@ -459,7 +461,7 @@ class _Pruner:
             return (*options, "")
         return None
 
-    def group_options(self, node: tuple) -> tuple[str, ...] | None:
+    def group_options(self, node: Node) -> tuple[str, ...] | None:
         if len(node[2]) > _SPELLINGS:
             return None
         found: set[str] = set()
@@ -491,7 +493,7 @@ class PatternSet:
     __slots__ = ("sources", "case_sensitive", "_trees", "_gate", "_spellings")
 
     def __init__(
-        self, sources: Sequence[str], case_sensitive: bool = False, trees: Sequence[tuple[tuple, ...]] | None = None
+        self, sources: Sequence[str], case_sensitive: bool = False, trees: Sequence[Tree] | None = None
     ) -> None:
         self.sources = tuple(sources)  # macros expanded, case as written
         self.case_sensitive = case_sensitive
@@ -503,7 +505,7 @@ class PatternSet:
         return f"PatternSet({len(self.sources)} patterns)"
 
     @property
-    def trees(self) -> tuple[tuple[tuple, ...], ...]:
+    def trees(self) -> tuple[Tree, ...]:
         """The tree of each pattern (PatternProblem if one is unfit)."""
         if self._trees is None:
             self._trees = tuple(parse(source) for source in self.matched_sources())

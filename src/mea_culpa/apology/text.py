@@ -78,11 +78,9 @@ class Haystack:
     def contains(self, literal: str) -> bool:
         found = self._seen.get(literal)
         if found is None:
-            if self._complete and literal.isalnum():
-                found = literal in self._pieces
-            else:
-                found = literal in self.text
-            self._seen[literal] = found
+            # A literal of letters and digits is in the text when it is a piece of a word.
+            indexed = self._complete and literal.isalnum()
+            found = self._seen[literal] = literal in self._pieces if indexed else literal in self.text
         return found
 
     def contains_words(self, words: frozenset[str]) -> frozenset[str]:
