@@ -104,6 +104,13 @@ def test_a_negative_look_around_that_cannot_match_is_dropped_and_a_positive_one_
         (r"(?=sorry)", "can match empty text"),
         (r"(?:\w+ ){0,20}end", "repeats a repetition"),
         (r"sorry{gap:11}if", "a gap is written"),
+        (r"x[\q]", "bad escape"),
+        (r"\xg", "incomplete escape"),
+        (r"\N{NO SUCH CHARACTER}", "undefined character name"),
+        (r"x[]", "unterminated character set"),
+        (r"x[[a]", "inside a set escaped"),
+        (r"x{99999}", "too large"),
+        (r"(?)x", "not supported in a rule pattern"),
     ],
 )
 def test_a_pattern_outside_the_subset_is_refused_with_a_reason(pattern, words):
@@ -136,6 +143,19 @@ def test_a_parse_is_a_tuple_tree_that_keeps_the_source_of_every_literal():
     assert tree[0][1:] == ("we.", r"we\.")
     with pytest.raises(PatternProblem):
         parse(r"(a+)+")
+
+
+PIECES = [*"ab ()|?*+{}[]^$.\\-,:=!<>PdwsbxN0#&~", "(?:", "(?=", "(?!", "(?<=", "(?<!", "(?#", "(?P=", "(?i)"]
+PIECES += [r"\1", "{2}", "{,3}", "{3,1}", "[^]", "[[", "--", r"\x41", r"\N{EN DASH}", r"\N{NOPE}", r"[\q]", "*?", "??"]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8))
+def test_a_pattern_the_subset_accepts_always_compiles(pieces):
+    """A rule is compiled only when a text needs it, so what loads must compile."""
+    pattern = "".join(pieces)
+    if pattern_problem(pattern) is None:
+        assert PatternSet([pattern]).compiled().pattern
 
 
 # --- the same matches as the whole pattern, on generated patterns and texts ---------------

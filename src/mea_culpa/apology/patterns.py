@@ -20,6 +20,7 @@ construct outside it is refused with a message, never guessed at.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ MACROS = {
 
 # Above this repeat bound, a quantifier over another quantifier counts as unbounded.
 _NESTING_LIMIT = 10
+_MAX_COUNT = 65535  # a larger repeat count is surely a typo
 
 _PLAIN = r"[^\\\[()|*+?.^${]"
 # The tokens of the subset, in the order they are tried. A group of plain alternatives
@@ -47,7 +49,7 @@ _TOKENS = re.compile(
     rf"""
     \((?:\?:)?(?:{_PLAIN}*\|)+{_PLAIN}*\)           # a group of plain words
   | {_PLAIN}+                                      # plain characters
-  | \((?:\?(?:<[=!]|P<|[^<P])?)?                   # a group opens
+  | \((?:\?(?:<[=!]|P<|[^<P)])?)?                  # a group opens
   | [)|.^$]
   | (?:[*+?]|\{{(?:\d+(?:,\d*)?|,\d*)\}})\??       # a repeat
   | \\(?:N\{{[^}}]*\}}|x[0-9a-fA-F]{{2}}|u[0-9a-fA-F]{{4}}|U[0-9a-fA-F]{{8}}|.)
@@ -75,7 +77,9 @@ _OPENERS = ("(", "(?:", *_LOOKAROUND)
 _CLASS_ESCAPES = {"w": True, "d": True, "W": False, "D": False, "s": False, "S": False}
 _ANCHOR_ESCAPES = "bBAZ"
 _OTHER_CHAR_ESCAPES = "afnrtvNxuU"
+_CODE_ESCAPES = {"x": 4, "u": 6, "U": 10}  # the length of a complete escape
 _WORD_CHAR = re.compile(r"\w")
+_SET_OPERATION = re.compile(r"(?<!\\)\[|--|&&|~~|\|\|")
 _SET_MEMBER = re.compile(r"\\.|[^\\]-[^\\\]]|.", re.DOTALL)
 _REPEAT_COUNT = {"*": (0, None), "+": (1, None), "?": (0, 1)}
 _META = frozenset("()|*+?{\\[.^$")
@@ -138,7 +142,7 @@ def parse(pattern: str) -> Tree:
         if first not in _META:
             sequence.append((LITERAL, token, token))
         elif first == "(":
-            if token[-1] == ")":
+            if "|" in token:  # a group of plain words
                 words = tuple((token[3:-1] if token[1] == "?" else token[1:-1]).split("|"))
                 # Words of letters and digits only can be looked up among the text's words.
                 plain = frozenset(words) if "".join(words).isalnum() else None
@@ -172,7 +176,7 @@ def parse(pattern: str) -> Tree:
             escaped = escaped or node[0] == LITERAL
             sequence.append(node)
         elif first == "[":
-            if len(token) == 1:
+            if token in ("[", "[]", "[^]"):
                 raise PatternProblem(f"not a valid regular expression: unterminated character set at position {at}")
             sequence.append((CHAR, token, _set_is_word(token, at)))
         elif first == ".":
@@ -213,6 +217,13 @@ def _escape(token: str, at: int) -> Node:
     if letter in _ANCHOR_ESCAPES:
         return (ZERO, token)
     if letter in _OTHER_CHAR_ESCAPES:
+        if letter in _CODE_ESCAPES and len(token) != _CODE_ESCAPES[letter]:
+            raise PatternProblem(f"not a valid regular expression: incomplete escape {token} at position {at}")
+        if letter == "N":
+            try:
+                unicodedata.lookup(token[3:-1])
+            except KeyError:
+                raise PatternProblem(f"not a valid regular expression: undefined character name {token}") from None
         return (CHAR, token, False)
     if letter.isdigit():
         raise PatternProblem(f"back-references ({token}) are not supported in a rule pattern")
@@ -239,6 +250,8 @@ def _repeat(sequence: list[Node], token: str, at: int) -> None:
         first, comma, second = count[1:-1].partition(",")
         low = int(first) if first else 0
         high = low if not comma else int(second) if second else None
+        if max(low, high or 0) > _MAX_COUNT:
+            raise PatternProblem(f"not a valid regular expression: the repetition number is too large at position {at}")
         if high is not None and high < low:
             raise PatternProblem(f"not a valid regular expression: min repeat greater than max repeat at position {at}")
     if (high is None or high > _NESTING_LIMIT) and _repeats_within(body):
@@ -249,6 +262,11 @@ def _repeat(sequence: list[Node], token: str, at: int) -> None:
 def _set_is_word(token: str, at: int) -> bool:
     """Whether every character of a [...] set is a word character (False if unsure)."""
     body = token[1:-1]
+    if _SET_OPERATION.search(body):
+        # Python reads these as literal characters today and warns that it will not.
+        raise PatternProblem(f"write [, --, &&, ~~ and || inside a set escaped (\\[, \\-) at position {at}")
+    if "\\" in token:
+        _check_set(token)
     if body.startswith("^"):
         return False
     always_word = True
@@ -262,6 +280,16 @@ def _set_is_word(token: str, at: int) -> bool:
         else:
             always_word = always_word and _WORD_CHAR.match(member) is not None
     return always_word
+
+
+@lru_cache(maxsize=256)
+def _check_set(token: str) -> None:
+    """Refuse a set with an escape Python does not take (`[\\q]`, `[\\x10-\\x01]`); the few
+    sets with escapes are compiled once to be sure."""
+    try:
+        re.compile(token)
+    except re.error as err:
+        raise PatternProblem(f"not a valid regular expression: {err}") from None
 
 
 # --- what a tree says --------------------------------------------------------------------
