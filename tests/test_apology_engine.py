@@ -569,3 +569,44 @@ def test_apology_shaped_word_salad_keeps_positions_consistent(words):
     text = " ".join(words)
     for finding in check_text(text).findings:
         assert text[finding.start : finding.end] == finding.match
+
+
+# --- at_least: a habit counted over sentences ------------------------------------------------
+
+
+def test_a_user_rule_with_at_least_reports_once_at_the_sentence_that_reaches_the_count(tmp_path):
+    folder = rules_in(
+        tmp_path / "rules",
+        """
+        rules:
+          - id: house-basically
+            category: padding
+            level: suggestion
+            at_least: 2
+            patterns: ['basically']
+            message: Say it once.
+        """,
+    )
+    rules = load_rules(extra_dirs=[folder])
+    hits = lambda text: [(f.line, f.column) for f in check_text(text, rules=rules).findings if f.rule == "house-basically"]  # noqa: E731
+    assert hits("Basically, basically, basically the same sentence.") == []
+    assert hits("Basically it broke.\nIt was basically our fault. Basically.") == [(2, 8)]
+
+
+def test_at_least_must_be_a_small_whole_number(tmp_path):
+    folder = rules_in(
+        tmp_path / "rules",
+        """
+        rules:
+          - id: house-x
+            category: padding
+            level: suggestion
+            at_least: many
+            patterns: ['x']
+            message: m
+        """,
+    )
+    with pytest.raises(errors.PlaybookError) as caught:
+        load_rules(extra_dirs=[folder])
+    first = caught.value.diagnostics[0]
+    assert (first.line, first.column) == (5, 15) and "whole number" in first.message

@@ -236,6 +236,18 @@ def test_a_byte_order_mark_and_windows_line_ends_do_not_shift_columns(tmp_path):
     assert (finding["line"], finding["column"]) == (2, 18)
 
 
+def test_an_answer_typed_in_a_hurry_is_reported_at_each_slip_with_a_fix(tmp_path):
+    path = tmp_path / "terse.txt"
+    path.write_text(
+        "I'm sorry. Our api was down for 40 min.\nFor you, that meant their apps couldnt sync.\n", encoding="utf-8"
+    )
+    out = run(str(path)).output
+    assert "  1:16  suggestion  voice-lowercase-acronym  I'm sorry. Our [api] was down for 40 min." in out
+    assert "  2:1  warning  voice-third-person  [For you, that meant their] apps couldnt sync." in out
+    assert "  2:32  suggestion  voice-missing-apostrophe  …or you, that meant their apps [couldnt] sync." in out
+    assert "try: Say it to them" in out
+
+
 # --- through the real entry point ------------------------------------------------------------
 
 

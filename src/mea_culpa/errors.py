@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
-
-from mea_culpa.records import frozen
 
 
 class ExitCode(IntEnum):
@@ -42,7 +41,7 @@ class NotFound(UsageError):
     """A playbook, session, template or file the user named does not exist."""
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One problem in a file, with the place it was found."""
 

@@ -7,9 +7,8 @@ can point the whole tool somewhere else with one setting.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-
-from mea_culpa.records import frozen
 
 HOME_ENV = "MEA_CULPA_HOME"
 PATH_ENV = "MEA_CULPA_PATH"
@@ -63,7 +62,7 @@ def user_config_dir() -> Path:
     return user_config_path(APP_NAME, appauthor=False)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class PlaybookSource:
     """One folder on the playbook search path, and why it is there."""
 

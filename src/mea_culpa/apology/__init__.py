@@ -3,8 +3,12 @@
     from mea_culpa.apology import check_text, load_rules
     result = check_text("I'm sorry: we sent your order to the wrong address…")
     result.score, result.components, result.findings
+    check_text("We are investigating slow logins.", kind="notice")  # not an apology
 
 Rules are YAML data in `rules/`; see docs/apology-check.md for their format.
+
+May import: the base modules (errors, yamlfile) only: the check knows nothing of playbooks,
+sessions or the journal, so it scores any text.
 """
 
 from mea_culpa.apology.components import COMPONENTS, TIPS, WEIGHTS
@@ -13,6 +17,7 @@ from mea_culpa.apology.engine import (
     BUILTIN_RULES_DIR,
     CATEGORIES,
     DEFAULT_MIN_SCORE,
+    KINDS,
     LEVELS,
     PENALTY,
     CheckResult,
@@ -21,8 +26,10 @@ from mea_culpa.apology.engine import (
     RuleSet,
     Unless,
     check_text,
+    is_apology,
     load_rules,
     validate_audience,
+    validate_kind,
     verify_examples,
 )
 
@@ -32,6 +39,7 @@ __all__ = [
     "CATEGORIES",
     "COMPONENTS",
     "DEFAULT_MIN_SCORE",
+    "KINDS",
     "LEVELS",
     "PENALTY",
     "TIPS",
@@ -42,7 +50,9 @@ __all__ = [
     "RuleSet",
     "Unless",
     "check_text",
+    "is_apology",
     "load_rules",
     "validate_audience",
+    "validate_kind",
     "verify_examples",
 ]

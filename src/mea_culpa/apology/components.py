@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from mea_culpa.apology.text import Document, compile_pattern
+from mea_culpa.apology.patterns import PatternSet
+from mea_culpa.apology.text import Document
 
 COMPONENTS = (
     "responsibility",
@@ -88,13 +89,14 @@ TIPS: dict[str, dict[str, str]] = {
 }
 
 
-def _rx(*parts: str) -> re.Pattern[str]:
-    """One word-bounded, case-folded alternation, to run on `Document.folded`.
+def _rx(*parts: str) -> PatternSet:
+    """One word-bounded, case-folded alternation, matched through a `Document`.
 
     Every part is a literal phrase with bounded gaps, so that no part can backtrack
-    beyond a few words.
+    beyond a few words. A part is read only when a text is first checked, and compiled
+    only where the text can match it (see patterns.py).
     """
-    return compile_pattern("|".join(parts))
+    return PatternSet(parts)
 
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -251,8 +253,9 @@ _DEFINITE_RESPONSIBILITY = _rx(
     r"(?: here| of (?:this|that|it|the [\w-]+))? (?:is|was|lies|lay|rests|rested|"
     r"sits|sat) (?:entirely |all |solely |squarely |fully |firmly |clearly )?(?:mine|ours|with (?:me|us|"
     r"(?:my|our) (?:own )?(?:team|side|end|office|company|firm|shop|store|department)))",
-    # "Unforeseen circumstances came up on our end" places a cause, it does not own one.
-    r"(?<!came up )(?<!arose )(?<!cropped up )(?<!happened )(?<!occurred )(?:on|from) (?:my|our) "
+    # "Unforeseen circumstances came up on our end" places a cause, it does not own one, and
+    # "there wasn't much we could do on our side" disowns it.
+    r"(?<!came up )(?<!arose )(?<!cropped up )(?<!happened )(?<!occurred )(?<!do )(?<!done )(?:on|from) (?:my|our) "
     r"(?:end|side|part)",
     r"(?:I|we) (?:was|were) (?:[a-z]{2,12}ly )?(?:the ones? )?responsible for",
     r"(?:the|that|this|which|it) (?:[\w-]+ ){0,2}?(?:was|is|were|are) (?:all |entirely |wholly |squarely |"
@@ -490,6 +493,15 @@ _REPAIR = _rx(
     r"were received|reached)",
     r"(?:it|they|the [\w-]+|your [\w-]+)(?: is| are|'s|'re) (?:now )?(?:with (?:you|them)|in your inbox)",
     r"(?:I|we)(?:'ve| have)? (?:now |finally |just )?(?:submitted|handed in|filed|sent (?:it|them) (?:off|over|in|across))",
+    # A visit or a redo with its time: "I'll be there tomorrow at 8", "I'll do them tonight".
+    r"(?:I|we|an engineer|a technician|someone|our [\w-]+)(?:'ll| will) be (?:there|with you|round|over|back|at your "
+    r"(?:door|house|home|place|office|shop)) (?:first thing |again )?(?:tomorrow|today|tonight|this (?:morning|afternoon|evening)|"
+    r"on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|at \d|by \d|within)",
+    r"(?:I|we)(?:'ll| will) (?:do|redo|finish|sort|fix|send|bring|deliver|drop off) (?:it|them|that|this|those|these|the [\w-]+)"
+    r"(?: (?:all|both|myself|ourselves))? (?:tonight|today|tomorrow|now|first thing|right away|straight away|"
+    r"this (?:morning|afternoon|evening|weekend)|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))",
+    r"(?:callout|call-out|visit|repair|labour|labor|parts?|fitting|delivery|postage|return|replacement|fix|session|"
+    r"consultation|inspection)(?:'s| is| will be) (?:completely |entirely |also )?(?:free|on us|on the house|no charge)",
 )
 _REPAIR_PERSONAL = _rx(
     r"make (?:it|this|that|things) (?:right|up to you)",
@@ -702,12 +714,16 @@ _PREVENTION_CONCRETE = _rx(
     r"write|build|create|remove|limit|schedule|train|pair|block|book|save|print|proofread)",
 )
 # An owner named in the sentence: "Dana will…", "Priya owns…". Capitals matter here, and
-# pronouns and sentence openers are not names.
-_NAMED_OWNER = re.compile(
-    r"(?<!\w)(?!(?:We|I|It|This|That|They|You|Our|He|She|There|Which|What|The|A|An|If|And|But"
-    r"|So|Then|From|Going|In|To|On|Each|Every|Nobody|Someone|Everyone|Anyone|Customers|"
-    r"People|One)\b)[A-Z][a-z]{1,20}(?: [A-Z][a-z]{1,20})? (?:will|is going to|owns|is leading|has "
-    r"agreed to|is responsible|from our|on our|in our|has taken|is taking|takes)"
+# pronouns and sentence openers are not names. Only where a match starts counts, so the
+# last word may run on ("Dana willingly").
+_NAMED_OWNER = PatternSet(
+    [
+        r"(?!(?:We|I|It|This|That|They|You|Our|He|She|There|Which|What|The|A|An|If|And|But"
+        r"|So|Then|From|Going|In|To|On|Each|Every|Nobody|Someone|Everyone|Anyone|Customers|"
+        r"People|One)\b)[A-Z][a-z]{1,20}(?: [A-Z][a-z]{1,20})? (?:will|is going to|owns|is leading|has "
+        r"agreed to|is responsible|from our|on our|in our|has taken|is taking|takes)\w*"
+    ],
+    case_sensitive=True,
 )
 
 _FORGIVENESS = _rx(
@@ -735,37 +751,33 @@ _PERSONAL_FORBEARANCE = _rx(
 
 def detect(document: Document, audience: str) -> dict[str, bool]:
     """Which of the seven components a text shows, for one audience."""
-    text = document.folded
-    repair = _REPAIR.search(text) is not None
-    if not repair and audience == "personal":
-        repair = _REPAIR_PERSONAL.search(text) is not None
+    repair = document.search(_REPAIR) or (audience == "personal" and document.search(_REPAIR_PERSONAL))
     return {
         "responsibility": _has_responsibility(document),
         "repair": repair,
-        "regret": _REGRET.search(text) is not None,
-        "explanation": _EXPLANATION.search(text) is not None,
-        "impact": _IMPACT.search(text) is not None,
-        "prevention": _has_prevention(document)
-        or (audience == "personal" and _PERSONAL_FORBEARANCE.search(text) is not None),
-        "forgiveness": _FORGIVENESS.search(text) is not None,
+        "regret": document.search(_REGRET),
+        "explanation": document.search(_EXPLANATION),
+        "impact": document.search(_IMPACT),
+        "prevention": _has_prevention(document) or (audience == "personal" and document.search(_PERSONAL_FORBEARANCE)),
+        "forgiveness": document.search(_FORGIVENESS),
     }
 
 
 def _has_responsibility(document: Document) -> bool:
     text = document.folded
     # "Sorry I missed dinner… it wasn't really my fault" takes back what it admitted.
-    if _DENIAL.search(text):
+    if document.search(_DENIAL):
         return False
-    if _owned(document, _DEFINITE_RESPONSIBILITY.finditer(text)):
+    if _owned(document, document.finditer(_DEFINITE_RESPONSIBILITY)):
         return True
-    if _owned(document, _FIRST_PERSON_FAULT.finditer(text)):
+    if _owned(document, document.finditer(_FIRST_PERSON_FAULT)):
         return True
     # A neutral verb ("we sent") owns a fault only where its sentence, or the one before,
     # says what went wrong: "The link was broken. I pasted it before the page was live."
     faulty = document.sentences_with(_FAULT_MARKER)
     candidates = (
         m
-        for m in _FIRST_PERSON_NEUTRAL.finditer(text)
+        for m in document.finditer(_FIRST_PERSON_NEUTRAL)
         if (document.sentence_of(m.start()) in faulty or document.sentence_of(m.start()) - 1 in faulty)
         and not _REMEDY_AFTER.match(text, m.end())
     )
@@ -798,9 +810,7 @@ def _has_prevention(document: Document) -> bool:
     cues = document.sentences_with(_PREVENTION_CUE)
     if not cues:
         return False
-    concrete = document.sentences_with(_PREVENTION_CONCRETE) | document.sentences_with(
-        _NAMED_OWNER, case_sensitive=True
-    )
+    concrete = document.sentences_with(_PREVENTION_CONCRETE) | document.sentences_with(_NAMED_OWNER)
     return any(index in concrete or index + 1 in concrete for index in cues)
 
 

@@ -1,9 +1,9 @@
 """The apology check engine: load rules from YAML, find anti-patterns, score a text.
 
 Pure: it never prints, and it raises only `mea_culpa.errors` exceptions. PyYAML is imported
-only when rule files are read, and the built-in rules are read once per process. A rule
-file without problems is kept as plain data in a cache between runs, so that a warm run
-reads no YAML (see `_load_file`).
+only when rule files are read, and the built-in rules are read once per process. A rule's
+patterns are read when its file is (to report every unfit one), but compiled only for a
+text, and only as far as that text can match them (patterns.py).
 """
 
 from __future__ import annotations
@@ -12,18 +12,15 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import field, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mea_culpa import errors
 from mea_culpa.apology import components
-from mea_culpa.apology.text import Document, compile_alternation
-from mea_culpa.records import frozen
-
-if TYPE_CHECKING:
-    from mea_culpa.cache import DiskCache
+from mea_culpa.apology.patterns import PatternSet, compile_patterns
+from mea_culpa.apology.text import Document
 
 AUDIENCES = ("customer", "internal", "personal")
 LEVELS = ("suggestion", "warning", "error")
@@ -38,7 +35,16 @@ CATEGORIES = (
     "overpromise",
     "padding",
     "jargon",
+    "self-focus",
+    "pressure",
+    "voice",
 )
+# What a text is meant as. An apology is scored on the seven parts for its audience; a
+# notice (a status update, a public post, a request, an internal note that reports) is
+# not an apology, so missing parts are no fault in it: it is checked for the phrases only.
+KINDS = ("apology", "notice")
+# Categories that judge an apology as an apology, so they do not apply to a notice.
+_APOLOGY_ONLY = frozenset({"regret-only"})
 
 # What one finding costs. An error is the kind of phrase that by itself spoils an apology
 # (Lazare: "if" or "but"); a warning weakens it; a suggestion is a matter of polish.
@@ -64,15 +70,17 @@ _RULE_KEYS = (
     "unless",
     "audiences",
     "once",
+    "at_least",
     "case_sensitive",
     "examples",
 )
 _REQUIRED_KEYS = ("id", "category", "level", "patterns", "message")
 _UNLESS_KEYS = ("component", "sentence", "text")
-_NEVER = re.compile(r"(?!)")
+# What a rule that failed to read matches: nothing (it is never applied).
+_NOTHING = PatternSet(())
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One anti-pattern found in a text, with where it stands (1-based line and column)."""
 
@@ -101,7 +109,7 @@ class Finding:
         }
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """What the check found in one text."""
 
@@ -110,6 +118,7 @@ class CheckResult:
     findings: tuple[Finding, ...]
     audience: str
     tips: tuple[str, ...]  # one line per missing component that counts for the audience
+    kind: str = "apology"  # what the text was checked as (KINDS)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a result: score, components and findings."""
@@ -128,20 +137,19 @@ class CheckResult:
         return self.score >= min_score and not self.has_errors
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Unless:
     """Conditions that switch a rule off for one match or for the whole text."""
 
     components: tuple[str, ...] = ()  # the text shows any of these components
-    sentence: re.Pattern[str] | None = None  # the match's sentence contains this
-    text: re.Pattern[str] | None = None  # the text contains this anywhere
-    # The patterns `sentence` and `text` are compiled from, as Rule keeps `patterns`
-    # beside `regex`: a rule is stored as plain data and rebuilt from it.
+    sentence: PatternSet | None = field(default=None, compare=False)  # the match's sentence contains this
+    text: PatternSet | None = field(default=None, compare=False)  # the text contains this anywhere
+    # The patterns `sentence` and `text` are read from, as written.
     sentence_patterns: tuple[str, ...] = ()
     text_patterns: tuple[str, ...] = ()
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One anti-pattern rule, as read from a YAML file."""
 
@@ -156,15 +164,16 @@ class Rule:
     unless: Unless = field(default_factory=Unless)
     audiences: tuple[str, ...] = AUDIENCES
     once: bool = False
+    at_least: int = 1  # reported only when it matches in this many sentences, at the last of them
     case_sensitive: bool = False
     examples_fail: tuple[str, ...] = ()
     examples_pass: tuple[str, ...] = ()
     source: str = ""  # "file:line" where the rule is defined
-    regex: re.Pattern[str] = field(default=_NEVER, compare=False, repr=False)
-    exception_regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    matcher: PatternSet = field(default=_NOTHING, compare=False, repr=False)  # `patterns`, read
+    exception_matcher: PatternSet | None = field(default=None, compare=False, repr=False)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class RuleSet:
     """The rules a check applies, in a stable order."""
 
@@ -184,27 +193,54 @@ class RuleSet:
         return next((rule for rule in self.rules if rule.id == rule_id), None)
 
 
-def check_text(text: str, audience: str = "customer", rules: RuleSet | None = None) -> CheckResult:
-    """Score an apology and find its anti-patterns. Linear in the length of the text."""
+def check_text(
+    text: str, audience: str = "customer", rules: RuleSet | None = None, kind: str = "apology"
+) -> CheckResult:
+    """Score a text and find its anti-patterns. Linear in the length of the text.
+
+    `kind` says what the text is meant as (see KINDS): an "apology" is scored on the seven
+    parts an apology needs, less a penalty for each finding; a "notice" is no apology, so
+    its score is 100 less the penalties, and it gets no tips for missing parts.
+    """
     audience = validate_audience(audience)
+    kind = validate_kind(kind)
     ruleset = rules if rules is not None else _builtin_ruleset()
     document = Document(text)
     present = components.detect(document, audience)
     findings: list[Finding] = []
     for rule in ruleset:
-        if audience in rule.audiences:
+        if audience in rule.audiences and (kind == "apology" or rule.category not in _APOLOGY_ONLY):
             findings.extend(_apply(rule, document, present))
     findings.sort(key=lambda f: (f.start, f.end, f.rule))
-    weights = components.weights(audience)
-    earned = sum(weights[name] for name, shown in present.items() if shown)
-    score = max(0, min(100, earned - _penalty(findings)))
+    if kind == "apology":
+        weights = components.weights(audience)
+        earned = sum(weights[name] for name, shown in present.items() if shown)
+        tips = components.tips(present, audience)
+    else:
+        earned, tips = 100, ()
     return CheckResult(
-        score=score,
+        score=max(0, min(100, earned - _penalty(findings))),
         components=present,
         findings=tuple(findings),
         audience=audience,
-        tips=components.tips(present, audience),
+        tips=tips,
+        kind=kind,
     )
+
+
+def is_apology(text: str, audience: str = "customer") -> bool:
+    """Whether a text reads as an apology: it says sorry or owns a fault. For a caller
+    that does not know what a text is meant as; one that knows passes `kind`."""
+    present = components.detect(Document(text), validate_audience(audience))
+    return present["regret"] or present["responsibility"]
+
+
+def validate_kind(kind: str) -> str:
+    """The kind name, or a UsageError listing the valid ones."""
+    name = kind.strip().lower()
+    if name not in KINDS:
+        raise errors.UsageError(f"unknown kind of message {kind!r}; choose one of: {', '.join(KINDS)}")
+    return name
 
 
 def validate_audience(audience: str) -> str:
@@ -229,17 +265,17 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
     unless = rule.unless
     if any(present.get(name, False) for name in unless.components):
         return []
-    if unless.text is not None and unless.text.search(document.folded):
+    if unless.text is not None and document.search(unless.text):
         return []
-    haystack = document.haystack(rule.case_sensitive)
     exception_starts: list[int] = []
     exception_ends: list[int] = []
-    if rule.exception_regex is not None:
-        for m in rule.exception_regex.finditer(haystack):
+    if rule.exception_matcher is not None:
+        for m in document.finditer(rule.exception_matcher):
             exception_starts.append(m.start())
             exception_ends.append(m.end())
     found: list[Finding] = []
-    for m in rule.regex.finditer(haystack):
+    sentences: set[int] = set()  # where the rule has matched, for `at_least`
+    for m in document.finditer(rule.matcher):
         start, end = m.span()
         # Exception matches do not overlap each other, so their ends rise with their
         # starts: the last one starting before this match's end is the only candidate.
@@ -248,6 +284,10 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
             continue
         if unless.sentence is not None and document.sentence_of(start) in document.sentences_with(unless.sentence):
             continue
+        if rule.at_least > 1:
+            sentences.add(document.sentence_of(start))
+            if len(sentences) < rule.at_least:
+                continue
         line, column = document.position(start)
         found.append(
             Finding(
@@ -263,7 +303,7 @@ def _apply(rule: Rule, document: Document, present: Mapping[str, bool]) -> list[
                 end=end,
             )
         )
-        if rule.once:
+        if rule.once or rule.at_least > 1:
             break
     return found
 
@@ -349,56 +389,13 @@ def _load_source(source: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
 
 
 def _load_file(path: Path) -> tuple[list[Rule], list[errors.Diagnostic]]:
-    """The rules of one file, and its problems.
-
-    Reading YAML with marks and validating it costs about 60 ms for the built-in rules, so
-    a file without problems is stored as plain data, under its path and with its bytes:
-    the next run that finds the same bytes there rebuilds its rules from the data (and
-    their patterns from the pattern cache) without importing PyYAML. A file with problems
-    is never stored, so its diagnostics always come from reading it.
-    """
-    raw = _small_file_bytes(path)
-    if raw is None:
-        return _read_file(path, None)
-    cache = _rule_data_cache()
-    stored = cache.get_for(str(path), raw) if cache is not None else None
-    if stored is not None:
-        rules = _rules_from(stored, str(path))
-        if rules is not None:
-            return rules, []
-    rules, problems = _read_file(path, raw)
-    if cache is not None and not problems:
-        cache.put_for(str(path), raw, [_record(rule) for rule in rules])
-    return rules, problems
-
-
-# yamlfile.MAX_BYTES, which is not imported because that imports PyYAML. A larger file is
-# not read here but left to yamlfile, which refuses it with a diagnostic.
-_MAX_RULE_FILE_BYTES = 1_000_000
-
-
-def _small_file_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when it is too large or cannot be read (yamlfile then
-    reads it again and says what is wrong)."""
-    try:
-        if path.stat().st_size > _MAX_RULE_FILE_BYTES:
-            return None
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.Diagnostic]]:
+    """The rules of one file, and its problems."""
     # The project's YAML reader keeps every value's line and refuses what is not plain
     # data (tags, alias bombs, duplicate keys, deep nesting), as it does for playbooks.
     from mea_culpa import yamlfile
 
     try:
-        if raw is not None and len(raw) <= yamlfile.MAX_BYTES:
-            # The very bytes the cache entry is stored with, not a second reading.
-            document = yamlfile.parse(yamlfile.decode(raw, str(path)), str(path))
-        else:
-            document = yamlfile.load(path)
+        document = yamlfile.load(path)
     except yamlfile.YamlProblems as problems:
         return [], list(problems.diagnostics)
     data = document.data
@@ -418,77 +415,6 @@ def _read_file(path: Path, raw: bytes | None) -> tuple[list[Rule], list[errors.D
         if rule is not None:
             rules.append(rule)
     return rules, reader.problems
-
-
-# --- the rule data cache -----------------------------------------------------------------
-
-_RULE_DATA_FORMAT = "2"  # the shape of a stored rule; change it when that shape changes
-# Rule fields stored as they are; the compiled patterns are rebuilt from their text, and
-# `source` from the file's path and the rule's line.
-_PLAIN_FIELDS = tuple(f.name for f in fields(Rule) if f.name not in ("source", "unless", "regex", "exception_regex"))
-
-
-@lru_cache(maxsize=1)
-def _rule_data_cache() -> DiskCache | None:
-    """The process's rule data cache, or None if there can be none (rules are then read)."""
-    try:
-        from mea_culpa.cache import DiskCache
-
-        return DiskCache.named("apology-rules.marshal", version=_rule_data_version(), fmt="marshal")
-    except Exception:  # e.g. no usable home: no cache, as before there was one
-        return None
-
-
-def _rule_data_version() -> str:
-    """What stored rule data depends on besides the file: the code that reads and checks
-    rule files (mea-culpa's own) and the installed PyYAML."""
-    from mea_culpa.cache import stamp
-
-    return f"{_RULE_DATA_FORMAT}/{stamp('yaml')}"
-
-
-def _record(rule: Rule) -> tuple[Any, ...]:
-    """A valid rule as plain data (marshal can store it)."""
-    unless = rule.unless
-    line = int(rule.source.rsplit(":", 1)[1])
-    plain = {name: getattr(rule, name) for name in _PLAIN_FIELDS}
-    return (plain, line, unless.components, unless.sentence_patterns, unless.text_patterns)
-
-
-def _rules_from(records: Any, path: str) -> list[Rule] | None:
-    """The rules stored for a file, or None when the entry cannot be used (then the file
-    is read)."""
-    try:
-        return [_rebuilt(record, path) for record in records]
-    except Exception:  # a damaged entry is only a miss
-        return None
-
-
-def _rebuilt(record: tuple[Any, ...], path: str) -> Rule:
-    plain, line, unless_components, sentence, whole = record
-    case_sensitive = plain["case_sensitive"]
-    exceptions = plain["exceptions"]
-    return Rule(
-        **plain,
-        source=f"{path}:{line}",
-        unless=Unless(
-            components=unless_components,
-            sentence=_compiled(sentence) if sentence else None,
-            text=_compiled(whole) if whole else None,
-            sentence_patterns=sentence,
-            text_patterns=whole,
-        ),
-        regex=_compiled(plain["patterns"], case_sensitive),
-        exception_regex=_compiled(exceptions, case_sensitive) if exceptions else None,
-    )
-
-
-def _compiled(patterns: Sequence[str], case_sensitive: bool = False) -> re.Pattern[str]:
-    """The alternation a valid rule was read with (ValueError if it no longer compiles)."""
-    compiled, problems = compile_alternation(patterns, case_sensitive)
-    if compiled is None:
-        raise ValueError(f"stored patterns do not compile: {problems}")
-    return compiled
 
 
 class _Reader:
@@ -524,10 +450,11 @@ class _Reader:
         rationale = self.text(path + ("rationale",), entry.get("rationale", ""), required=False)
         case_sensitive = self.flag(path + ("case_sensitive",), entry.get("case_sensitive", False))
         once = self.flag(path + ("once",), entry.get("once", False))
+        at_least = self.count(path + ("at_least",), entry.get("at_least", 1))
         patterns = self.strings(path + ("patterns",), entry["patterns"], required=True)
-        regex = self.regex(path + ("patterns",), patterns, case_sensitive)
+        matcher = self.patterns(path + ("patterns",), patterns, case_sensitive)
         exceptions = self.strings(path + ("exceptions",), entry.get("exceptions", []))
-        exception_regex = self.regex(path + ("exceptions",), exceptions, case_sensitive) if exceptions else None
+        exception_matcher = self.patterns(path + ("exceptions",), exceptions, case_sensitive) if exceptions else None
         audiences = self.strings(path + ("audiences",), entry.get("audiences", list(AUDIENCES)), required=True)
         for index, audience in enumerate(audiences):
             if audience not in AUDIENCES:
@@ -551,12 +478,13 @@ class _Reader:
             unless=unless,
             audiences=tuple(audiences),
             once=once,
+            at_least=at_least,
             case_sensitive=case_sensitive,
             examples_fail=examples_fail,
             examples_pass=examples_pass,
             source=f"{self.document.path}:{line}",
-            regex=regex,
-            exception_regex=exception_regex,
+            matcher=matcher,
+            exception_matcher=exception_matcher,
         )
 
     def text(self, path: tuple[Any, ...], value: Any, *, required: bool = True) -> str:
@@ -569,6 +497,12 @@ class _Reader:
         if not isinstance(value, bool):
             self.problem(path, "expected true or false")
             return False
+        return value
+
+    def count(self, path: tuple[Any, ...], value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
+            self.problem(path, "expected a whole number from 1 to 20")
+            return 1
         return value
 
     def choice(self, path: tuple[Any, ...], value: Any, allowed: Sequence[str]) -> str:
@@ -591,12 +525,12 @@ class _Reader:
                 out.append(item.strip())
         return out
 
-    def regex(self, path: tuple[Any, ...], patterns: Sequence[str], case_sensitive: bool = False) -> re.Pattern[str]:
-        """One compiled alternation of all the patterns; each unfit one is a problem."""
-        compiled, problems = compile_alternation(patterns, case_sensitive)
+    def patterns(self, path: tuple[Any, ...], patterns: Sequence[str], case_sensitive: bool = False) -> PatternSet:
+        """The patterns, read as one set; each unfit one is a problem."""
+        matcher, problems = compile_patterns(patterns, case_sensitive)
         for index, problem in problems:
-            self.problem(path + ((index,) if index >= 0 else ()), problem)
-        return compiled if compiled is not None else _NEVER
+            self.problem(path + (index,), problem)
+        return matcher if matcher is not None else _NOTHING
 
     def unless(self, path: tuple[Any, ...], value: Any) -> Unless:
         if value is None:
@@ -620,8 +554,8 @@ class _Reader:
         whole = self.strings(path + ("text",), value.get("text", []))
         return Unless(
             components=tuple(names),
-            sentence=self.regex(path + ("sentence",), sentence) if sentence else None,
-            text=self.regex(path + ("text",), whole) if whole else None,
+            sentence=self.patterns(path + ("sentence",), sentence) if sentence else None,
+            text=self.patterns(path + ("text",), whole) if whole else None,
             sentence_patterns=tuple(sentence),
             text_patterns=tuple(whole),
         )

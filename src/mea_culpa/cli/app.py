@@ -292,8 +292,7 @@ def resume(
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
-    from mea_culpa.cli import check, draft, export
-    from mea_culpa.cli import journal
+    from mea_culpa.cli import check, draft, export, journal
 
     app.command()(check.check)
     app.command()(draft.draft)

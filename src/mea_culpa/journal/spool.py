@@ -3,8 +3,8 @@ per session in `<home>/spool/`.
 
 A run whose database server went away (or whose session another person took over) stops,
 and the session as the person left it, with every answer typed, is written here; `resume`
-merges it into the journal once it is reachable (Journal.begin_resume). JSON, never
-pickle: the file is data a person may read, and loading it runs no code.
+merges it into the journal once it is reachable (Journal.begin_resume). Plain JSON: the
+file is data a person may read, and loading it runs no code.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
-from mea_culpa.records import frozen
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
 
@@ -42,7 +42,7 @@ CHECK_AUDIENCE = {"customer": "customer", "public": "customer", "internal": "int
 _SUBJECT = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n", re.IGNORECASE)
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """A drafted message. `text` is what to send: for email, `Subject: …`, a blank line,
     then the body; for other channels, the body alone."""

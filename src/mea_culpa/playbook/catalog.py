@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
-from mea_culpa.records import frozen
 
 if TYPE_CHECKING:
     from mea_culpa.playbook.model import Playbook
@@ -31,7 +30,7 @@ def load(path: Path, *, templates: bool = True) -> Playbook:
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A playbook file found on the search path, read shallowly."""
 
@@ -146,7 +145,7 @@ def entries(extra: tuple[Path, ...] = (), *, include_shadowed: bool = True) -> l
         for path in _files(source.path):
             entry = _read_shallow(path, source.origin)
             if entry.id in winner:
-                entry = Entry(**{**entry.__dict__, "shadowed_by": f"{winner[entry.id].origin} ({winner[entry.id].path})"})
+                entry = replace(entry, shadowed_by=f"{winner[entry.id].origin} ({winner[entry.id].path})")
                 if include_shadowed:
                     out.append(entry)
                 continue

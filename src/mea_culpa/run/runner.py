@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mea_culpa.errors import AnswersError, SecurityError, TemplateError
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.model import Playbook, Step
-from mea_culpa.records import frozen
 from mea_culpa.run import session as sm
 from mea_culpa.run.session import Change, Plan, PlannedStage, Session
 
@@ -23,7 +23,7 @@ class Store(Protocol):
     def apply(self, session: Session, change: Change) -> None: ...
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Review:
     """What the user chose at the end of a stage (or of the whole session)."""
 

@@ -10,12 +10,11 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
 from mea_culpa.playbook.model import STAGE_KINDS, Playbook, Stage, Step
-from mea_culpa.records import frozen
 
 STATUSES = ("in-progress", "completed", "abandoned")
 # What a step can be in a session. "pending" and "not-applicable" are never stored: they
@@ -41,7 +40,7 @@ def local_to_utc(value: str | None) -> str | None:
     return parsed.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     """A step's stored state: its answer, or an action's state with the reason."""
 
@@ -53,7 +52,7 @@ class StepRecord:
     stage: str = ""  # the stage kind the step belongs to, kept for queries over the journal
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class StageRecord:
     """A stage's stored state: entered, completed or skipped (with the reason), and when."""
 
@@ -63,7 +62,7 @@ class StageRecord:
     completed_at: str | None = None
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Event:
     """One line of the session's log; `stats` computes its durations from these."""
 
@@ -74,7 +73,7 @@ class Event:
     detail: str = ""
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Draft:
     """A rendered (and possibly edited) message, with its apology-check result."""
 
@@ -88,7 +87,7 @@ class Draft:
     findings: tuple[Mapping[str, Any], ...] = ()
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Change:
     """What a store must write for one transition: the changed row and the event."""
 
@@ -101,7 +100,7 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Session:
     """One person working through one mistake: the playbook it follows, every answer,
     stage and event so far, and the drafts made from it. Immutable: every change makes a
@@ -245,7 +244,7 @@ def add_draft(session: Session, draft: Draft) -> tuple[Session, Change]:
 # --- what applies, given the answers so far -----------------------------------------
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class PlannedStep:
     """A step as it stands in a plan: whether it applies now, and what is recorded."""
 
@@ -260,7 +259,7 @@ class PlannedStep:
         return self.record.state if self.record else "pending"
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class PlannedStage:
     """A stage as it stands in a plan, with its steps."""
 
@@ -278,7 +277,7 @@ class PlannedStage:
         return self.record.state
 
 
-@frozen
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Which stages and steps apply, given the answers so far, and the values that `when`
     conditions and templates read."""
