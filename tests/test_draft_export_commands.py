@@ -88,6 +88,18 @@ def test_every_draft_is_checked_and_its_score_shown_and_stored(cli):
     assert kept.score is not None and f"apology check: {kept.score}/100" in err
 
 
+def test_a_status_update_is_checked_as_a_message_not_scored_as_an_apology(cli):
+    """An "investigating" update owes no apology's parts: it is checked only for the phrases
+    that would hurt it, and says so ("message check"), never "apology check: 0/100"."""
+    save_session()
+    code, out, err = cli("draft", "-m", "status-update", "--phase", "investigating")
+    assert code == 0 and out
+    [kept] = stored_drafts()
+    assert f"message check: {kept.score}/100" in err and "apology check" not in err
+    assert kept.score >= 80
+    assert "tip:" not in err
+
+
 def test_draft_uses_the_latest_session_by_default_and_takes_a_prefix(cli):
     save_session("2026-03-01-older", created="2026-03-01T09:00:00Z")
     save_session("2026-03-14-wrong-addresses")

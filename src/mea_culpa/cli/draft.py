@@ -61,7 +61,7 @@ def draft(
         phase = _pick_phase(chosen, phase)
         rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase)
         audience = messages.check_audience(chosen)
-        result = _check(rendered.text, audience)
+        result = _check(rendered.text, audience, chosen)
         current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
         _report(chosen, tone, phase, current.id, result, edited=False)
         text = rendered.text
@@ -71,7 +71,7 @@ def draft(
                 _say("no changes in the editor; the draft is kept as it was rendered")
             else:
                 text = edited_text if edited_text.endswith("\n") else edited_text + "\n"
-                result = _check(text, audience)
+                result = _check(text, audience, chosen)
                 current = _store(journal, current, chosen, tone, phase, text, result, edited=True)
                 _report(chosen, tone, phase, current.id, result, edited=True)
     if output is not None:
@@ -138,13 +138,12 @@ def _pick_phase(message: Message, phase: str | None) -> str | None:
     return picked
 
 
-def _check(text: str, audience: str) -> Any:
-    """The apology check's result, or None while the check is not installed."""
-    try:
-        from mea_culpa.apology import check_text
-    except ImportError:
-        return None
-    return check_text(text, audience)
+def _check(text: str, audience: str, message: Message) -> Any:
+    """The check's result: an apology is scored as one; a message that informs or asks
+    (a status update, a public post, a request) only for the phrases that would hurt it."""
+    from mea_culpa.apology import check_text
+
+    return check_text(text, audience, kind="notice" if _informs(message) else "apology")
 
 
 def _store(
@@ -172,7 +171,7 @@ def _report(message: Message, tone: str, phase: str | None, session_id: str, res
     _say(f"{what} · kept in session {session_id}")
     if result is None:
         return
-    _say(f"apology check: {result.score}/100")
+    _say(f"{'message' if result.kind == 'notice' else 'apology'} check: {result.score}/100")
     if not _informs(message):
         for tip in list(getattr(result, "tips", ()))[:3]:
             _say(f"  tip: {tip}")
