@@ -130,7 +130,6 @@ def start(
     extra: tuple[Path, ...],
     database: str | None = None,
 ) -> None:
-    from mea_culpa.journal import open_journal
     from mea_culpa.playbook import catalog
 
     interactive = not no_input and can_ask()
@@ -172,6 +171,10 @@ def start(
         from mea_culpa.cli import ui
 
         ui.intro(book)
+    # The journal (and SQLAlchemy with it) is opened only now, after the first question:
+    # the title is all that could be lost before, and it is typed again in a moment.
+    from mea_culpa.journal import open_journal
+
     today, name = dt.date.today().isoformat(), sm.slug(title)
     session, _ = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
     if interactive:
