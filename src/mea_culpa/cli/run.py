@@ -154,7 +154,7 @@ def start(
             playbook_name = asker.choose_playbook(choices)
         except (KeyboardInterrupt, EOFError):
             raise Interrupted("stopped before anything was asked; nothing to save") from None
-    book = catalog.resolve(playbook_name, extra)
+    book = catalog.resolve(playbook_name, extra, templates=False)  # a run renders no template; draft checks its own
     prefilled = prefilled_answers(book, answers_file, assignments)  # bad answers: exit 2, journal untouched
     if title is None:
         if interactive:
