@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,22 @@ def test_help_lists_every_command_with_an_example(cli):
         assert f"  {command}" in out
         _, sub, _ = cli(command, "--help")
         assert "Example" in sub, command
+
+
+@pytest.mark.parametrize("command", ["list", "show", "new", "schema", "validate", "start", "resume", "draft", "export", "check"])
+def test_help_names_arguments_and_values_in_plain_words(cli, command):
+    """`[PLAYBOOK]`, `FILE...`, `--tag TAG`: never `[[PLAYBOOK]]`, `{FILE...}...` or a
+    Python type such as `<list[str]>`."""
+    code, out, _ = cli(command, "--help")
+    assert code == 0
+    assert "[[" not in out
+    assert not re.search(r"\{[A-Z]", out), out
+    assert not re.search(r"<(?:str|int|path|list|Path|float)", out), out
+    usage = out.splitlines()[0]
+    expected = {"show": "ID|FILE", "new": "NAME", "validate": "FILE...", "start": "[PLAYBOOK]", "resume": "[SESSION]",
+                "draft": "[SESSION]", "export": "[SESSION]", "check": "FILE..."}
+    if command in expected:
+        assert usage.endswith(f"[OPTIONS] {expected[command]}"), usage
 
 
 def test_list_shows_the_search_path_in_order_and_marks_shadowed_ids(cli, tmp_path, monkeypatch):

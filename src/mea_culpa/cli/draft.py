@@ -20,14 +20,14 @@ def draft(
         None, help="The session id, or the start of it. Default: the latest session.", show_default=False
     ),
     message: str | None = typer.Option(
-        None, "--message", "-m", help="The message to draft, e.g. customer-apology. Default: choose from a list."
+        None, "--message", "-m", metavar="ID", help="The message to draft, e.g. customer-apology. Default: choose from a list."
     ),
-    tone: str = typer.Option("warm", "--tone", help="warm, formal or light (light only for small mistakes)."),
+    tone: str = typer.Option("warm", "--tone", metavar="TONE", help="warm, formal or light (light only for small mistakes)."),
     phase: str | None = typer.Option(
-        None, "--phase", help="For a status update: investigating, identified, monitoring or resolved."
+        None, "--phase", metavar="PHASE", help="For a status update: investigating, identified, monitoring or resolved."
     ),
     edit: bool = typer.Option(False, "--edit", help="Open the draft in $VISUAL or $EDITOR and keep your edited text too."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the draft to this file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the draft to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."

@@ -19,10 +19,11 @@ def export(
         None,
         "--format",
         "-f",
+        metavar="FORMAT",
         help="md, html, json or yaml. Default: from the --output suffix, else md.",
         show_default=False,
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
     include_sensitive: bool = typer.Option(
         False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
