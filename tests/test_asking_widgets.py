@@ -612,6 +612,32 @@ def test_choose_playbook_returns_the_id():
     assert "Any mistake  (general)" in screen.text
 
 
+def test_choose_playbook_wraps_a_long_summary_at_words():
+    """questionary writes a description on one line; the terminal would cut it mid-word."""
+    from types import SimpleNamespace
+
+    summary = ("For an order, a delivery or an invoice that went wrong: the wrong item, the wrong "
+               "address, a double charge, a late parcel, or an invoice sent to the wrong customer.")
+    entries = [SimpleNamespace(id="order-mistake", title="Order went wrong", summary=summary)]
+    with typed(ENTER, columns=60) as screen:
+        QuestionaryAsker().choose_playbook(entries)
+    lines = [line.rstrip() for line in screen.text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if "Description:" in line)
+    block = lines[start:start + 8]
+    shown = []
+    for line in block:
+        line = line.split("?")[0].rstrip()  # the widget's last redraw follows on the same row
+        words = line.replace("Description:", "").split()
+        if not words:
+            break
+        assert len(line) < 60, line
+        shown += words
+        if line.endswith("customer."):
+            break
+    assert " ".join(shown).startswith(" ".join(summary.split()[:12]))
+    assert all(word in summary.split() for word in shown), shown
+
+
 def test_module_choose_offers_value_label_pairs():
     from mea_culpa.run import asking
 

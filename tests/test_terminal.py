@@ -273,3 +273,29 @@ def test_start_without_a_terminal_or_answers_exits_2_naming_every_missing_step(i
     assert "Traceback" not in result.stderr
     with open_journal() as journal:
         assert journal.latest() is None
+
+
+# --- draft at a terminal -----------------------------------------------------------------
+
+
+def saved_general_session(isolated_home: Path, tmp_path: Path) -> str:
+    """A completed session of the built-in `general` playbook, from its example answers."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mea_culpa", "start", "general", "--title", "garden gate",
+         "--answers", str(DATA / "answers" / "general.yaml"), "--no-input"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=run_env(isolated_home), cwd=tmp_path, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_draft_at_a_terminal_prints_the_draft_then_its_check(start: Start, isolated_home: Path, tmp_path: Path):
+    """Both streams share the screen: the score is a note under the draft, never above it."""
+    session_id = saved_general_session(isolated_home, tmp_path)
+    term = start("draft", session_id, "-m", "customer-apology")
+    assert term.exit_code() == 0
+    screen = term.transcript
+    draft_starts, score = screen.index("Subject:"), screen.index("apology check:")
+    sign_off = screen.rindex("Hannah")
+    assert draft_starts < sign_off < score, screen
+    assert screen.index("kept in session") > sign_off

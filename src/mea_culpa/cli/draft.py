@@ -60,17 +60,15 @@ def draft(
         audience = messages.check_audience(chosen)
         result = _check(rendered.text, audience)
         current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
-        _report(chosen, tone, phase, current.id, result, edited=False)
-        text = rendered.text
+        text, edited = rendered.text, False
         if edit:
             edited_text = _edit(text, editor)
             if edited_text is None or edited_text.strip() == text.strip():
                 _say("no changes in the editor; the draft is kept as it was rendered")
             else:
-                text = edited_text if edited_text.endswith("\n") else edited_text + "\n"
+                text, edited = (edited_text if edited_text.endswith("\n") else edited_text + "\n"), True
                 result = _check(text, audience)
                 current = _store(journal, current, chosen, tone, phase, text, result, edited=True)
-                _report(chosen, tone, phase, current.id, result, edited=True)
     if output is not None:
         from mea_culpa.files import write_atomic
 
@@ -78,6 +76,10 @@ def draft(
         _say(f"wrote {output}")
     else:
         typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        sys.stdout.flush()
+    # The check reads as a note on the draft, so it comes after it: in a terminal, where
+    # both streams share the screen, the score is never above the text it scores.
+    _report(chosen, tone, phase, current.id, result, edited=edited)
 
 
 def _say(line: str) -> None:

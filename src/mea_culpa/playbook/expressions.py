@@ -485,6 +485,25 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> An
     return Analysis(names, _refusals(tree, short=short), includes)
 
 
+@lru_cache(maxsize=256)
+def expression_tree(source: str) -> Any:
+    """An expression as Jinja's parser reads it (a jinja2.nodes.Expr), for describing it
+    in words; raises ExpressionSyntaxError if it does not parse."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.parser import Parser
+
+    try:
+        parser = Parser(_env(), source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(exc.message or "does not parse") from None
+    except RecursionError:
+        raise ExpressionSyntaxError(_TOO_DEEP) from None
+    return expr
+
+
 def expression_names(source: str) -> set[str]:
     """The variable names an expression reads (raises ExpressionSyntaxError if it does not parse)."""
     return set(analyze_expression(source).names)

@@ -60,7 +60,7 @@ VOCABULARY: frozenset[str] = frozenset(
         # apologize
         "apology_channels",
         # fix
-        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes",
+        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes", "resolved_at",
         # prevent
         "prevention_actions", "prevention_summary",
         # move on

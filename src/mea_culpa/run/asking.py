@@ -247,6 +247,21 @@ class QuestionaryAsker:
 
     # --- questions ---------------------------------------------------------------------
 
+    def _described(self, text: str | None) -> str | None:
+        """A choice's description, wrapped at spaces to the terminal's width: questionary
+        writes it on one line after "  Description: ", which the terminal would cut
+        mid-word. Continuation lines start under the first word."""
+        import textwrap
+
+        from prompt_toolkit.application.current import get_app_session
+
+        if not text:
+            return None
+        lead = len("  Description: ")
+        width = max(get_app_session().output.get_size().columns - 1 - lead, 20)
+        lines = textwrap.wrap(" ".join(text.split()), width=width, break_long_words=False, break_on_hyphens=False)
+        return ("\n" + " " * lead).join(lines)
+
     def _validator(self, check: Check) -> Callable[[str], bool | str]:
         def validate(text: str) -> bool | str:
             problem = check(text)
@@ -278,7 +293,7 @@ class QuestionaryAsker:
             self._help(step.help)
         kind = step.type
         if kind == "choice":
-            choices = [q.Choice(c.label, value=c.value, description=c.help or None)
+            choices = [q.Choice(c.label, value=c.value, description=self._described(c.help))
                        for c in step.choices]
             if not step.required:
                 choices.append(q.Choice("(no answer)", value=_NOTHING))
@@ -315,7 +330,7 @@ class QuestionaryAsker:
     def _multi_choice(self, step: Step, message: str, start: Any, check: Check) -> list[str]:
         chosen = set(start or [])
         choices = [self.q.Choice(c.label, value=c.value, checked=c.value in chosen,
-                                 description=c.help or None) for c in step.choices]
+                                 description=self._described(c.help)) for c in step.choices]
         # questionary shows "done (2 selections)" after the answer; the labels say more,
         # so the widget is erased when done and the question is written again with them.
         question = self.q.checkbox(message, choices=choices, style=self.style,
@@ -509,7 +524,7 @@ class QuestionaryAsker:
 
     def choose_playbook(self, entries: Sequence[Any]) -> str:
         q = self.q
-        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=e.summary or None)
+        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=self._described(e.summary))
                    for e in entries]
         picked: str = self._select("Which kind of mistake is it?", choices)
         return picked
