@@ -196,7 +196,7 @@ def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
     from mea_culpa.cli import ui
 
     plan = sm.plan(book, final)
-    ui.summary(final, plan, saved=saved)
+    ui.summary(final, plan, saved=saved, still_open=sm.open_items(book, final))
     keep = final.steps.get("keep_record")
     if saved and keep is not None and keep.value is False:
         ui.notice(f"You chose not to keep this record. Once the messages are sent: mea-culpa forget {final.id}")

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.playbook.model import Playbook, Step
-from mea_culpa.run.session import Plan, PlannedStage, Session
+from mea_culpa.run.session import OpenItem, Plan, PlannedStage, Session
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -160,16 +160,53 @@ def resumed(session: Session, plan: Plan, *, changed: bool) -> None:
     c.print(f"[dim]{left} question{'s' if left != 1 else ''} to go.[/dim]")
 
 
-def summary(session: Session, plan: Plan, *, saved: bool) -> None:
+def open_line(item: OpenItem) -> str:
+    """One open to-do as the summary shows it: what, its state, its note and the date or
+    time that note gives."""
+    text = f"{item.what} — {item.state if item.state != 'pending' else 'not marked yet'}"
+    if item.note:
+        text += f": {item.note}"
+    if item.due and item.due not in item.note:
+        text += f" (due {describe_when(item.due)})"
+    return text
+
+
+def describe_when(value: str) -> str:
+    """A stored date or local date-time as a person reads it: "Sat 14 Mar 2026 15:00"."""
+    import datetime as dt
+
+    try:
+        if "T" in value:
+            return dt.datetime.fromisoformat(value).strftime("%a %d %b %Y %H:%M")
+        return dt.date.fromisoformat(value).strftime("%a %d %b %Y")
+    except ValueError:
+        return value
+
+
+def skipped_line(planned: PlannedStage) -> str:
+    """A skipped stage as the summary shows it: its title, the reason, and how much of it
+    was answered before it was skipped."""
+    reason = planned.record.reason if planned.record else ""
+    asked = [p for p in planned.steps if p.applicable]
+    answered = sum(1 for p in asked if p.record is not None)
+    text = planned.stage.title + (f" — {reason}" if reason else "")
+    if answered:
+        text += f" ({answered} of {len(asked)} answered before skipping)"
+    return text
+
+
+def summary(session: Session, plan: Plan, *, saved: bool, still_open: tuple[OpenItem, ...] = ()) -> None:
     done = sum(1 for s in plan.stages for p in s.steps if p.state in ("answered", "done"))
-    later = [p for s in plan.stages for p in s.steps if p.state in ("later", "blocked")]
+    to_dos = [item for item in still_open if item.kind == "to-do"]
+    actions = [item for item in still_open if item.kind == "action"]
     skipped = [s for s in plan.stages if s.state == "skipped"]
     lines = [f"{done} step{'s' if done != 1 else ''} answered."]  # after a "Done." that rich shows in bold green
-    if later:
-        lines.append(f"Still open: {', '.join(p.step.prompt for p in later)}")
+    if to_dos:
+        lines.append("Still open:")
+        lines += [f"  - {open_line(item)}" for item in to_dos]
     if skipped:
-        lines.append(f"Skipped stages: {', '.join(s.stage.title + ' (' + (s.record.reason if s.record else '') + ')' for s in skipped)}")
-    actions = [item for s in plan.stages for p in s.steps if p.step.action_items and isinstance(plan.context.get(p.step.id), list) for item in plan.context[p.step.id]]
+        lines.append("Skipped stages:")
+        lines += [f"  - {skipped_line(s)}" for s in skipped]
     if actions:
         lines.append(f"{len(actions)} prevention action{'s' if len(actions) != 1 else ''} recorded; `mea-culpa actions` reminds you of them.")
     if saved:

@@ -172,6 +172,34 @@ def parse_datetime(value: Any, now: dt.datetime | None = None) -> dt.datetime:
     return parsed.replace(second=0, microsecond=0)
 
 
+def moment_in(note: str, noted_at: str | None = None) -> str | None:
+    """The date or time a note starts with, read as on the day it was written: "today
+    15:00, after the standup" noted on 14 March is 2026-03-14T15:00; "friday" is
+    2026-03-20. None when the note does not start with one. `noted_at` is a UTC
+    timestamp; without it, now."""
+    base = dt.datetime.now()
+    if noted_at:
+        try:
+            base = dt.datetime.fromisoformat(noted_at.replace("Z", "+00:00")).astimezone().replace(tzinfo=None)
+        except ValueError:
+            pass
+    words = note.split()
+    for count in range(min(len(words), 4), 0, -1):
+        phrase = " ".join(words[:count]).rstrip(",;:.!")
+        if not phrase or phrase.lower() == "now":
+            continue
+        try:
+            return parse_date(phrase, base.date()).isoformat()
+        except AnswerProblem:
+            pass
+        if _TIME.search(phrase):
+            try:
+                return parse_datetime(phrase, base).isoformat(timespec="minutes")
+            except AnswerProblem:
+                pass
+    return None
+
+
 def _field(field: Field, value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         if field.required:

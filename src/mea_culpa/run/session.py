@@ -367,3 +367,67 @@ def default_for(step: Step, plan_: Plan) -> Any:
         rendered = expressions.render_string(default, plan_.context, what=f"step {step.id}: default").strip()
         return rendered or None
     return default
+
+
+# --- what a session leaves open -------------------------------------------------------
+
+
+@frozen
+class OpenItem:
+    """Something a session leaves to do: a to-do put off (later), blocked, or not marked
+    yet while the session is in progress (pending), or an action item not yet done (open).
+    What the run's summary calls "Still open", the export lists, and the journal reminds of."""
+
+    kind: str  # "to-do" (an action step) | "action" (an item of an action-items list)
+    step_id: str
+    stage: str
+    what: str  # the to-do's prompt, or the action item's `what`
+    state: str  # later | blocked | pending | open
+    note: str = ""  # why it is blocked, or the note left with "later"
+    due: str | None = None  # an action item's due date; for a to-do, the date or time its note starts with
+    since: str | None = None  # when the to-do was put off or blocked (UTC)
+    owner: str | None = None
+
+
+def open_items(
+    playbook: Playbook, session: Session, *, status: Mapping[tuple[str, str], str] | None = None
+) -> tuple[OpenItem, ...]:
+    """Everything the session leaves open, in playbook order: each applicable to-do marked
+    later or blocked (with its note, and the date or time the note gives, such as "today
+    15:00"), each required to-do not marked yet (outside skipped stages), and each action
+    item. `status` maps (step id, what) to the journal's status (open, done, dropped) for
+    items closed outside the run; anything it does not name is open."""
+    from mea_culpa.playbook.answers import moment_in
+
+    status = status or {}
+    out: list[OpenItem] = []
+    for planned_stage in plan(playbook, session).stages:
+        if not planned_stage.applicable:
+            continue
+        skipped = planned_stage.state == "skipped"
+        for planned in planned_stage.steps:
+            step, record = planned.step, planned.record
+            if not planned.applicable:
+                continue
+            if step.type == "action":
+                state = planned.state
+                if state not in ("later", "blocked") and not (state == "pending" and step.required and not skipped):
+                    continue
+                if status.get((step.id, step.prompt), "open") != "open":
+                    continue
+                note = record.reason if record else ""
+                since = record.at if record else None
+                out.append(OpenItem("to-do", step.id, step.stage, step.prompt, state, note,
+                                    moment_in(note, since) if note else None, since))
+            elif step.type == "list" and step.action_items and record is not None and isinstance(record.value, list):
+                for item in record.value:
+                    if not isinstance(item, Mapping):
+                        continue
+                    what = str(item.get("what") or "")
+                    if status.get((step.id, what), "open") != "open":
+                        continue
+                    due = item.get("due")
+                    owner = item.get("owner")
+                    out.append(OpenItem("action", step.id, step.stage, what, "open",
+                                        due=str(due) if due else None, owner=str(owner) if owner else None))
+    return tuple(out)
