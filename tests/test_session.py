@@ -108,3 +108,132 @@ def test_the_run_summary_lists_each_open_to_do_with_its_note(cli, tmp_path):
         f"  - {general.step('apology_sent').prompt} — later: call Grace first",
         f"  - {general.step('fix_status').prompt} — blocked: the locksmith comes on Monday",
     ]
+
+
+# --- drafting is not sending -----------------------------------------------------------------
+
+
+def drafted(session: sm.Session, message_id: str, at: str, *, phase: str | None = None, text: str = "Hello\n") -> sm.Session:
+    session, _ = sm.add_draft(session, sm.Draft(message_id=message_id, tone="warm", text=text, created_at=at, phase=phase))
+    return session
+
+
+def states(session: sm.Session) -> dict[str, str]:
+    return {f.message_id: f.state for f in sm.follow_ups(session)}
+
+
+def test_drafting_the_follow_up_leaves_it_open_until_it_is_marked_sent():
+    general = book("general")
+    session = answered(general, {"follow_up_sent": {"state": "later"}})
+    session = drafted(session, "customer-apology", "2026-03-14T11:00:00Z")
+    assert states(session) == {"follow-up": "open"}
+    session = drafted(session, "follow-up", "2026-03-15T09:00:00Z")
+    session = drafted(session, "follow-up", "2026-03-15T09:05:00Z")
+    assert states(session) == {"follow-up": "open"}
+    session, change = sm.mark_sent(session, session.drafts[-1], now="2026-03-15T09:30:00Z")
+    assert change.kind == "session" and change.event is not None and change.event.kind == "draft-sent"
+    assert states(session) == {"follow-up": "done"}
+
+
+def test_the_follow_up_is_done_when_the_to_do_that_says_it_was_sent_is_done():
+    general = book("general")
+    session = drafted(answered(general, {"follow_up_sent": {"state": "done"}}), "customer-apology", "2026-03-14T11:00:00Z")
+    assert states(session) == {"follow-up": "done"}
+
+
+@pytest.mark.parametrize("message_id, phase", [
+    ("follow-up", None), ("status-update", "investigating"), ("status-update", "resolved"),
+    ("customer-apology", None), ("internal-note", None),
+])
+def test_no_draft_ever_settles_a_follow_up(message_id: str, phase: str | None):
+    """Whatever is drafted, a follow-up that was open stays open: only sending settles it."""
+    outage = book("service-outage")
+    session = answered(outage, {"follow_up_sent": {"state": "later"}, "resolved_notice": {"state": "later"}})
+    session = drafted(session, "status-update", "2026-03-14T11:00:00Z", phase="investigating")
+    before = states(session)
+    assert before == {"status-update": "open", "follow-up": "open"}
+    after = states(drafted(session, message_id, "2026-03-14T12:00:00Z", phase=phase))
+    assert after == before
+
+
+def test_the_next_status_update_falls_due_from_the_last_one():
+    outage = book("service-outage")
+    session = answered(outage, {"resolved_notice": {"state": "later"}, "next_update_minutes": 15})
+    session = drafted(session, "status-update", "2026-03-14T11:00:00Z", phase="identified")
+    [update] = [f for f in sm.follow_ups(session) if f.message_id == "status-update"]
+    assert (update.what, update.due) == ("Post the next status update (last: identified)", "2026-03-14T11:15:00Z")
+    session, _ = sm.mark_sent(session, session.drafts[-1], now="2026-03-14T11:10:00Z")
+    [update] = [f for f in sm.follow_ups(session) if f.message_id == "status-update"]
+    assert update.due == "2026-03-14T11:25:00Z"  # from when it went out
+    session = drafted(session, "status-update", "2026-03-14T12:00:00Z", phase="resolved")
+    assert [(f.what, f.state) for f in sm.follow_ups(session) if f.message_id == "status-update"] == [
+        ("Post the resolved update", "open")]
+    session, _ = sm.mark_sent(session, session.drafts[-1], now="2026-03-14T12:01:00Z")
+    assert states(session)["status-update"] == "done"
+
+
+# --- which drafts an export shows ---------------------------------------------------------------
+
+
+def test_drafts_to_show_are_the_latest_of_each_message_and_phase_and_the_one_sent():
+    general = book("general")
+    session = answered(general, {})
+    for minute in range(4):
+        session = drafted(session, "customer-apology", f"2026-03-14T11:0{minute}:00Z", text=f"Apology {minute}\n")
+    session, _ = sm.mark_sent(session, session.drafts[1], now="2026-03-14T11:30:00Z")
+    session = drafted(session, "status-update", "2026-03-14T12:00:00Z", phase="investigating")
+    session = drafted(session, "status-update", "2026-03-14T12:30:00Z", phase="identified")
+    shown = sm.drafts_to_show(session)
+    assert [(s.draft.text.strip(), s.latest, s.sent_at) for s in shown if s.draft.message_id == "customer-apology"] == [
+        ("Apology 1", False, "2026-03-14T11:30:00Z"), ("Apology 3", True, None)]
+    assert [s.draft.phase for s in shown if s.draft.message_id == "status-update"] == ["investigating", "identified"]
+    assert len(sm.drafts_to_show(session, every=True)) == len(session.drafts) == 6
+
+
+# --- at the command line ---------------------------------------------------------------------
+
+
+def journal_follow_ups(session_id: str) -> dict[str, str]:
+    from mea_culpa.journal import open_journal
+
+    with open_journal() as journal:
+        rows = journal.actions(session=session_id, include_closed=True)
+    return {r.step_id: r.status for r in rows if r.kind == "follow-up"}
+
+
+def general_run(cli, tmp_path: Path) -> str:
+    answers = write_answers(tmp_path, "general", {"follow_up_sent": {"state": "later"}})
+    code, out, err = cli("start", "general", "--answers", str(answers), "--no-input")
+    assert code == 0, err
+    session_id = out.strip()
+    assert cli("draft", session_id, "-m", "customer-apology")[0] == 0
+    return session_id
+
+
+def test_mark_sent_records_the_latest_draft_of_a_message(cli, tmp_path):
+    from mea_culpa.journal import open_journal
+
+    session_id = general_run(cli, tmp_path)
+    code, _, err = cli("draft", session_id, "-m", "follow-up", "--mark-sent")
+    assert code == 2 and f"session {session_id} has no follow-up draft to mark sent" in err
+    assert f"draft it first: mea-culpa draft {session_id} --message follow-up" in err
+    assert cli("draft", session_id, "-m", "follow-up")[0] == 0
+    code, out, err = cli("draft", session_id, "-m", "follow-up", "--mark-sent")
+    assert (code, out) == (0, "") and err.startswith("marked sent: follow-up (drafted ")
+    with open_journal() as journal:
+        session = journal.load(session_id)
+    assert list(sm.sent_at(session)) == [len(session.drafts) - 1]
+    assert sm.follow_ups(session)[-1].state == "done"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "journal.py's _sync_follow_ups (journal/upkeep.py on the journal branch) still closes the follow-up when a "
+    "follow-up is drafted; it should take the states from run.session.follow_ups, which only sending settles. "
+    "Remove this mark when the journal does."))
+def test_drafting_the_follow_up_never_marks_the_reminder_done(cli, tmp_path):
+    session_id = general_run(cli, tmp_path)
+    assert journal_follow_ups(session_id) == {"follow-up": "open"}
+    assert cli("draft", session_id, "-m", "follow-up")[0] == 0
+    assert journal_follow_ups(session_id) == {"follow-up": "open"}
+    assert cli("draft", session_id, "-m", "follow-up", "--mark-sent")[0] == 0
+    assert journal_follow_ups(session_id) == {"follow-up": "done"}

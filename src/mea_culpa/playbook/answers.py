@@ -107,6 +107,16 @@ def _number(value: Any) -> int | float:
     return number
 
 
+def number_of(value: Any) -> float | None:
+    """The number in a stored number answer: a plain number, or the number of one kept
+    with the text as typed ({"number": 300, "typed": "£300"}); None for anything else."""
+    if isinstance(value, dict):
+        value = value.get("number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 _RELATIVE_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
 _IN_DAYS = re.compile(r"(?:in\s+)?\+?(\d{1,4})\s*(d|days?|w|weeks?)(?:\s+from\s+now)?", re.I)
 

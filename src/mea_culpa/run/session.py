@@ -241,6 +241,53 @@ def add_draft(session: Session, draft: Draft) -> tuple[Session, Change]:
     return _with_event(session, event, drafts=session.drafts + (draft,)), Change("draft", draft.message_id, event)
 
 
+def mark_sent(session: Session, draft: Draft, *, now: str) -> tuple[Session, Change]:
+    """Record that the person sent this draft. Drafting is not sending: only this (or a
+    to-do such as `follow_up_sent` marked done) settles the follow-up a message owes.
+    Kept as an event, so that every journal stores it as it is."""
+    event = Event(now, "draft-sent", detail=f"{draft.message_id} {draft.created_at}")
+    return _with_event(session, event), Change("session", None, event)
+
+
+def sent_at(session: Session) -> dict[int, str]:
+    """When each draft that was marked sent was sent: index in `session.drafts` -> UTC time."""
+    out: dict[int, str] = {}
+    for event in session.events:
+        if event.kind != "draft-sent":
+            continue
+        message_id, _, created = event.detail.partition(" ")
+        matching = [i for i, d in enumerate(session.drafts) if d.message_id == message_id and d.created_at == created]
+        if matching:
+            out.setdefault(matching[-1], event.at)  # two drafts in one second: the later, edited one
+    return out
+
+
+@frozen
+class ShownDraft:
+    """A draft as an export shows it: whether it is the latest of its message (and phase),
+    and when it was marked sent."""
+
+    draft: Draft
+    latest: bool
+    sent_at: str | None = None
+
+
+def drafts_to_show(session: Session, *, every: bool = False) -> tuple[ShownDraft, ...]:
+    """The latest draft of each message (per phase, for status updates) and any draft
+    marked sent, oldest first; with `every`, every draft kept. Re-drafting the same
+    message leaves the earlier runs in the record, not in the way."""
+    sent = sent_at(session)
+    last: dict[tuple[str, str | None], int] = {}
+    for index, draft in enumerate(session.drafts):
+        last[(draft.message_id, draft.phase)] = index
+    latest = set(last.values())
+    return tuple(
+        ShownDraft(draft, index in latest, sent.get(index))
+        for index, draft in enumerate(session.drafts)
+        if every or index in latest or index in sent
+    )
+
+
 # --- what applies, given the answers so far -----------------------------------------
 
 
@@ -431,3 +478,83 @@ def open_items(
                     out.append(OpenItem("action", step.id, step.stage, what, "open",
                                         due=str(due) if due else None, owner=str(owner) if owner else None))
     return tuple(out)
+
+
+# --- the follow-ups that messages owe ----------------------------------------------------
+
+STATUS_UPDATE = "status-update"
+FOLLOW_UP = "follow-up"
+# Messages that tell the people affected something: after the fix they are owed a follow-up.
+TOLD_MESSAGES = ("customer-apology", "status-update", "personal-note", "social-post")
+NEXT_UPDATE_STEP = "next_update_minutes"
+RESOLVED_NOTICE_STEP = "resolved_notice"  # an action step: the resolved update was posted
+FOLLOW_UP_SENT_STEP = "follow_up_sent"  # an action step: the follow-up was sent
+DEFAULT_UPDATE_MINUTES = 30
+
+
+@frozen
+class FollowUp:
+    """A message the session's other messages make due: the next status update, or the
+    follow-up once the fix is done. Done only when the person says it went out (a draft
+    marked sent, or the to-do that says so marked done); never because it was drafted."""
+
+    message_id: str  # status-update | follow-up
+    what: str
+    due: str  # status update: a UTC time; follow-up: a local date
+    state: str  # open | done | dropped
+    reason: str = ""
+
+
+def follow_ups(session: Session) -> tuple[FollowUp, ...]:
+    """The follow-ups the session's messages imply, and whether each was sent."""
+    from mea_culpa.playbook.answers import number_of
+
+    def marked_done(step_id: str) -> bool:
+        record = session.steps.get(step_id)
+        return record is not None and record.state == "done"
+
+    abandoned = session.status == "abandoned"
+    sent = sent_at(session)
+    sent_drafts = [session.drafts[i] for i in sent]
+    out = []
+    updates = [(i, d) for i, d in enumerate(session.drafts) if d.message_id == STATUS_UPDATE]
+    if updates:
+        index, latest = updates[-1]
+        if any(d.message_id == STATUS_UPDATE and d.phase == "resolved" for d in sent_drafts):
+            state, reason = "done", "resolved update sent"
+        elif marked_done(RESOLVED_NOTICE_STEP):
+            state, reason = "done", "resolved notice posted"
+        elif abandoned:
+            state, reason = "dropped", "session abandoned"
+        else:
+            state, reason = "open", ""
+        if latest.phase == "resolved":
+            what, due = "Post the resolved update", latest.created_at
+        else:
+            record = session.steps.get(NEXT_UPDATE_STEP)
+            minutes = number_of(record.value) if record is not None and record.state == "answered" else None
+            start = _parse_utc(sent.get(index) or latest.created_at)
+            moment = start + dt.timedelta(minutes=minutes if minutes and minutes > 0 else DEFAULT_UPDATE_MINUTES)
+            what, due = f"Post the next status update (last: {latest.phase or 'no phase'})", moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append(FollowUp(STATUS_UPDATE, what, due, state, reason))
+    fix = session.stages.get("fix")
+    told = any(d.message_id in TOLD_MESSAGES for d in session.drafts)
+    if fix is not None and fix.state == "completed" and fix.completed_at and told:
+        if any(d.message_id == FOLLOW_UP for d in sent_drafts):
+            state, reason = "done", "follow-up sent"
+        elif marked_done(FOLLOW_UP_SENT_STEP):
+            state, reason = "done", "follow-up sent"
+        elif abandoned:
+            state, reason = "dropped", "session abandoned"
+        else:
+            state, reason = "open", ""
+        due = (_parse_utc(fix.completed_at).astimezone().date() + dt.timedelta(days=1)).isoformat()
+        out.append(FollowUp(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, state, reason))
+    return tuple(out)
+
+
+def _parse_utc(value: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return dt.datetime.now(dt.timezone.utc)
