@@ -144,10 +144,11 @@ def test_a_draft_with_backticks_keeps_its_fence_closed():
 def test_json_has_the_documented_shape():
     playbook, session = golden_session()
     data = json.loads(export.export_session(playbook, session, "json"))
-    assert data["schema_version"] == export.SCHEMA_VERSION == 1
+    assert data["schema_version"] == export.SCHEMA_VERSION == 2
     assert list(data) == [
         "schema_version", "id", "title", "playbook", "status", "severity", "tags", "created", "updated", "completed",
-        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "actions", "messages",
+        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "still_open", "actions", "messages",
+        "drafts_not_shown",
     ]
     assert data["playbook"] == {"id": "draft-fixture", "title": "Fixture for drafts and exports", "version": "1"}
     assert [s["stage"] for s in data["stages"]] == ["facts", "cause", "own", "apologize", "fix", "prevent", "move-on"]
@@ -163,6 +164,43 @@ def test_json_has_the_documented_shape():
     assert states["make_good"] == ("not-applicable", "")
     assert data["actions"][2] == {"step": "prevention_actions", "what": "Look at a second courier for holiday weekends", "owner": "Priya", "due": "2026-05-01", "effort": None, "commitment": False, "status": "open"}
     assert data["messages"][0]["score"] == 95 and data["messages"][0]["findings"][0]["category"] == "padding"
+    assert (data["messages"][0]["latest"], data["messages"][0]["sent"], data["drafts_not_shown"]) == (True, None, 0)
+    assert data["still_open"][0] == {
+        "kind": "to-do", "step": "share_lesson", "stage": "move-on", "what": "Share the lesson at the team meeting",
+        "state": "blocked", "note": "the next team meeting is on Monday", "due": None, "since": "2026-03-14T18:42:00Z",
+        "owner": None}
+    assert [(i["kind"], i["what"]) for i in data["still_open"][1:]] == [("action", a["what"]) for a in data["actions"]]
+
+
+def redrafted(session: sm.Session) -> sm.Session:
+    """Four runs of the same apology, an edited one abandoned in between, one marked sent."""
+    texts = ["Run 1\n", "Run 2\n", "Edited and abandoned\n", "Run 3\n", "Run 4\n"]
+    for minute, text in enumerate(texts):
+        draft = sm.Draft("customer-apology", "warm", text, f"2026-03-14T19:0{minute}:00Z", None, text.startswith("Edited"))
+        session, _ = sm.add_draft(session, draft)
+        if text == "Run 2\n":
+            session, _ = sm.mark_sent(session, draft, now="2026-03-14T19:10:00Z")
+    return session
+
+
+def test_messages_show_the_latest_draft_of_each_message_and_the_one_sent():
+    playbook, session = golden_session()
+    session = redrafted(session)
+    text = export.export_session(playbook, session, "md")
+    messages = text[text.index("## Messages"):]
+    assert messages.count("### Apology to the customer") == 2
+    assert "Run 4" in messages and "Run 2" in messages
+    assert "Run 1" not in messages and "Run 3" not in messages and "Edited and abandoned" not in messages
+    assert "sent 2026-03-14 19:10 UTC · an earlier draft" in messages
+    assert "*4 earlier drafts are not shown; export with --all-drafts to include every draft.*" in messages
+    every = export.export_session(playbook, session, "md", all_drafts=True)
+    assert every.count("### Apology to the customer") == 6 and "Edited and abandoned" in every
+    assert "not shown" not in every
+    data = export.session_data(playbook, session)
+    assert [(m["text"].strip(), m["latest"], m["sent"]) for m in data["messages"]] == [
+        ("Run 2", False, "2026-03-14T19:10:00Z"), ("Run 4", True, None)]
+    assert data["drafts_not_shown"] == 4
+    assert "4 earlier drafts are not shown" in export.export_session(playbook, session, "html")
 
 
 def test_action_status_comes_from_the_journal_when_given():

@@ -28,6 +28,9 @@ def export(
     include_sensitive: bool = typer.Option(
         False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
     ),
+    all_drafts: bool = typer.Option(
+        False, "--all-drafts", help="Every draft kept, not only the latest of each message and the ones sent."
+    ),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -59,7 +62,8 @@ def export(
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
     if changed:
         typer.echo(f"note: playbook {playbook.id!r} changed since this session started; exporting with the current version", err=True)
-    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status)
+    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status,
+                                    all_drafts=all_drafts)
     if output is not None:
         from mea_culpa.files import write_atomic
 

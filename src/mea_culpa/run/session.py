@@ -298,12 +298,15 @@ class PlannedStep:
     step: Step
     applicable: bool
     record: StepRecord | None
+    stage_skipped: bool = False  # its stage was skipped: unanswered, it is skipped too, not pending
 
     @property
     def state(self) -> str:
         if not self.applicable:
             return "not-applicable"
-        return self.record.state if self.record else "pending"
+        if self.record:
+            return self.record.state
+        return "skipped" if self.stage_skipped else "pending"
 
 
 @frozen
@@ -377,15 +380,17 @@ def plan(playbook: Playbook, session: Session) -> Plan:
         if stage.when:
             stage_ok = _holds(stage.when, context, f"{where}stage {stage.kind}: when")
         planned_steps = []
+        stage_record = session.stages.get(stage.kind)
+        skipped = stage_record is not None and stage_record.state == "skipped"
         for step in stage.steps:
             ok = stage_ok
             if ok and step.when:
                 ok = _holds(step.when, context, f"{where}step {step.id}: when")
             record = session.steps.get(step.id)
-            planned_steps.append(PlannedStep(step, ok, record))
+            planned_steps.append(PlannedStep(step, ok, record, skipped))
             if ok:
                 context[step.id] = step_value(record)
-        stages.append(PlannedStage(stage, stage_ok, session.stages.get(stage.kind), tuple(planned_steps)))
+        stages.append(PlannedStage(stage, stage_ok, stage_record, tuple(planned_steps)))
     return Plan(tuple(stages), _frozen(context))
 
 
@@ -451,14 +456,13 @@ def open_items(
     for planned_stage in plan(playbook, session).stages:
         if not planned_stage.applicable:
             continue
-        skipped = planned_stage.state == "skipped"
         for planned in planned_stage.steps:
             step, record = planned.step, planned.record
             if not planned.applicable:
                 continue
             if step.type == "action":
                 state = planned.state
-                if state not in ("later", "blocked") and not (state == "pending" and step.required and not skipped):
+                if state not in ("later", "blocked") and not (state == "pending" and step.required):
                     continue
                 if status.get((step.id, step.prompt), "open") != "open":
                     continue
