@@ -564,16 +564,100 @@ def test_stage_review_edit_never_mind_returns_to_the_review(book: Playbook):
     assert result == Review("continue")
 
 
-def test_stage_review_skip_requires_a_reason(book: Playbook):
-    result, screen = review(book, answered(book, **FACTS), DOWN * 2 + ENTER + ENTER, Until("A reason is needed"),
-                            "Done by phone" + ENTER)
-    assert result == Review("skip", reason="Done by phone")
-    assert "A reason is needed" in screen
+def test_stage_review_offers_no_skip_once_the_stage_is_answered(book: Playbook):
+    _, screen = review(book, answered(book, **FACTS), ENTER)
+    assert "Skip" not in screen
 
 
 def test_stage_review_save_and_quit(book: Playbook):
-    result, _ = review(book, answered(book, **FACTS), DOWN * 3 + ENTER)
+    result, _ = review(book, answered(book, **FACTS), DOWN * 2 + ENTER)
     assert result == Review("quit")
+
+
+# --- Ctrl-S: skip the rest of a stage from any question -----------------------------------
+
+
+def run_until_interrupted(book: Playbook, *script: str | Callable[[], object]) -> tuple[sm.Session, str]:
+    """Run the mini playbook through the widgets on `script`, which ends in Ctrl-C."""
+    journal = memory_journal()
+    session, change = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    with typed(*script) as screen, pytest.raises(KeyboardInterrupt):
+        Runner(book, session, journal, QuestionaryAsker()).run()
+    return journal.load("s"), screen.text
+
+
+CTRL_S = "\x13"
+
+
+def test_ctrl_s_at_a_question_skips_the_rest_of_the_stage_and_keeps_its_answers(book: Playbook, capsys):
+    stored, screen = run_until_interrupted(
+        book,
+        DOWN + DOWN + ENTER,                              # severity: major
+        Until("What happened?"), CTRL_S,
+        Until("Everything you answered is already saved"), DOWN + ENTER,   # yes, skip it
+        Until("Why skip it?"), ENTER, Until("A reason is needed"),
+        "It is all in the ticket" + ENTER,
+        Until("What made it possible?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "skipped"
+    assert stored.stages["facts"].reason == "It is all in the ticket"
+    assert stored.steps["severity"].value == "major"
+    assert "what_happened" not in stored.steps
+    assert "Collect the facts: done" not in screen  # no review of a skipped stage
+    assert "Ctrl-S at any question skips the rest of this stage" in capsys.readouterr().err
+    states = {p.step.id: p.state for p in sm.plan(book, stored).stages[0].steps}
+    assert states == {"severity": "answered", "what_happened": "skipped", "affected_count": "skipped",
+                      "noticed_at": "skipped"}
+
+
+def test_ctrl_s_at_the_first_question_skips_the_whole_stage(book: Playbook):
+    stored, _ = run_until_interrupted(
+        book, Until("How bad?"), CTRL_S, Until("already saved"), DOWN + ENTER,
+        Until("Why skip it?"), "Not for this one" + ENTER, Until("What made it possible?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "skipped" and not stored.steps
+
+
+def test_ctrl_s_then_no_goes_back_to_the_same_question(book: Playbook):
+    stored, screen = run_until_interrupted(
+        book, DOWN + DOWN + ENTER, Until("What happened?"), "half" + CTRL_S, Until("already saved"), ENTER,
+        Until("What happened?"), "The export ran twice." + ESC_ENTER, Until("How many people?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "entered"
+    assert stored.steps["what_happened"].value == "The export ran twice."
+
+
+def test_ctrl_c_inside_a_list_item_keeps_its_answered_fields_and_resume_goes_on_from_them(book: Playbook):
+    journal = memory_journal()
+    values = {"severity": "minor", "what_happened": "Twice.", "affected_count": 3, "noticed_at": "2026-11-20 09:30",
+              "contributing_factors": "No check.", "responsibility": "Mine.", "channels": ["email"],
+              "apology_sent": {"state": "done"}, "fixed": True}
+    session, change = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    for stage in book.stages[:5]:
+        session, change = sm.enter_stage(session, stage.kind, now="2026-11-22T10:00:00Z")
+        journal.apply(session, change)
+        for one in stage.steps:
+            if one.id in values:
+                session, change = sm.set_answer(session, one, answers_mod.coerce(one, values[one.id]), now="2026-11-22T10:01:00Z")
+                journal.apply(session, change)
+        session, change = sm.complete_stage(session, stage.kind, now="2026-11-22T10:02:00Z")
+        journal.apply(session, change)
+    with typed(item_keys("First", "Ana", "2026-12-01") + DOWN + ENTER + "Second" + ENTER + "Bo" + ENTER,
+               Until("When?"), CTRL_C), pytest.raises(KeyboardInterrupt):
+        Runner(book, session, journal, QuestionaryAsker()).run()
+    stored = journal.load("s")
+    assert "prevention_actions" not in stored.steps  # not answered until the list is done
+    assert sm.partial_answer(stored, "prevention_actions") == {
+        "items": [{"what": "First", "owner": "Ana", "due": "2026-12-01"}], "item": {"what": "Second", "owner": "Bo"}}
+
+    with typed(Until("going on from what: Second, owner: Bo"), "2026-12-02" + ENTER, Until("2 items"), ENTER, Until("What next?"), ENTER,
+               Until("The lesson"), CTRL_C) as screen, pytest.raises(KeyboardInterrupt):
+        Runner(book, stored, journal, QuestionaryAsker()).run()
+    assert "Who?" not in screen.text.split("going on from")[1]  # only the field still missing is asked
+    assert journal.load("s").steps["prevention_actions"].value == [
+        {"what": "First", "owner": "Ana", "due": "2026-12-01"}, {"what": "Second", "owner": "Bo", "due": "2026-12-02"}]
 
 
 def test_final_review_shows_the_answers_then_finishes(book: Playbook, capsys: pytest.CaptureFixture[str]):

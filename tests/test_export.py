@@ -316,3 +316,70 @@ def test_the_format_follows_the_file_name(name, fmt):
 def test_aliases_are_accepted():
     assert export.normalise_format("Markdown") == "md"
     assert export.normalise_format("yml") == "yaml"
+
+
+# --- skipped stages -------------------------------------------------------------------------
+
+
+def skipped_part_way(playbook_id: str, skips: dict[str, str]) -> tuple[Playbook, sm.Session]:
+    """A built-in run from its example answers, with each stage of `skips` skipped at the
+    first step it still had to ask (keeping the answers before it)."""
+    from mea_culpa.journal import memory_journal
+    from mea_culpa.run.asking import ScriptedAsker, skip_stage
+    from mea_culpa.run.runner import Runner
+
+    playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
+    values = answers_mod.check_all(playbook, answers_mod.load_file(REPO / "tests" / "data" / "answers" / f"{playbook_id}.yaml"), source="example")
+    for kind, reason in skips.items():
+        stage = next(s for s in playbook.stages if s.kind == kind)
+        last = [s.id for s in stage.steps if s.type == "action"][-1]
+        values[last] = skip_stage(reason)
+    journal = memory_journal()
+    session, change = sm.new_session(playbook, session_id="2026-11-22-skips", title="skips", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    return playbook, Runner(playbook, session, journal, ScriptedAsker(values)).run()
+
+
+def test_a_skipped_stage_shows_the_same_in_every_format():
+    playbook, session = skipped_part_way("general", {"apologize": "we told Grace in person at the door"})
+    data = export.session_data(playbook, session)
+    apologize = next(s for s in data["stages"] if s["stage"] == "apologize")
+    assert (apologize["state"], apologize["reason"]) == ("skipped", "we told Grace in person at the door")
+    states = {s["id"]: s["state"] for s in apologize["steps"] if s["state"] != "not-applicable"}
+    assert states["apology_sent"] == "skipped" and "answered" in states.values()
+    md = export.export_session(playbook, session, "md")
+    section = md[md.index("Apologize"):md.index("## 5.")]
+    assert "*Skipped: we told Grace in person at the door · 4 of 5 answered before skipping ·" in section
+    assert "~~Send the apology on each of those channels~~ — skipped" in section
+    assert "Skipped: we told Grace in person at the door" in export.export_session(playbook, session, "html")
+    assert "apology_sent" not in [i["step"] for i in data["still_open"]]
+
+
+def test_skipped_stages_replay_from_the_yaml_export(cli, tmp_path):
+    from mea_culpa.journal import open_journal
+
+    playbook, session = skipped_part_way("general", {"apologize": "we told Grace in person at the door",
+                                                      "move-on": "we close this at Friday's meeting"})
+    with open_journal() as journal:
+        journal.save(session)
+    code, text, err = cli("export", session.id, "-f", "yaml", "--include-sensitive")
+    assert code == 0, err
+    assert "skipped_stages:\n  apologize: we told Grace in person at the door\n  move-on: we close this at Friday's meeting\n" in text
+    path = tmp_path / "replay.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = cli("start", "general", "--answers", str(path), "--no-input", "--title", "replayed")
+    assert code == 0, err
+    with open_journal() as journal:
+        replayed = journal.load(out.strip())
+    stages = lambda s: {k: (r.state, r.reason) for k, r in s.stages.items()}  # noqa: E731
+    assert stages(replayed) == stages(session)
+    assert {k: sm.step_value(r) for k, r in replayed.steps.items()} == {k: sm.step_value(r) for k, r in session.steps.items()}
+
+
+def test_an_answers_file_naming_a_stage_the_playbook_lacks_is_refused(cli, tmp_path):
+    path = tmp_path / "answers.yaml"
+    path.write_text("playbook: general\nskipped_stages:\n  apologise: no\n  fix: ''\nanswers: {}\n", encoding="utf-8")
+    code, _, err = cli("start", "general", "--answers", str(path), "--no-input")
+    assert code == 2
+    assert f"{path}: skipped_stages.apologise: playbook 'general' has no such stage (did you mean 'apologize'?)" in err
+    assert "skipped_stages.fix: the reason it was skipped: an answer is needed" in err

@@ -248,7 +248,7 @@ def test_going_back_at_a_stage_review_changes_an_earlier_answer(start: Start):
     continue_(term)
     term.answer("What made it possible?", "No sent-check." + ESC_ENTER)
     term.wait(r"What next\?" + SELECT_HINT)
-    term.child.send(DOWN * 3 + ENTER)  # save and quit
+    term.child.send(DOWN * 2 + ENTER)  # save and quit
     session_id = term.wait(RESUME_HINT).split()[-1]
     assert term.exit_code() == 0
     session = stored(session_id)

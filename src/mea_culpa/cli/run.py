@@ -51,19 +51,24 @@ def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, A
     return out
 
 
-def prefilled_answers(book: Playbook, answers_file: Path | None, assignments: Sequence[str]) -> dict[str, tuple[Any, str]]:
-    """Answers from the file and the command line, checked like typed ones. The command
-    line wins over the file. Raises AnswersError naming every id that does not fit."""
+def prefilled_answers(
+    book: Playbook, answers_file: Path | None, assignments: Sequence[str]
+) -> tuple[dict[str, tuple[Any, str]], dict[str, str]]:
+    """Answers from the file and the command line, checked like typed ones (the command
+    line wins over the file), and the stages the file skips, with their reasons. Raises
+    AnswersError naming every id that does not fit."""
     out: dict[str, tuple[Any, str]] = {}
+    skips: dict[str, str] = {}
     if answers_file is not None:
-        raw = answers_mod.load_file(answers_file)
+        raw, raw_skips = answers_mod.read_file(answers_file)
         for key, value in answers_mod.check_all(book, raw, source=str(answers_file)).items():
             out[key] = (value, "file")
+        skips = answers_mod.check_skips(book, raw_skips, source=str(answers_file))
     if assignments:
         raw = parse_assignments(book, assignments)
         for key, value in answers_mod.check_all(book, raw, source="--set").items():
             out[key] = (value, "command-line")
-    return out
+    return out, skips
 
 
 @contextmanager
@@ -103,10 +108,12 @@ def _say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
+def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
+         prefilled: tuple[dict[str, tuple[Any, str]], dict[str, str]], *, saved: bool) -> sm.Session:
     from mea_culpa.run.runner import Runner, SaveAndQuit
 
-    runner = Runner(book, session, journal, asker, prefilled=prefilled)
+    answers, skips = prefilled
+    runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
         with _stop_signals_as_interrupt():

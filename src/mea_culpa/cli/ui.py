@@ -107,7 +107,7 @@ def intro(playbook: Playbook) -> None:
     c.print("[dim]Every answer is saved as you go. Ctrl-C stops safely; `mea-culpa resume` continues.[/dim]")
 
 
-def stage_header(planned: PlannedStage, position: int, total: int) -> None:
+def stage_header(planned: PlannedStage, position: int, total: int, *, hint: str = "") -> None:
     from rich.rule import Rule
 
     c = console()
@@ -115,6 +115,8 @@ def stage_header(planned: PlannedStage, position: int, total: int) -> None:
     c.print(Rule(f"[bold]\\[{position}/{total}] {escape(planned.stage.title)}[/bold]", style="cyan", align="left"))
     if planned.stage.guidance:
         c.print(_markdown(planned.stage.guidance))
+    if hint:
+        c.print(f"[dim]{escape(hint)}[/dim]")
     c.print()
 
 

@@ -668,7 +668,11 @@ def to_yaml(playbook: Playbook, session: Session, *, include_sensitive: bool = F
         )
     elif include_sensitive and any(s.sensitive for s in playbook.steps):
         header.append("# sensitive answers are included: keep this file private")
-    document = {"playbook": playbook.id, "session": session.id, "answers": answers}
+    document: dict[str, Any] = {"playbook": playbook.id, "session": session.id}
+    skipped = {s.stage.kind: s.record.reason for s in plan(playbook, session).stages if s.state == "skipped" and s.record}
+    if skipped:
+        document["skipped_stages"] = skipped  # replayed: each is skipped when reached, with its reason
+    document["answers"] = answers
     body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
     return "\n".join(header) + "\n" + body
 

@@ -387,6 +387,16 @@ def check_all(playbook: Playbook, values: dict[str, Any], *, source: str) -> dic
 def load_file(path: Path) -> dict[str, Any]:
     """An answers file (YAML or JSON): a mapping of step id to value. Values are not yet
     checked against a playbook (see `check_all`)."""
+    return read_file(path)[0]
+
+
+SKIPPED_STAGES = "skipped_stages"  # the key of an exported answers file that names the stages skipped
+
+
+def read_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An answers file: its answers (step id -> value), and the stages it skips (stage ->
+    reason), which only the exported form (`playbook:`, `answers:`) can name. Neither is
+    checked against a playbook yet (see `check_all`, `check_skips`)."""
     from mea_culpa import yamlfile
 
     where = str(path)
@@ -409,12 +419,40 @@ def load_file(path: Path) -> dict[str, Any]:
         line = f":{d.line}:{d.column}" if d.line else ""
         raise AnswersError([f"{d.key + ': ' if d.key else ''}{d.message}"], source=f"{where}{line}") from None
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise AnswersError(["expected a mapping of step id to answer"], source=where)
+    skips: Any = {}
     if isinstance(data.get("answers"), dict) and "playbook" in data:
-        data = data["answers"]  # an exported session (`export --format yaml`) replays as it is
-    return {str(k): _plain(v) for k, v in data.items()}
+        # an exported session (`export --format yaml`) replays as it is
+        skips = data.get(SKIPPED_STAGES) or {}
+        if not isinstance(skips, dict):
+            raise AnswersError([f"{SKIPPED_STAGES}: expected a mapping of stage to the reason it was skipped"], source=where)
+        data = data["answers"]
+    return {str(k): _plain(v) for k, v in data.items()}, {str(k): v for k, v in skips.items()}
+
+
+def check_skips(playbook: Playbook, skips: dict[str, Any], *, source: str) -> dict[str, str]:
+    """The stages an answers file skips, each with its reason; AnswersError names every
+    stage the playbook does not have and every missing reason."""
+    import difflib
+
+    kinds = [stage.kind for stage in playbook.stages]
+    problems, out = [], {}
+    for kind, reason in skips.items():
+        where = f"{SKIPPED_STAGES}.{_id(kind)}"
+        if kind not in kinds:
+            close = difflib.get_close_matches(kind[:100], kinds, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; its stages are {', '.join(kinds)}"
+            problems.append(f"{where}: playbook {playbook.id!r} has no such stage{hint}")
+            continue
+        try:
+            out[kind] = _text(reason, required=True)
+        except AnswerProblem as exc:
+            problems.append(f"{where}: the reason it was skipped: {exc}")
+    if problems:
+        raise AnswersError(problems, source=source)
+    return out
 
 
 def _id(step_id: Any) -> str:

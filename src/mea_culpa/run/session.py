@@ -193,6 +193,35 @@ def set_answer(session: Session, step: Step, value: Any, *, now: str, source: st
     return _with_event(session, event, steps=_frozen(steps), **extra), Change("step", step.id, event)
 
 
+def keep_partial(session: Session, step: Step, partial: Mapping[str, Any], *, now: str) -> tuple[Session, Change]:
+    """Keep a list answer while it is being given, field by field ({"items": [...],
+    "item": {field: value}}), so that an interrupted item keeps what was typed. Kept as
+    an event: the step itself stays unanswered until the list is done."""
+    import json
+
+    event = Event(now, "answer-partial", step.stage, step.id, json.dumps(dict(partial), ensure_ascii=False))
+    return _with_event(session, event), Change("session", None, event)
+
+
+def partial_answer(session: Session, step_id: str) -> dict[str, Any] | None:
+    """The list answer kept field by field since the step was last answered or cleared
+    ({"items": [...], "item": {...}}), or None."""
+    import json
+
+    for event in reversed(session.events):
+        if event.step != step_id:
+            continue
+        if event.kind == "answer-partial":
+            try:
+                value = json.loads(event.detail)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+        if event.kind in ("answer", "answer-changed", "answer-cleared"):
+            return None
+    return None
+
+
 def clear_answer(session: Session, step: Step, *, now: str) -> tuple[Session, Change]:
     """Forget a step's answer (the user chose to answer it again)."""
     steps = dict(session.steps)
