@@ -299,3 +299,63 @@ def test_draft_at_a_terminal_prints_the_draft_then_its_check(start: Start, isola
     sign_off = screen.rindex("Hannah")
     assert draft_starts < sign_off < score, screen
     assert screen.index("kept in session") > sign_off
+
+
+# --- skipping a stage, and a list item cut short ----------------------------------------------
+
+CTRL_S = "\x13"
+
+
+def test_ctrl_s_skips_the_rest_of_a_stage_and_the_summary_says_so(start: Start):
+    term = start("start", MINI, "--title", "skip facts")
+    term.wait("Ctrl-S at any question skips the rest of this stage")  # said before the first question
+    term.answer("How bad?", DOWN + DOWN + ENTER)
+    term.answer("What happened?", CTRL_S)
+    term.wait(question("Skip the rest of “Collect the facts”? Everything you answered is already saved."))
+    term.child.send(DOWN + ENTER)
+    term.answer("Why skip it?", "It is all in the ticket" + ENTER)
+    play(term, AFTER_FACTS)
+    assert finish(term) == 0
+    session = stored(only_session())
+    assert (session.stages["facts"].state, session.stages["facts"].reason) == ("skipped", "It is all in the ticket")
+    assert session.steps["severity"].value == "major" and "what_happened" not in session.steps
+    assert "Collect the facts: done" not in term.transcript
+    assert "Collect the facts — It is all in the ticket (1 of 4 answered before skipping)" in term.transcript
+
+
+def test_ctrl_s_pressed_to_save_changes_nothing(start: Start):
+    """Ctrl-S is many people's "save": its menu starts on going back, and says all is saved."""
+    term = start("start", MINI, "--title", "habit")
+    term.answer("How bad?", CTRL_S)
+    term.wait("Everything you answered is already saved")
+    term.child.send(ENTER)
+    term.answer("How bad?", DOWN + ENTER)
+    term.answer("What happened?", CTRL_C)
+    session_id = term.wait(RESUME_HINT).split()[-1]
+    assert term.exit_code() == 130
+    session = stored(session_id)
+    assert session.steps["severity"].value == "minor"
+    assert session.stages["facts"].state == "entered"
+
+
+def test_ctrl_c_inside_a_list_item_keeps_its_fields_and_resume_asks_only_the_rest(start: Start):
+    term = start("start", MINI, "--title", "half an item")
+    play(term, FACTS + AFTER_FACTS[:5])  # up to the prevention list
+    term.answer("What?", "Add a sent-check" + ENTER)
+    term.answer("Who?", "Ana" + ENTER)
+    term.answer("When?", CTRL_C)
+    term.wait("Everything you answered is saved")
+    session_id = term.wait(RESUME_HINT).split()[-1]
+    assert term.exit_code() == 130
+
+    again = start("resume", session_id)
+    again.wait("item 1, going on from what: Add a sent-check, owner: Ana")
+    again.answer("When?", "2026-12-01" + ENTER)
+    again.answer("Actions: 1 item. Anything else?", ENTER)
+    continue_(again)
+    again.answer("The lesson", "Money mail needs a duplicate check." + ENTER)
+    continue_(again)
+    assert finish(again) == 0
+    assert "? Who?" not in again.transcript
+    assert stored(session_id).steps["prevention_actions"].value == [
+        {"what": "Add a sent-check", "owner": "Ana", "due": "2026-12-01"}]

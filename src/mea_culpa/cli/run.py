@@ -94,6 +94,32 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _keys_reach_the_questions() -> Iterator[None]:
+    """Turn the terminal's flow control off for the run. Ctrl-S (skip the rest of a stage)
+    pressed in the moment between two questions would otherwise freeze the screen (XOFF)
+    until Ctrl-Q, which looks like a hang; the widgets turn it off only while they ask."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal: nothing to turn off
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    changed = list(saved)
+    changed[0] = saved[0] & ~(termios.IXON | termios.IXOFF)  # iflag
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, changed)
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):  # the terminal may be gone (SIGHUP)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 class _Unsaved:
     """The store of a run nobody answers (--no-input) or nothing keeps (--no-save):
     nothing typed can be lost, so its steps are not written one by one; a run that is kept
@@ -116,7 +142,7 @@ def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
     runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
-        with _stop_signals_as_interrupt():
+        with _stop_signals_as_interrupt(), _keys_reach_the_questions():
             return runner.run()
     except SaveAndQuit:
         _say(f"Saved. {resume_hint}")
