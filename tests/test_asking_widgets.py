@@ -161,7 +161,7 @@ def test_text_is_not_validated_while_typing():
         checked.append(raw)
         return checker(s)(raw)
 
-    with typed("yes", Until("days) yes"), "terday" + ENTER) as screen:
+    with typed("yes", Until("of month) yes"), "terday" + ENTER) as screen:
         raw = QuestionaryAsker().ask(s, None, check)
     assert raw == "yesterday"
     assert checked == ["yesterday"]

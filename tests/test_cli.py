@@ -107,7 +107,7 @@ def test_show_json_gives_the_playbook_as_data(cli):
     assert {k: step[k] for k in ("id", "type", "prompt", "required")} == {
         "id": "severity", "type": "choice", "prompt": "How bad?", "required": True,
     }
-    assert step["choices"] == [{"value": v, "label": v, "help": ""} for v in ("none", "minor", "major", "critical")]
+    assert step["choices"] == [{"value": v, "label": v, "help": "", "exclusive": False} for v in ("none", "minor", "major", "critical")]
     assert "validate" in step and "stage" not in step  # the format's own keys
     assert data["messages"] == []
 
@@ -233,9 +233,9 @@ def test_answers_that_do_not_fit_name_every_id_and_touch_nothing(cli, tmp_path):
     assert code == 2
     assert err.splitlines() == [
         f"{answers}: severity: 'huge' is not one of none, minor, major, critical",
-        f"{answers}: affected_count: 'many' is not a number",
+        f"{answers}: affected_count: 'many' is not a number; write it like 1200, 1,200, ~1200, about 40 or £300",
         f"{answers}: not_a_step: no step with this id in playbook 'mini' (did you mean 'noticed_at'?)",
-        f"{answers}: noticed_at: 'someday' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00",
+        f"{answers}: noticed_at: 'someday' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00, last friday 14:30",
     ]
     from mea_culpa.paths import journal_path
 

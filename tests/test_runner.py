@@ -185,9 +185,9 @@ def test_every_change_is_committed_before_the_next_question(book):
     seen_before_asking: dict[str, set[str]] = {}
 
     class Watching(ScriptedAsker):
-        def ask(self, step, default, check, current=None, keep=None):
+        def ask(self, step, default, check, current=None, keep=None, doubt=None):
             seen_before_asking[step.id] = set(journal.load(session.id).steps)
-            return super().ask(step, default, check, current, keep)
+            return super().ask(step, default, check, current, keep, doubt)
 
     Runner(book, session, journal, Watching(ANSWERS)).run()
     assert seen_before_asking["what_happened"] == {"severity"}

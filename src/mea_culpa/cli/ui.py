@@ -76,6 +76,8 @@ def describe_value(step: Step | None, value: Any, *, limit: int = 80) -> str:
         value = value.replace("T", " ")
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, dict) and "typed" in value:  # a number kept as typed: "£300"
+        value = str(value["typed"])
     if isinstance(value, dict) and "state" in value:
         reason = f" ({value['reason']})" if value.get("reason") else ""
         return f"{value['state']}{reason}"

@@ -290,6 +290,8 @@ def display(step: Step | None, value: Any) -> str:
         return REDACTED
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, Mapping) and "typed" in value:  # a number kept as typed: "£300"
+        return str(value["typed"])
     kind = step.type if step else ""
     if kind == "choice" and step is not None:
         return step.choice_label(value)
@@ -314,6 +316,8 @@ def _item_line(step: Step | None, item: Any) -> str:
         v = item.get(f.id)
         if v is None or v == "":
             continue
+        if isinstance(v, Mapping) and "typed" in v:
+            v = str(v["typed"])
         if isinstance(v, bool):
             parts.append(f"{f.id}: {'yes' if v else 'no'}")
         elif not parts:

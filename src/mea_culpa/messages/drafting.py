@@ -139,13 +139,11 @@ def _filled(value: Any) -> bool:
 
 
 def _answered(plan_: Plan) -> dict[str, Any]:
-    from mea_culpa.run.session import step_value
-
     out = {}
     for stage in plan_.stages:
         for planned in stage.steps:
             if planned.applicable and planned.record is not None:
-                value = step_value(planned.record)
+                value = plan_.context.get(planned.step.id)  # a number typed as "£300" prints so
                 if _filled(value):
                     out[planned.step.id] = value
     return out

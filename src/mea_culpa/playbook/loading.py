@@ -369,6 +369,13 @@ class _Semantics:
             self.problem(key, f"a {kind} step needs `choices`")
         if kind not in ("choice", "multi-choice") and "choices" in raw:
             self.problem(key + ("choices",), f"only choice and multi-choice steps have choices (this one is {kind})")
+        exclusive = [(c_index, c) for c_index, c in _mappings(raw.get("choices")) if c.get("exclusive") is True]
+        if kind != "multi-choice":
+            for c_index, _ in exclusive:
+                self.problem(key + ("choices", c_index, "exclusive"),
+                             f"`exclusive` is for the choices of a multi-choice step (this one is {kind}), where it cannot be ticked with another")
+        elif exclusive and len(exclusive) == len(raw.get("choices") or ()):
+            self.problem(key + ("choices",), "every choice is exclusive: make it a choice step instead")
         if kind == "list" and not raw.get("fields"):
             self.problem(key, "a list step needs `fields` (the columns of each item, e.g. what / owner / due)")
         if kind != "list":

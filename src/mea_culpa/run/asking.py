@@ -20,6 +20,7 @@ from mea_culpa.run.session import Plan, PlannedStage, Session
 
 Check = Callable[[Any], "str | None"]
 Keep = Callable[[dict[str, Any]], None]
+Doubt = Callable[[Any], "str | None"]
 
 ACTION_CHOICES = (
     ("done", "Done"),
@@ -51,7 +52,8 @@ class NoInputAsker:
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         return None
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         raise NeedsAnswer(step.id)
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
@@ -82,12 +84,14 @@ class ScriptedAsker:
         self.interrupt_before = interrupt_before
         self.asked: list[str] = []
         self.problems: list[tuple[str, str]] = []
+        self.doubts: list[tuple[str, str]] = []
         self.headers: list[tuple[str, int, int]] = []
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         self.headers.append((planned.stage.kind, position, total))
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         if step.id == self.interrupt_before:
             raise KeyboardInterrupt
         self.asked.append(step.id)
@@ -98,6 +102,9 @@ class ScriptedAsker:
                 raise SkipStage(str(raw))
             problem = check(raw)
             if problem is None:
+                line = doubt(raw) if doubt is not None else None
+                if line is not None:
+                    self.doubts.append((step.id, line))  # a script keeps what it gave
                 return raw
             self.problems.append((step.id, problem))
         raise NeedsAnswer(step.id)
@@ -343,10 +350,11 @@ class QuestionaryAsker:
                                                 instruction=instruction))
         return None if picked == _NOTHING else picked
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         if step.type == "list":
             return self._list(step, current, check, keep)
-        return self._skippable(lambda: self._ask(step, default, check, current))
+        return self._skippable(lambda: self._ask(step, default, check, current, doubt))
 
     def _skippable(self, question: Callable[[], Any]) -> Any:
         """Ask; after Ctrl-S, offer to skip the rest of the stage, and ask again if not."""
@@ -358,7 +366,7 @@ class QuestionaryAsker:
                 if reason is not None:
                     raise SkipStage(reason) from None
 
-    def _ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def _ask(self, step: Step, default: Any, check: Check, current: Any = None, doubt: Doubt | None = None) -> Any:
         start = _as_stored(step, current if current is not None else default)
         q = self.q
         message = step.prompt + ("" if step.required else " (optional)")
@@ -381,13 +389,15 @@ class QuestionaryAsker:
             return self._action(step, start)
         if kind == "long-text":
             return self._long_text(message, start, check)
-        hint = {"date": " (e.g. 2026-03-31, today, yesterday, in 3 days)",
+        hint = {"date": " (e.g. 2026-03-31, today, friday, in 2 weeks, end of month)",
                 "datetime": " (e.g. now, 14:30, yesterday 09:00, 2026-03-31 14:30)"}.get(kind, "")
-        text_default = "" if start is None else str(start)
+        text_default = "" if start is None else str(start.get("typed", "") if isinstance(start, dict) else start)
         if kind == "datetime":
             text_default = text_default.replace("T", " ")
-        answer = self._text(message + hint, default=text_default, check=check)
-        if kind in ("date", "datetime"):
+        while True:
+            answer = self._text(message + hint, default=text_default, check=check)
+            if kind not in ("date", "datetime"):
+                return answer
             from mea_culpa.playbook import answers as answers_mod
 
             try:
@@ -396,7 +406,15 @@ class QuestionaryAsker:
                 shown = None
             if shown:
                 self._note(f"→ {shown}")
-        return answer
+            line = doubt(answer) if doubt is not None else None
+            if line is None:
+                return answer
+            self._note(f"! {line}")
+            keep = self._select("Keep it, or change it?", [self.q.Choice("Change it", value="change"),
+                                                          self.q.Choice("Keep it", value="keep")])
+            if keep == "keep":
+                return answer
+            text_default = answer
 
     def _multi_choice(self, step: Step, message: str, start: Any, check: Check) -> list[str]:
         chosen = set(start or [])

@@ -54,11 +54,12 @@ class Asker(Protocol):
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None: ...
 
     def ask(self, step: Step, default: Any, check: Callable[[Any], str | None], current: Any = None,
-            keep: Callable[[dict[str, Any]], None] | None = None) -> Any:
+            keep: Callable[[dict[str, Any]], None] | None = None, doubt: Callable[[Any], str | None] | None = None) -> Any:
         """Return a raw answer for `step` that `check` accepts (check returns the problem or
         None), or raise SkipStage when the person skips the rest of the stage. For a list,
         `keep` saves the list as it grows, field by field ({"items": [...], "item": {...}}),
-        and `current` may be such a partial list to go on with."""
+        and `current` may be such a partial list to go on with. `doubt` gives one line when
+        an accepted answer looks impossible (a time still to come): the person may keep it."""
         ...
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review: ...
@@ -192,9 +193,11 @@ class Runner:
                 self._commit(sm.keep_partial(self.session, step, value, now=self.clock()))
 
         check = functools.partial(answers_mod.problem, step)
+        prompts = {s.id: s.prompt for s in self.playbook.steps}
+        doubt = functools.partial(answers_mod.doubt, step, answers=current.context, prompts=prompts)
 
         try:
-            raw = self.asker.ask(step, default, check, current_value if again else None, keep=keep)
+            raw = self.asker.ask(step, default, check, current_value if again else None, keep=keep, doubt=doubt)
         except NeedsAnswer:
             if default is not None:
                 try:

@@ -400,6 +400,8 @@ def plan(playbook: Playbook, session: Session) -> Plan:
     """Which stages and steps apply, in order, given the answers so far. A `when` sees only
     the answers of earlier steps that themselves apply."""
 
+    from mea_culpa.playbook.answers import readable
+
     context: dict[str, Any] = {step.id: None for step in playbook.steps}
     context["session"] = session_facts(session)
     where = f"{playbook.path}: " if playbook.path else ""
@@ -418,7 +420,7 @@ def plan(playbook: Playbook, session: Session) -> Plan:
             record = session.steps.get(step.id)
             planned_steps.append(PlannedStep(step, ok, record, skipped))
             if ok:
-                context[step.id] = step_value(record)
+                context[step.id] = step_value(record) if step.type != "number" else readable(step_value(record))
         stages.append(PlannedStage(stage, stage_ok, stage_record, tuple(planned_steps)))
     return Plan(tuple(stages), _frozen(context))
 
