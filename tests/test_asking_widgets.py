@@ -336,6 +336,43 @@ def test_multi_choice_required_refuses_nothing_ticked():
     assert seen[-1] == (["chat"], None)
 
 
+def test_multi_choice_refuses_an_exclusive_choice_ticked_with_another():
+    choices = (Choice(value="nobody", label="Nobody else", exclusive=True), Choice(value="colleague", label="A colleague"))
+    s = step("multi-choice", choices=choices)
+    seen: list[tuple[Any, str | None]] = []
+
+    def check(raw: Any) -> str | None:  # the refusal is drawn in a toolbar the pipe cannot show
+        seen.append((raw, checker(s)(raw)))
+        return seen[-1][1]
+
+    with typed(SPACE + DOWN + SPACE + ENTER + SPACE + ENTER):
+        raw = QuestionaryAsker().ask(s, None, check)
+    assert raw == ["nobody"]
+    assert (["nobody", "colleague"], "“Nobody else” cannot be ticked with “A colleague”; untick one") in seen
+
+
+def test_a_doubtful_time_is_said_in_one_line_and_can_be_changed_or_kept():
+    s = step("datetime", id="resolved_at", prompt="When did it work normally again?")
+    doubtful = functools.partial(answers_mod.doubt, s, answers={"happened_at": "2026-01-10T12:05"},
+                                 prompts={"happened_at": "When did it stop working?"})
+    with typed(CTRL_U + "2026-01-10 11:00" + ENTER, Until("Keep it, or change it?"), ENTER,
+               Until("again?"), CTRL_U + "2026-01-10 13:00" + ENTER) as screen:
+        raw = QuestionaryAsker().ask(s, None, checker(s), doubt=doubtful)
+    assert raw == "2026-01-10 13:00"
+    said = "! 11:00 Sat 10 Jan 2026 is before your answer to “When did it stop working?” (12:05 Sat 10 Jan 2026)."
+    assert " ".join(said.split()) in " ".join(screen.text.split())
+    with typed(CTRL_U + "2026-01-10 11:00" + ENTER, Until("Keep it, or change it?"), DOWN + ENTER):
+        assert QuestionaryAsker().ask(s, None, checker(s), doubt=doubtful) == "2026-01-10 11:00"
+
+
+def test_a_number_typed_with_a_currency_is_taken_and_offered_back_as_typed():
+    s = step("number")
+    raw, _ = ask(s, "£300" + ENTER)
+    assert answers_mod.coerce(s, raw) == {"number": 300, "typed": "£300"}
+    raw, screen = ask(s, ENTER, current={"number": 300, "typed": "£300"})
+    assert raw == "£300"
+
+
 def test_multi_choice_keeps_the_current_ticks():
     raw, _ = ask(step("multi-choice", choices=CHANNELS), DOWN + SPACE + ENTER, current=["email", "phone"])
     assert raw == ["email"]

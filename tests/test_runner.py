@@ -234,3 +234,10 @@ def test_a_when_that_needs_an_unanswered_answer_is_not_yet_true(write):
     assert asker.asked == ["others", "talk"]
     final, asker, _ = run(book, {"others": []})
     assert asker.asked == ["others"]
+
+
+def test_the_asker_is_handed_a_doubt_for_a_time_still_to_come(book):
+    final, asker, _ = run(book, {**ANSWERS, "noticed_at": "2099-01-01 10:00"})
+    assert [(step_id, line.split(" has not come yet")[0]) for step_id, line in asker.doubts] == [
+        ("noticed_at", "10:00 Thu 01 Jan 2099")]
+    assert final.steps["noticed_at"].value == "2099-01-01T10:00"  # a doubt never refuses

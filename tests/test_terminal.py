@@ -359,3 +359,46 @@ def test_ctrl_c_inside_a_list_item_keeps_its_fields_and_resume_asks_only_the_res
     assert "? Who?" not in again.transcript
     assert stored(session_id).steps["prevention_actions"].value == [
         {"what": "Add a sent-check", "owner": "Ana", "due": "2026-12-01"}]
+
+
+# --- answers that fit but look wrong, or say more than a number -----------------------------------
+
+OUTAGE = """\
+id: tiny-outage
+title: Tiny outage
+summary: Two times and a cost.
+version: 1
+stages:
+  - stage: facts
+    steps:
+      - id: happened_at
+        type: datetime
+        prompt: When did it stop working?
+      - id: fix_cost
+        type: number
+        prompt: What will it cost?
+  - stage: fix
+    steps:
+      - id: resolved_at
+        type: datetime
+        prompt: When did it work again?
+"""
+
+
+def test_a_time_before_the_outage_began_is_questioned_and_can_be_fixed(start: Start, tmp_path: Path):
+    playbook = tmp_path / "tiny-outage.yaml"
+    playbook.write_text(OUTAGE, encoding="utf-8")
+    term = start("start", str(playbook), "--title", "times")
+    term.answer("When did it stop working?", "2026-01-10 12:05" + ENTER)
+    term.answer("What will it cost?", "£300" + ENTER)
+    continue_(term)
+    term.answer("When did it work again?", "2026-01-10 11:00" + ENTER)
+    term.wait(re.escape("11:00 Sat 10 Jan 2026 is before your answer to “When did it stop working?” (12:05 Sat 10 Jan 2026)"))
+    term.wait(question("Keep it, or change it?"))
+    term.child.send(ENTER)  # change it: the question comes back with what was typed
+    term.answer("When did it work again?", "\x15" + "2026-01-10 12:50" + ENTER)
+    continue_(term)
+    assert finish(term) == 0
+    session = stored(only_session())
+    assert session.steps["resolved_at"].value == "2026-01-10T12:50"
+    assert session.steps["fix_cost"].value == {"number": 300, "typed": "£300"}
