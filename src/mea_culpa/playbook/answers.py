@@ -7,6 +7,7 @@ Stored values are plain JSON data: text, numbers, booleans, ISO dates, lists and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -299,10 +300,8 @@ def moment_in(note: str, noted_at: str | None = None) -> str | None:
     timestamp; without it, now."""
     base = dt.datetime.now()
     if noted_at:
-        try:
+        with contextlib.suppress(ValueError):  # not a timestamp: read the note as of now
             base = dt.datetime.fromisoformat(noted_at.replace("Z", "+00:00")).astimezone().replace(tzinfo=None)
-        except ValueError:
-            pass
     words = note.split()
     for count in range(min(len(words), 4), 0, -1):
         phrase = " ".join(words[:count]).rstrip(",;:.!")

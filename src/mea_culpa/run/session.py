@@ -575,9 +575,7 @@ def follow_ups(session: Session) -> tuple[FollowUp, ...]:
     fix = session.stages.get("fix")
     told = any(d.message_id in TOLD_MESSAGES for d in session.drafts)
     if fix is not None and fix.state == "completed" and fix.completed_at and told:
-        if any(d.message_id == FOLLOW_UP for d in sent_drafts):
-            state, reason = "done", "follow-up sent"
-        elif marked_done(FOLLOW_UP_SENT_STEP):
+        if any(d.message_id == FOLLOW_UP for d in sent_drafts) or marked_done(FOLLOW_UP_SENT_STEP):
             state, reason = "done", "follow-up sent"
         elif abandoned:
             state, reason = "dropped", "session abandoned"
