@@ -11,7 +11,7 @@ from mea_culpa.journal import memory_journal, open_journal
 from mea_culpa.playbook.loading import load
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts, skip_stage
-from mea_culpa.run.runner import Review, Runner, SaveAndQuit
+from mea_culpa.run.runner import Review, Runner, SaveAndQuit, SkipStage
 
 ANSWERS = {
     "severity": "minor",
@@ -241,3 +241,24 @@ def test_the_asker_is_handed_a_doubt_for_a_time_still_to_come(book):
     assert [(step_id, line.split(" has not come yet")[0]) for step_id, line in asker.doubts] == [
         ("noticed_at", "10:00 Thu 01 Jan 2099")]
     assert final.steps["noticed_at"].value == "2099-01-01T10:00"  # a doubt never refuses
+
+
+def test_a_stage_skipped_inside_a_list_keeps_its_whole_items(book):
+    """Items finished before the skip are the answer; one cut short is kept when its
+    required fields are there."""
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    first = {"what": "Add a sent-check", "owner": "Ana", "due": "2026-12-01"}
+
+    class SkipsInsideTheList(ScriptedAsker):
+        def ask(self, step, default, check, current=None, keep=None, doubt=None):
+            if step.id == "prevention_actions":
+                keep({"items": [first], "item": {"what": "Review the export", "owner": "Bo", "due": "2026-12-02"}})
+                raise SkipStage("the rest waits for Monday's review")
+            return super().ask(step, default, check, current, keep, doubt)
+
+    final = Runner(book, session, journal, SkipsInsideTheList(ANSWERS)).run()
+    assert final.stages["prevent"].state == "skipped"
+    assert journal.load(session.id).steps["prevention_actions"].value == [
+        first, {"what": "Review the export", "owner": "Bo", "due": "2026-12-02"}]

@@ -147,6 +147,8 @@ def answers_table(plan: Plan, *, title: str, only_stage: str | None = None, answ
                 continue
             mark, colour = STATE_MARKS.get(p.state, ("?", "white"))
             value = describe_value(p.step, plan.context.get(p.step.id) if p.record else None)
+            if p.record is None and p.state == "skipped":
+                value = "skipped with its stage"
             if p.record and p.record.state != "answered":
                 value = describe_value(p.step, {"state": p.record.state, "reason": p.record.reason})
             table.add_row(f"[{colour}]{mark}[/{colour}]", planned.stage.kind, escape(p.step.prompt), escape(value))
@@ -230,8 +232,27 @@ def summary(session: Session, plan: Plan, *, saved: bool, still_open: tuple[Open
 
     c = console()
     c.print()
-    body = "[bold green]Done.[/bold green] " + "\n".join(escape(line) for line in lines)
-    c.print(Panel(body, title="Summary", border_style="green", padding=(1, 2)))
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    bullets: Table | None = None
+    for index, line in enumerate(lines):
+        if line.startswith("  - "):
+            if bullets is None:  # a grid, so that a long item wraps under its own first word
+                bullets = Table.grid(padding=(0, 1))
+                bullets.add_column(no_wrap=True)
+                bullets.add_column()
+                parts.append(bullets)
+            bullets.add_row("  -", Text(line[4:]))
+            continue
+        bullets = None
+        text = Text(line)
+        if index == 0:
+            text = Text.assemble(("Done. ", "bold green"), line)
+        parts.append(text)
+    c.print(Panel(Group(*parts), title="Summary", border_style="green", padding=(1, 2)))
     if saved:
         c.print("[bold]Next steps[/bold]")
         for line in steps:

@@ -69,6 +69,10 @@ def _choice(value: Any, choices: tuple[Choice, ...]) -> str:
     raise AnswerProblem(f"{shown(value)} is not one of {_listed(choices)}")
 
 
+def _short(label: str, most: int = 24) -> str:
+    return label if len(label) <= most else label[:most].rsplit(" ", 1)[0].rstrip(" ;,") + "…"  # at a word
+
+
 def _quoted_and(labels: list[str]) -> str:
     quoted = [f"“{label}”" for label in labels]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
@@ -342,7 +346,7 @@ def doubt(step: Step, value: Any, answers: Mapping[str, Any], *, prompts: Mappin
         return None
     now = (now or dt.datetime.now()).replace(second=0, microsecond=0)
     if moment > now and (step.type == "datetime" or moment.date() > now.date()):
-        return f"{_moment_words(moment, now)} has not come yet (it is {_moment_words(now, now)} now)."
+        return f"{_moment_words(moment, now)} has not come yet (it is {now:%H:%M} now)."
     for first, then in MOMENT_ORDER:
         other = then if step.id == first else first if step.id == then else None
         if other is None:
@@ -430,7 +434,8 @@ def coerce(step: Step, value: Any) -> Any:
         alone = [c for c in step.choices if c.exclusive and c.value in chosen]
         if alone and len(chosen) > 1:
             others = [step.choice_label(v) for v in chosen if v != alone[0].value]
-            raise AnswerProblem(f"“{alone[0].label}” cannot be ticked with {_quoted_and(others)}; untick one")
+            # short enough for the one line a checkbox has for it, at 72 columns
+            raise AnswerProblem(f"“{_short(alone[0].label)}” goes on its own: untick {_quoted_and([_short(o) for o in others])}")
         _check_count(step, len(chosen), "choice")
         if step.required and not chosen:
             raise AnswerProblem("choose at least one")

@@ -170,8 +170,27 @@ class Runner:
             try:
                 self._ask_step(step)
             except SkipStage as skip:
+                self._keep_the_items(step)
                 self._commit(sm.skip_stage(self.session, kind, skip.reason, now=self.clock()))
                 return
+
+    def _keep_the_items(self, step: Step) -> None:
+        """A stage skipped inside a list keeps the list's items that are whole (an item cut
+        short is whole when its required fields are there) as the answer."""
+        partial = sm.partial_answer(self.session, step.id) if step.type == "list" else None
+        if not partial:
+            return
+        items = [dict(i) for i in partial.get("items") or [] if isinstance(i, dict)]
+        item = partial.get("item") or {}
+        if isinstance(item, dict) and item and all(f.id in item for f in step.fields if f.required):
+            items.append({f.id: item.get(f.id) for f in step.fields})
+        if not items:
+            return
+        try:
+            value = answers_mod.coerce(step, items)
+        except answers_mod.AnswerProblem:  # fewer than min_items: the items stay in the session's log
+            return
+        self._commit(sm.set_answer(self.session, step, value, now=self.clock(), source="typed"))
 
     def _ask_step(self, step: Step, *, again: bool = False) -> None:
         current = self.plan()
