@@ -451,13 +451,13 @@ ANSWERS_ROWS = [
     AnswersRow(
         "answers-invalid-date", _answers(noticed_at="2026-02-30 10:00"),
         "{file}: noticed_at: '2026-02-30 10:00' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, "
-        "yesterday 09:00",
+        "yesterday 09:00, last friday 14:30",
     ),
     AnswersRow(
         "answers-invalid-date-in-a-list",
         _answers(prevention_actions=[{"what": "Check", "owner": "Sam", "due": "2026-13-01"}]),
         "{file}: prevention_actions: item 1: due: '2026-13-01' is not a date; write it like 2026-03-31, or today, "
-        "yesterday, in 3 days",
+        "friday, next friday, in 2 weeks, end of month",
     ),
     AnswersRow("answers-list-for-text", _answers(what_happened=["a", "b"]), "{file}: what_happened: expected text, found a list"),
     AnswersRow(

@@ -268,7 +268,7 @@ def test_export_never_overwrites_without_force(cli, tmp_path):
     assert code == 2 and err == f"error: {target} exists; pass --force to overwrite\n"
     assert target.read_text(encoding="utf-8") == "mine"
     assert cli("export", "-o", str(target), "--force")[0] == 0
-    assert target.read_text(encoding="utf-8").startswith("{\n  \"schema_version\": 1,")
+    assert target.read_text(encoding="utf-8").startswith("{\n  \"schema_version\": 2,")
 
 
 def test_export_yaml_replays_and_redacts_unless_asked(cli, tmp_path):

@@ -435,9 +435,27 @@ def test_available_follows_each_message_when():
     assert "personal-note" not in without
 
 
-def test_a_message_that_is_not_offered_is_refused_with_its_condition():
-    with pytest.raises(UsageError, match="the playbook offers personal-note only when recipient_name"):
+def test_a_message_that_is_not_offered_is_refused_with_its_condition_in_words():
+    playbook = fixture_playbook()
+    with pytest.raises(UsageError) as caught:
         draft("personal-note", recipient_name=DROP)
+    prompt = playbook.step("recipient_name").prompt
+    assert str(caught.value) == f"the playbook offers “Personal note” only when “{prompt}” is answered; here “{prompt}” has no answer"
+
+
+def test_a_refusal_names_the_answers_that_stand_in_the_way_not_the_rule():
+    """The built-ins' rule `recipient_name and (severity != 'none' or tell_anyway)`, said
+    with the playbook's questions and the person's answers."""
+    general = load(REPO / "playbooks" / "general.yaml")
+    values = {"severity": "none", "tell_anyway": False, "what_happened": "We double-booked the slot."}
+    session = make_session(general, values)
+    with pytest.raises(UsageError) as caught:
+        messages.render(general, session, "personal-note")
+    text = str(caught.value)
+    assert "recipient_name" not in text and "severity" not in text and "!=" not in text
+    assert "“How much harm did this do?” is not “No harm done”" in text
+    assert "either" in text and "is yes" in text
+    assert text.endswith("“How much harm did this do?” is “No harm done” and “Nobody was harmed. Do you still want to tell the people inv…” is no")
 
 
 def test_the_context_is_plain_data():

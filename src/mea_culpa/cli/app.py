@@ -11,11 +11,59 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from mea_culpa import __version__
 from mea_culpa.errors import ExitCode, MeaCulpaError
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help names its arguments the way man pages do: `[PLAYBOOK]` when
+    optional, `FILE...` when repeated, without the Python type beside them (`<list[str]>`
+    tells a person nothing). Options name their value with a metavar where they are
+    declared."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_usage(param))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                if not getattr(param, "hidden", False):
+                    extra = "  [required]" if param.required else ""
+                    name = _argument_name(param) + ("..." if param.nargs != 1 else "")
+                    arguments.append((name, (getattr(param, "help", None) or "") + extra))
+            else:
+                record = param.get_help_record(ctx)
+                if record is not None:
+                    options.append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+
+
+def _argument_name(param: Any) -> str:
+    return str(param.metavar or param.name.upper())
+
+
+def _argument_usage(param: Any) -> str:
+    name = _argument_name(param)
+    if param.nargs != 1:
+        name += "..."
+    return name if param.required else f"[{name}]"
 
 app = typer.Typer(
     name="mea-culpa",
@@ -146,7 +194,7 @@ def show(
 
 @app.command()
 def validate(
-    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Playbook files to check."),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Playbook files to check."),
 ) -> None:
     """Check playbook files: every problem, with its file:line:col.
 
@@ -179,7 +227,7 @@ def validate(
 
 @app.command()
 def schema(
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
 ) -> None:
     """Print the JSON Schema of the playbook format, for editors.
@@ -210,9 +258,9 @@ def schema(
 
 @app.command()
 def new(
-    name: str = typer.Argument(..., help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
+    name: str = typer.Argument(..., metavar="NAME", help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
     from_: str | None = typer.Option(None, "--from", metavar="ID", help="Start from a copy of this playbook."),
-    directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", help="Where to write it."),
+    directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", metavar="DIR", help="Where to write it."),
     playbooks: list[Path] | None = PlaybookDirs,
 ) -> None:
     """Create a new playbook that validates as written, ready to edit. Never overwrites.
@@ -237,13 +285,13 @@ def new(
 
 @app.command()
 def start(
-    playbook: str | None = typer.Argument(None, metavar="[PLAYBOOK]", help="A playbook id or file; without it, choose from a list."),
-    title: str | None = typer.Option(None, "--title", help="A short name for what happened (used in the session id)."),
+    playbook: str | None = typer.Argument(None, metavar="PLAYBOOK", help="A playbook id or file; without it, choose from a list."),
+    title: str | None = typer.Option(None, "--title", metavar="TEXT", help="A short name for what happened (used in the session id)."),
     answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file (step id: value)."),
     set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable; wins over --answers)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing: every required answer must come from --answers or --set."),
     no_save: bool = typer.Option(False, "--no-save", help="Keep this session in memory only; nothing is written."),
-    tag: list[str] | None = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
+    tag: list[str] | None = typer.Option(None, "--tag", metavar="TAG", help="Add a tag to the session (repeatable)."),
     playbooks: list[Path] | None = PlaybookDirs,
     database: str | None = DatabaseOption,
 ) -> None:
@@ -267,7 +315,7 @@ def start(
 
 @app.command()
 def resume(
-    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id (or its start); default: the latest unfinished."),
+    session: str | None = typer.Argument(None, metavar="SESSION", help="A session id (or its start); default: the latest unfinished."),
     answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file."),
     set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing; finish from the answers given."),
@@ -298,6 +346,9 @@ def _register_command_modules() -> None:
     app.command()(draft.draft)
     app.command()(export.export)
     journal.register(app)
+    for info in app.registered_commands:  # every command's help names its arguments alike
+        if info.cls in (None, TyperCommand):
+            info.cls = HelpCommand
 
 
 _register_command_modules()

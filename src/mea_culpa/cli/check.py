@@ -20,10 +20,10 @@ _CONTEXT = 30
 
 
 def check(
-    files: list[str] = typer.Argument(..., metavar="FILE...", help="Files to check, or - for standard input."),
-    audience: str = typer.Option("customer", "--audience", "-a", help="Who reads it: customer, internal or personal."),
-    min_score: int = typer.Option(60, "--min-score", min=0, max=100, help="Exit 1 when a score is below this."),
-    format: str = typer.Option("text", "--format", "-f", help="text (a report) or json (one object per input)."),
+    files: list[str] = typer.Argument(..., metavar="FILE", help="Files to check, or - for standard input."),
+    audience: str = typer.Option("customer", "--audience", "-a", metavar="WHO", help="Who reads it: customer, internal or personal."),
+    min_score: int = typer.Option(60, "--min-score", min=0, max=100, metavar="N", help="Exit 1 when a score is below this."),
+    format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text (a report) or json (one object per input)."),
     rules: list[Path] | None = typer.Option(
         None, "--rules", metavar="DIR", help="A folder of extra rule files, *.yaml (repeatable)."
     ),

@@ -20,15 +20,18 @@ def draft(
         None, help="The session id, or the start of it. Default: the latest session.", show_default=False
     ),
     message: str | None = typer.Option(
-        None, "--message", "-m", help="The message to draft, e.g. customer-apology. Default: choose from a list."
+        None, "--message", "-m", metavar="ID", help="The message to draft, e.g. customer-apology. Default: choose from a list."
     ),
-    tone: str = typer.Option("warm", "--tone", help="warm, formal or light (light only for small mistakes)."),
+    tone: str = typer.Option("warm", "--tone", metavar="TONE", help="warm, formal or light (light only for small mistakes)."),
     phase: str | None = typer.Option(
-        None, "--phase", help="For a status update: investigating, identified, monitoring or resolved."
+        None, "--phase", metavar="PHASE", help="For a status update: investigating, identified, monitoring or resolved."
     ),
     edit: bool = typer.Option(False, "--edit", help="Open the draft in $VISUAL or $EDITOR and keep your edited text too."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the draft to this file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the draft to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
+    mark_sent: bool = typer.Option(
+        False, "--mark-sent", help="Record that you sent the latest draft of --message (and --phase); drafts nothing."
+    ),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -42,13 +45,24 @@ def draft(
     The draft goes to stdout (or --output); its apology-check score and findings go to
     stderr. Every draft, and your edited version with --edit, is kept in the session.
 
-    Example: mea-culpa draft --message status-update --phase investigating | pbcopy
+    Drafting is not sending: once a draft has gone out, say so with --mark-sent, which
+    settles the follow-up it was owed (see `mea-culpa actions`).
+
+    \b
+    Examples:
+      mea-culpa draft --message status-update --phase investigating | pbcopy
+      mea-culpa draft --message follow-up --mark-sent
     """
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
     from mea_culpa.messages import drafting as messages
     from mea_culpa.playbook.catalog import playbook_for_session
 
+    if mark_sent:
+        if edit or output is not None:
+            raise UsageError("--mark-sent records a draft you sent; it drafts nothing, so it takes no --edit or --output")
+        _mark_sent(session, message, phase)
+        return
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite")
     editor = _editor() if edit else []
@@ -63,17 +77,15 @@ def draft(
         audience = messages.check_audience(chosen)
         result = _check(rendered.text, audience, chosen)
         current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
-        _report(chosen, tone, phase, current.id, result, edited=False)
-        text = rendered.text
+        text, edited = rendered.text, False
         if edit:
             edited_text = _edit(text, editor)
             if edited_text is None or edited_text.strip() == text.strip():
                 _say("no changes in the editor; the draft is kept as it was rendered")
             else:
-                text = edited_text if edited_text.endswith("\n") else edited_text + "\n"
+                text, edited = (edited_text if edited_text.endswith("\n") else edited_text + "\n"), True
                 result = _check(text, audience, chosen)
                 current = _store(journal, current, chosen, tone, phase, text, result, edited=True)
-                _report(chosen, tone, phase, current.id, result, edited=True)
     if output is not None:
         from mea_culpa.files import write_atomic
 
@@ -81,6 +93,34 @@ def draft(
         _say(f"wrote {output}")
     else:
         typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        sys.stdout.flush()
+    # The check reads as a note on the draft, so it comes after it: in a terminal, where
+    # both streams share the screen, the score is never above the text it scores.
+    _report(chosen, tone, phase, current.id, result, edited=edited)
+
+
+def _mark_sent(session_id: str | None, message: str | None, phase: str | None) -> None:
+    """Record that the latest draft of a message (and phase) went out."""
+    from mea_culpa.errors import UsageError
+    from mea_culpa.journal import open_journal
+    from mea_culpa.run.session import mark_sent, utc_now
+
+    if message is None:
+        raise UsageError("name the message you sent with --message, e.g. --message follow-up --mark-sent")
+    with open_journal(create=False) as journal:
+        current = journal.load(journal.resolve(session_id))
+        drafts = [d for d in current.drafts if d.message_id == message and (phase is None or d.phase == phase)]
+        if not drafts:
+            which = f"{message} ({phase})" if phase else message
+            raise UsageError(
+                f"session {current.id} has no {which} draft to mark sent",
+                hint=f"draft it first: mea-culpa draft {current.id} --message {message}" + (f" --phase {phase}" if phase else ""),
+            )
+        sent = drafts[-1]
+        current, change = mark_sent(current, sent, now=utc_now())
+        journal.apply(current, change)
+    what = " · ".join(p for p in (sent.message_id, sent.phase, "edited" if sent.edited else "") if p)
+    _say(f"marked sent: {what} (drafted {sent.created_at.replace('T', ' ').replace('Z', ' UTC')}) in session {current.id}")
 
 
 def _say(line: str) -> None:

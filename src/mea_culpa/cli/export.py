@@ -19,13 +19,17 @@ def export(
         None,
         "--format",
         "-f",
+        metavar="FORMAT",
         help="md, html, json or yaml. Default: from the --output suffix, else md.",
         show_default=False,
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
     include_sensitive: bool = typer.Option(
         False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
+    ),
+    all_drafts: bool = typer.Option(
+        False, "--all-drafts", help="Every draft kept, not only the latest of each message and the ones sent."
     ),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
@@ -61,7 +65,8 @@ def export(
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
     if changed:
         typer.echo(f"note: playbook {playbook.id!r} changed since this session started; exporting with the current version", err=True)
-    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status)
+    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status,
+                                    all_drafts=all_drafts)
     if output is not None:
         from mea_culpa.files import write_atomic
 

@@ -51,19 +51,24 @@ def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, A
     return out
 
 
-def prefilled_answers(book: Playbook, answers_file: Path | None, assignments: Sequence[str]) -> dict[str, tuple[Any, str]]:
-    """Answers from the file and the command line, checked like typed ones. The command
-    line wins over the file. Raises AnswersError naming every id that does not fit."""
+def prefilled_answers(
+    book: Playbook, answers_file: Path | None, assignments: Sequence[str]
+) -> tuple[dict[str, tuple[Any, str]], dict[str, str]]:
+    """Answers from the file and the command line, checked like typed ones (the command
+    line wins over the file), and the stages the file skips, with their reasons. Raises
+    AnswersError naming every id that does not fit."""
     out: dict[str, tuple[Any, str]] = {}
+    skips: dict[str, str] = {}
     if answers_file is not None:
-        raw = answers_mod.load_file(answers_file)
+        raw, raw_skips = answers_mod.read_file(answers_file)
         for key, value in answers_mod.check_all(book, raw, source=str(answers_file)).items():
             out[key] = (value, "file")
+        skips = answers_mod.check_skips(book, raw_skips, source=str(answers_file))
     if assignments:
         raw = parse_assignments(book, assignments)
         for key, value in answers_mod.check_all(book, raw, source="--set").items():
             out[key] = (value, "command-line")
-    return out
+    return out, skips
 
 
 @contextmanager
@@ -89,6 +94,32 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _keys_reach_the_questions() -> Iterator[None]:
+    """Turn the terminal's flow control off for the run. Ctrl-S (skip the rest of a stage)
+    pressed in the moment between two questions would otherwise freeze the screen (XOFF)
+    until Ctrl-Q, which looks like a hang; the widgets turn it off only while they ask."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal: nothing to turn off
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    changed = list(saved)
+    changed[0] = saved[0] & ~(termios.IXON | termios.IXOFF)  # iflag
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, changed)
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):  # the terminal may be gone (SIGHUP)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 class _Unsaved:
     """The store of a run nobody answers (--no-input) or nothing keeps (--no-save):
     nothing typed can be lost, so its steps are not written one by one; a run that is kept
@@ -103,13 +134,15 @@ def _say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
+def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
+         prefilled: tuple[dict[str, tuple[Any, str]], dict[str, str]], *, saved: bool) -> sm.Session:
     from mea_culpa.run.runner import Runner, SaveAndQuit
 
-    runner = Runner(book, session, journal, asker, prefilled=prefilled)
+    answers, skips = prefilled
+    runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
-        with _stop_signals_as_interrupt():
+        with _stop_signals_as_interrupt(), _keys_reach_the_questions():
             return runner.run()
     except SaveAndQuit:
         _say(f"Saved. {resume_hint}")
@@ -154,7 +187,8 @@ def start(
             playbook_name = asker.choose_playbook(choices)
         except (KeyboardInterrupt, EOFError):
             raise Interrupted("stopped before anything was asked; nothing to save") from None
-    book = catalog.resolve(playbook_name, extra, templates=False)  # a run renders no template; draft checks its own
+    # refused before anything is asked: what the sandbox would refuse in the templates too
+    book = catalog.resolve(playbook_name, extra, template_names=False)
     prefilled = prefilled_answers(book, answers_file, assignments)  # bad answers: exit 2, journal untouched
     if title is None:
         if interactive:
@@ -203,7 +237,7 @@ def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
     from mea_culpa.cli import ui
 
     plan = sm.plan(book, final)
-    ui.summary(final, plan, saved=saved)
+    ui.summary(final, plan, saved=saved, still_open=sm.open_items(book, final))
     keep = final.steps.get("keep_record")
     if saved and keep is not None and keep.value is False:
         ui.notice(f"You chose not to keep this record. Once the messages are sent: mea-culpa forget {final.id}")

@@ -15,9 +15,9 @@ from typing import Any
 
 from mea_culpa.errors import UsageError
 from mea_culpa.playbook.model import Playbook, Step
-from mea_culpa.run.session import Plan, Session, plan, step_value
+from mea_culpa.run.session import OpenItem, Plan, Session, drafts_to_show, open_items, plan, step_value
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `messages` holds the latest draft of each message and any sent; `still_open`
 FORMATS = ("md", "html", "json", "yaml")
 ALIASES = {"markdown": "md", "htm": "html", "yml": "yaml"}
 REDACTED = "[redacted]"
@@ -141,17 +141,35 @@ def _action_items(plan_: Plan, action_status: Mapping[tuple[str, str], str], inc
     return out
 
 
+def _open_item(item: OpenItem, playbook: Playbook, include_sensitive: bool) -> dict[str, Any]:
+    step = playbook.step(item.step_id)
+    hidden = step is not None and step.sensitive and not include_sensitive
+    return {
+        "kind": item.kind,
+        "step": item.step_id,
+        "stage": item.stage,
+        "what": REDACTED if hidden and item.kind == "action" else item.what,
+        "state": item.state,
+        "note": REDACTED if hidden and item.note else item.note,
+        "due": item.due,
+        "since": item.since,
+        "owner": item.owner,
+    }
+
+
 def session_data(
     playbook: Playbook,
     session: Session,
     *,
     include_sensitive: bool = False,
     action_status: Mapping[tuple[str, str], str] | None = None,
+    all_drafts: bool = False,
 ) -> dict[str, Any]:
     """The session as one plain document: the JSON export (see docs/export.md).
 
     `action_status` maps (step id, what) of an action item to its status in the journal
-    (open, done, dropped); items it does not name are "open"."""
+    (open, done, dropped); items it does not name are "open". Messages are the latest
+    draft of each message (per phase) and any marked sent; `all_drafts`: every draft."""
     plan_ = plan(playbook, session)
     secrets = [] if include_sensitive else _secrets(playbook, session)
     stages = []
@@ -189,7 +207,11 @@ def session_data(
             }
         )
     actions = _action_items(plan_, action_status or {}, include_sensitive)
+    # the to-dos first: an apology put off until 15:00 is more urgent than next month's prevention
+    items = sorted(open_items(playbook, session, status=action_status), key=lambda item: item.kind != "to-do")
+    still_open = [_open_item(item, playbook, include_sensitive) for item in items]
     titles = {m.id: m.title for m in playbook.messages}
+    shown = drafts_to_show(session, every=all_drafts)
     messages = [
         {
             "message": d.message_id,
@@ -198,11 +220,14 @@ def session_data(
             "phase": d.phase,
             "created": d.created_at,
             "edited": d.edited,
+            "latest": one.latest,
+            "sent": one.sent_at,
             "score": d.score,
             "findings": [_redact_finding(f, secrets) for f in d.findings],
             "text": redact_text(d.text, secrets) if secrets else d.text,
         }
-        for d in session.drafts
+        for one in shown
+        for d in (one.draft,)
     ]
     completed = session.updated_at if session.status == "completed" else None
     return {
@@ -222,8 +247,10 @@ def session_data(
         "noticed_at": session.noticed_at,
         "redacted": bool(secrets),
         "stages": stages,
+        "still_open": still_open,
         "actions": actions,
         "messages": messages,
+        "drafts_not_shown": len(session.drafts) - len(messages),
     }
 
 
@@ -264,6 +291,8 @@ def display(step: Step | None, value: Any) -> str:
         return REDACTED
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, Mapping) and "typed" in value:  # a number kept as typed: "£300"
+        return str(value["typed"])
     kind = step.type if step else ""
     if kind == "choice" and step is not None:
         return step.choice_label(value)
@@ -288,6 +317,8 @@ def _item_line(step: Step | None, item: Any) -> str:
         v = item.get(f.id)
         if v is None or v == "":
             continue
+        if isinstance(v, Mapping) and "typed" in v:
+            v = str(v["typed"])
         if isinstance(v, bool):
             parts.append(f"{f.id}: {'yes' if v else 'no'}")
         elif not parts:
@@ -317,10 +348,33 @@ def _action_line(action: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def _open_line(item: Mapping[str, Any]) -> str:
+    """An open item on one line: a to-do with its state, note and due time; an action
+    item with its owner and due date."""
+    if item["kind"] == "action":
+        parts = [str(item["what"])]
+        if item["owner"]:
+            parts.append(f"owner: {item['owner']}")
+        if item["due"]:
+            parts.append(f"due {item['due']}")
+        return " · ".join(parts)
+    text = f"{item['what']} — {item['state'] if item['state'] != 'pending' else 'not marked yet'}"
+    if item["note"]:
+        text += f": {item['note']}"
+    if item["due"]:
+        text += f" (due {str(item['due']).replace('T', ' ')})"
+    return text
+
+
 def _stage_line(stage: Mapping[str, Any]) -> str:
     parts = [STATE_WORDS.get(stage["state"], stage["state"]).capitalize()]
-    if stage["state"] == "skipped" and stage["reason"]:
-        parts[0] += f": {stage['reason']}"
+    if stage["state"] == "skipped":
+        if stage["reason"]:
+            parts[0] += f": {stage['reason']}"
+        asked = [s for s in stage["steps"] if s["state"] != "not-applicable"]
+        answered = [s for s in asked if s["state"] != "skipped" or s["answered_at"]]
+        if answered:
+            parts.append(f"{len(answered)} of {len(asked)} answered before skipping")
     if stage["entered_at"]:
         span = when(stage["entered_at"])
         if stage["completed_at"]:
@@ -398,6 +452,9 @@ def to_markdown(playbook: Playbook, data: Mapping[str, Any]) -> str:
     """The checklist as GitHub-flavoured Markdown, with task-list boxes."""
     out = [f"# {_md(data['title'])}", ""]
     out += [f"- **{label}:** {_md(value)}" for label, value in _header_lines(data)]
+    if data["still_open"]:
+        out += ["", "## Still open", ""]
+        out += [f"- [ ] {_md(_open_line(item))}" for item in data["still_open"]]
     for number, stage in enumerate(data["stages"], 1):
         out += ["", f"## {number}. {_md(stage['title'])}", "", f"*{_md(_stage_line(stage))}*", ""]
         for entry in stage["steps"]:
@@ -416,7 +473,14 @@ def to_markdown(playbook: Playbook, data: Mapping[str, Any]) -> str:
             if m["findings"]:
                 out += ["", "Apology check findings:", ""]
                 out += [f"- {_md(_finding_line(finding))}" for finding in m["findings"]]
+        if data["drafts_not_shown"]:
+            out += ["", f"*{_md(_not_shown(data['drafts_not_shown']))}*"]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _not_shown(count: int) -> str:
+    return (f"{count} earlier draft{'s are' if count != 1 else ' is'} not shown; "
+            "export with --all-drafts to include every draft.")
 
 
 def _message_heading(m: Mapping[str, Any]) -> str:
@@ -426,6 +490,10 @@ def _message_heading(m: Mapping[str, Any]) -> str:
     if m["edited"]:
         parts.append("edited")
     parts.append(when(m["created"]))
+    if m["sent"]:
+        parts.append(f"sent {when(m['sent'])}")
+    if not m["latest"]:
+        parts.append("an earlier draft")
     if m["score"] is not None:
         parts.append(f"apology check {m['score']}/100")
     return " · ".join(parts)
@@ -514,6 +582,10 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
     ]
     out += [f"<dt>{_h(label)}</dt><dd>{_h(value)}</dd>" for label, value in _header_lines(data)]
     out.append("</dl>")
+    if data["still_open"]:
+        out += ['<section class="still-open">', "<h2>Still open</h2>", '<ul class="checklist">']
+        out += [f'<li><span class="box" aria-hidden="true">☐</span>{_h(_open_line(item))}</li>' for item in data["still_open"]]
+        out += ["</ul>", "</section>"]
     for number, stage in enumerate(data["stages"], 1):
         out.append(f'<section class="stage-{_h(stage["stage"])}">')
         out.append(f"<h2>{number}. {_h(stage['title'])}</h2>")
@@ -537,6 +609,8 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
                 out.append('<ul class="note">')
                 out += [f"<li>{_h(_finding_line(f))}</li>" for f in m["findings"]]
                 out.append("</ul>")
+        if data["drafts_not_shown"]:
+            out.append(f'<p class="note">{_h(_not_shown(data["drafts_not_shown"]))}</p>')
         out.append("</section>")
     out += ["</main>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
@@ -601,7 +675,11 @@ def to_yaml(playbook: Playbook, session: Session, *, include_sensitive: bool = F
         )
     elif include_sensitive and any(s.sensitive for s in playbook.steps):
         header.append("# sensitive answers are included: keep this file private")
-    document = {"playbook": playbook.id, "session": session.id, "answers": answers}
+    document: dict[str, Any] = {"playbook": playbook.id, "session": session.id}
+    skipped = {s.stage.kind: s.record.reason for s in plan(playbook, session).stages if s.state == "skipped" and s.record}
+    if skipped:
+        document["skipped_stages"] = skipped  # replayed: each is skipped when reached, with its reason
+    document["answers"] = answers
     body = yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=10_000)
     return "\n".join(header) + "\n" + body
 
@@ -616,12 +694,14 @@ def export_session(
     *,
     include_sensitive: bool = False,
     action_status: Mapping[tuple[str, str], str] | None = None,
+    all_drafts: bool = False,
 ) -> str:
     """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
     name = normalise_format(fmt)
     if name == "yaml":
         return to_yaml(playbook, session, include_sensitive=include_sensitive)
-    data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status)
+    data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status,
+                        all_drafts=all_drafts)
     if name == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if name == "html":

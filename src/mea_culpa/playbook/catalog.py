@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from mea_culpa.playbook.model import Playbook
 
 
-def load(path: Path, *, templates: bool = True) -> Playbook:
+def load(path: Path, *, templates: bool = True, template_names: bool = True) -> Playbook:
     """Full validation (loading.load); imported only when a playbook is really
     loaded: `list` reads files shallowly and need not pay for the validator."""
     from mea_culpa.playbook.loading import load as full_load
 
-    return full_load(path, templates=templates)
+    return full_load(path, templates=templates, template_names=template_names)
 
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
@@ -158,14 +158,14 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or "\\" in name or name.endswith(PLAYBOOK_SUFFIXES) or name.startswith(".")
 
 
-def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) -> Playbook:
+def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True, template_names: bool = True) -> Playbook:
     """The playbook the user named: a file path, or an id on the search path (validated;
     see `playbook.load` for `templates`)."""
     if _looks_like_path(name):
         path = Path(name).expanduser()
         if not path.exists():
             raise NotFound(f"no playbook file {name!r}", hint="give a path to a .yaml file, or an id from: mea-culpa list")
-        return load(path, templates=templates)
+        return load(path, templates=templates, template_names=template_names)
     # The first file on the search path with this id wins, as in `list`; most files say
     # their id on a plain line, so they need not be parsed to be skipped.
     for source in playbook_search_path(extra):
@@ -174,7 +174,7 @@ def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) 
             if found is None:
                 found = _read_shallow(path, source.origin).id
             if found == name:
-                return load(path, templates=templates)
+                return load(path, templates=templates, template_names=template_names)
     import difflib
 
     ids = [e.id for e in entries(extra, include_shadowed=False)]

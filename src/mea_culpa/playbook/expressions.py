@@ -458,22 +458,24 @@ def analyze_expression(source: str) -> Analysis:
     return Analysis(names, _refusals(tree, short=False))
 
 
-def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False) -> Analysis:
+def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False, names: bool = True) -> Analysis:
     """The names a template reads, what the sandbox would refuse, and the templates it
     includes (raises ExpressionSyntaxError). `short`: a templated default, which may not
-    define macros or include files. `env` decides which filters exist."""
-    return _analyze_template(source, env or _env(), short)
+    define macros or include files. `env` decides which filters exist. `names=False`
+    reads only what safety needs (refusals and includes) and leaves the names empty:
+    finding them means generating the template's code, the larger part of the cost."""
+    return _analyze_template(source, env or _env(), short, names)
 
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once
-def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> Analysis:
+def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, with_names: bool = True) -> Analysis:
     from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta
 
     try:
         tree = env.parse(source)
         # find_undeclared_variables compiles the tree, which is where unknown filters fail
-        names = frozenset(meta.find_undeclared_variables(tree))
+        names = frozenset(meta.find_undeclared_variables(tree)) if with_names else frozenset()
         includes = tuple(meta.find_referenced_templates(tree))
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
@@ -483,6 +485,25 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> An
     except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
     return Analysis(names, _refusals(tree, short=short), includes)
+
+
+@lru_cache(maxsize=256)
+def expression_tree(source: str) -> Any:
+    """An expression as Jinja's parser reads it (a jinja2.nodes.Expr), for describing it
+    in words; raises ExpressionSyntaxError if it does not parse."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.parser import Parser
+
+    try:
+        parser = Parser(_env(), source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(exc.message or "does not parse") from None
+    except RecursionError:
+        raise ExpressionSyntaxError(_TOO_DEEP) from None
+    return expr
 
 
 def expression_names(source: str) -> set[str]:

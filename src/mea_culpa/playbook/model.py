@@ -60,7 +60,7 @@ VOCABULARY: frozenset[str] = frozenset(
         # apologize
         "apology_channels",
         # fix
-        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes",
+        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes", "resolved_at",
         # prevent
         "prevention_actions", "prevention_summary",
         # move on
@@ -152,6 +152,7 @@ class Choice(_Model):
                                                   description="What is stored and what expressions compare with.")]
     label: Annotated[str, pydantic.Field(min_length=1, max_length=300, description="What the user sees.")]
     help: Annotated[str, pydantic.Field(description="One line shown under the choice.")] = ""
+    exclusive: Annotated[Flag, pydantic.Field(description="In a multi-choice step: this choice cannot be ticked with another (\"Nobody else\").")] = False
 
     @model_validator(mode="before")
     @classmethod

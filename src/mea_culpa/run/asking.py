@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mea_culpa.playbook.model import Step
-from mea_culpa.run.runner import NeedsAnswer, Review
+from mea_culpa.run.runner import NeedsAnswer, Review, SkipStage
 from mea_culpa.run.session import Plan, PlannedStage, Session
 
 Check = Callable[[Any], "str | None"]
+Keep = Callable[[dict[str, Any]], None]
+Doubt = Callable[[Any], "str | None"]
 
 ACTION_CHOICES = (
     ("done", "Done"),
@@ -31,11 +33,17 @@ ACTION_REASONS = {
     "blocked": "What is blocking it?",
 }
 REASON_NEEDED = "A reason is needed, so the record stays honest"
+SKIP_KEY = "c-s"  # Ctrl-S, at any question of a stage: skip the rest of it
+SKIP_HINT = "Not needed here? Ctrl-S at any question skips the rest of this stage; what you answered is kept."
 
 # questionary turns a Choice whose value is None into its title, so "no answer" and
 # "never mind" need a value of their own that no playbook choice can have.
 _NOTHING = "\x00nothing"
 _SELECT_HINT = "(↑↓ then Enter)"
+
+
+class _SkipPressed(Exception):
+    """Ctrl-S at a question: the person may want to skip the rest of the stage."""
 
 
 class NoInputAsker:
@@ -44,7 +52,8 @@ class NoInputAsker:
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         return None
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         raise NeedsAnswer(step.id)
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
@@ -75,20 +84,27 @@ class ScriptedAsker:
         self.interrupt_before = interrupt_before
         self.asked: list[str] = []
         self.problems: list[tuple[str, str]] = []
+        self.doubts: list[tuple[str, str]] = []
         self.headers: list[tuple[str, int, int]] = []
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         self.headers.append((planned.stage.kind, position, total))
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         if step.id == self.interrupt_before:
             raise KeyboardInterrupt
         self.asked.append(step.id)
         attempts = self.answers.get(step.id)
         while attempts:
             raw = attempts.pop(0)
+            if isinstance(raw, _Skip):
+                raise SkipStage(str(raw))
             problem = check(raw)
             if problem is None:
+                line = doubt(raw) if doubt is not None else None
+                if line is not None:
+                    self.doubts.append((step.id, line))  # a script keeps what it gave
                 return raw
             self.problems.append((step.id, problem))
         raise NeedsAnswer(step.id)
@@ -103,6 +119,15 @@ class ScriptedAsker:
 
 class _Attempts(list):  # type: ignore[type-arg]
     """A list of answers to try in turn (not a list-valued answer)."""
+
+
+class _Skip(str):
+    """In a script, instead of an answer: skip the rest of the stage, for this reason."""
+
+
+def skip_stage(reason: str) -> _Skip:
+    """A scripted answer that skips the rest of the stage at this step (ScriptedAsker)."""
+    return _Skip(reason)
 
 
 def attempts(*values: Any) -> _Attempts:
@@ -198,13 +223,53 @@ class QuestionaryAsker:
             ("instruction", "fg:#808080"), ("pointer", "fg:#5f87af bold"),
             ("highlighted", "fg:#5f87af"),
         ])
+        self._stage_title: str | None = None  # the stage whose questions are being asked: Ctrl-S skips it
 
     # --- display -----------------------------------------------------------------------
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         from mea_culpa.cli import ui
 
-        ui.stage_header(planned, position, total)
+        ui.stage_header(planned, position, total, hint=SKIP_HINT)
+        self._stage_title = planned.stage.title
+
+    # --- Ctrl-S: skip the rest of the stage -----------------------------------------------
+
+    def _unsafe_ask(self, question: Any) -> Any:
+        """Ask a question; inside a stage, Ctrl-S ends it with _SkipPressed. Ctrl-C raises
+        KeyboardInterrupt, as questionary's `unsafe_ask` does."""
+        if self._stage_title is not None:
+            from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+            keys = KeyBindings()
+
+            @keys.add(SKIP_KEY, eager=True)
+            def _(event: Any) -> None:
+                event.app.exit(exception=_SkipPressed(), style="class:aborting")
+
+            app = question.application
+            # later bindings win over earlier ones: the skip key over a widget's own Ctrl-S
+            app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
+        return question.unsafe_ask()
+
+    def _skip_reason(self) -> str | None:
+        """After Ctrl-S: the reason to skip the rest of the stage, or None to go back to the
+        question. Going back is first, so that Enter, or Ctrl-S pressed out of habit to
+        save, changes nothing."""
+        title, self._stage_title = self._stage_title, None  # no Ctrl-S inside this little menu
+        try:
+            picked = self._select(
+                f"Skip the rest of “{title}”? Everything you answered is already saved.",
+                [self.q.Choice("No, back to the question", value="back"),
+                 self.q.Choice(f"Yes, skip the rest of “{title}”", value="skip")],
+            )
+            if picked != "skip":
+                return None
+            reason: str = self._text("Why skip it? (kept with the record)",
+                                     check=lambda t: None if str(t).strip() else REASON_NEEDED)
+            return reason.strip()
+        finally:
+            self._stage_title = title
 
     def _say(self, *fragments: tuple[str, str], indent: int = 0) -> None:
         """(style, text) fragments in the widgets' own style, on the widgets' own output,
@@ -247,6 +312,21 @@ class QuestionaryAsker:
 
     # --- questions ---------------------------------------------------------------------
 
+    def _described(self, text: str | None) -> str | None:
+        """A choice's description, wrapped at spaces to the terminal's width: questionary
+        writes it on one line after "  Description: ", which the terminal would cut
+        mid-word. Continuation lines start under the first word."""
+        import textwrap
+
+        from prompt_toolkit.application.current import get_app_session
+
+        if not text:
+            return None
+        lead = len("  Description: ")
+        width = max(get_app_session().output.get_size().columns - 1 - lead, 20)
+        lines = textwrap.wrap(" ".join(text.split()), width=width, break_long_words=False, break_on_hyphens=False)
+        return ("\n" + " " * lead).join(lines)
+
     def _validator(self, check: Check) -> Callable[[str], bool | str]:
         def validate(text: str) -> bool | str:
             problem = check(text)
@@ -258,19 +338,35 @@ class QuestionaryAsker:
               **kwargs: Any) -> str:
         # Validate on Enter only: an error flashing up while "yesterday" is half typed
         # ("'yes' is not a date") is noise for someone who is already stressed.
-        answer: str = self.q.text(
+        answer: str = self._unsafe_ask(self.q.text(
             message, default=default, validate=self._validator(check) if check else None,
             style=self.style, validate_while_typing=False, **kwargs,
-        ).unsafe_ask()
+        ))
         return answer
 
     def _select(self, message: str, choices: list[Any], *, default: Any = None,
                 instruction: str = _SELECT_HINT) -> Any:
-        picked = self.q.select(message, choices=choices, default=default, style=self.style,
-                               instruction=instruction).unsafe_ask()
+        picked = self._unsafe_ask(self.q.select(message, choices=choices, default=default, style=self.style,
+                                                instruction=instruction))
         return None if picked == _NOTHING else picked
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
+        if step.type == "list":
+            return self._list(step, current, check, keep)
+        return self._skippable(lambda: self._ask(step, default, check, current, doubt))
+
+    def _skippable(self, question: Callable[[], Any]) -> Any:
+        """Ask; after Ctrl-S, offer to skip the rest of the stage, and ask again if not."""
+        while True:
+            try:
+                return question()
+            except _SkipPressed:
+                reason = self._skip_reason()
+                if reason is not None:
+                    raise SkipStage(reason) from None
+
+    def _ask(self, step: Step, default: Any, check: Check, current: Any = None, doubt: Doubt | None = None) -> Any:
         start = _as_stored(step, current if current is not None else default)
         q = self.q
         message = step.prompt + ("" if step.required else " (optional)")
@@ -278,7 +374,7 @@ class QuestionaryAsker:
             self._help(step.help)
         kind = step.type
         if kind == "choice":
-            choices = [q.Choice(c.label, value=c.value, description=c.help or None)
+            choices = [q.Choice(c.label, value=c.value, description=self._described(c.help))
                        for c in step.choices]
             if not step.required:
                 choices.append(q.Choice("(no answer)", value=_NOTHING))
@@ -287,21 +383,21 @@ class QuestionaryAsker:
         if kind == "multi-choice":
             return self._multi_choice(step, message, start, check)
         if kind == "yes-no":
-            return q.confirm(message, default=bool(start) if start is not None else True,
-                             style=self.style).unsafe_ask()
+            return self._unsafe_ask(q.confirm(message, default=bool(start) if start is not None else True,
+                                              style=self.style))
         if kind == "action":
             return self._action(step, start)
-        if kind == "list":
-            return self._list(step, message, start or [], check)
         if kind == "long-text":
             return self._long_text(message, start, check)
-        hint = {"date": " (e.g. 2026-03-31, today, yesterday, in 3 days)",
+        hint = {"date": " (e.g. 2026-03-31, today, friday, in 2 weeks, end of month)",
                 "datetime": " (e.g. now, 14:30, yesterday 09:00, 2026-03-31 14:30)"}.get(kind, "")
-        text_default = "" if start is None else str(start)
+        text_default = "" if start is None else str(start.get("typed", "") if isinstance(start, dict) else start)
         if kind == "datetime":
             text_default = text_default.replace("T", " ")
-        answer = self._text(message + hint, default=text_default, check=check)
-        if kind in ("date", "datetime"):
+        while True:
+            answer = self._text(message + hint, default=text_default, check=check)
+            if kind not in ("date", "datetime"):
+                return answer
             from mea_culpa.playbook import answers as answers_mod
 
             try:
@@ -310,19 +406,27 @@ class QuestionaryAsker:
                 shown = None
             if shown:
                 self._note(f"→ {shown}")
-        return answer
+            line = doubt(answer) if doubt is not None else None
+            if line is None:
+                return answer
+            self._note(f"! {line}")
+            keep = self._select("Keep it, or change it?", [self.q.Choice("Change it", value="change"),
+                                                          self.q.Choice("Keep it", value="keep")])
+            if keep == "keep":
+                return answer
+            text_default = answer
 
     def _multi_choice(self, step: Step, message: str, start: Any, check: Check) -> list[str]:
         chosen = set(start or [])
         choices = [self.q.Choice(c.label, value=c.value, checked=c.value in chosen,
-                                 description=c.help or None) for c in step.choices]
+                                 description=self._described(c.help)) for c in step.choices]
         # questionary shows "done (2 selections)" after the answer; the labels say more,
         # so the widget is erased when done and the question is written again with them.
         question = self.q.checkbox(message, choices=choices, style=self.style,
                                    validate=lambda v: check(v) or True, erase_when_done=True,
                                    instruction="(Space to tick, Enter when done)")
         try:
-            picked: list[str] = question.unsafe_ask()
+            picked: list[str] = self._unsafe_ask(question)
         except KeyboardInterrupt:
             self._question_line(message)
             raise
@@ -369,7 +473,7 @@ class QuestionaryAsker:
             prompt_continuation=lambda width, line_number, wrap_count: " " * width,
         )
         session.default_buffer.reset(Document("" if start is None else str(start)))
-        answer: str = self.q.Question(session.app).unsafe_ask()
+        answer: str = self._unsafe_ask(self.q.Question(session.app))
         return answer
 
     def _action(self, step: Step, start: Any) -> dict[str, str]:
@@ -392,22 +496,31 @@ class QuestionaryAsker:
             reason = ""
         return {"state": state, "reason": reason.strip()}
 
-    def _list(self, step: Step, message: str, start: list[dict[str, Any]],
-              check: Check) -> list[dict[str, Any]]:
+    def _list(self, step: Step, current: Any, check: Check, keep: Keep | None) -> list[dict[str, Any]]:
+        """Items one by one, each field by field. `current` is the list so far (to change
+        it) or a partial one kept by `keep` ({"items": [...], "item": {...}}), which is
+        called after every field, so that an interrupted item keeps its answered fields."""
         from mea_culpa.cli import ui
         from mea_culpa.playbook import answers as answers_mod
 
-        items = [dict(i) for i in start]
-        self._question_line(message)
+        partial = current if isinstance(current, dict) else {"items": current or [], "item": {}}
+        items = [dict(i) for i in partial.get("items") or [] if isinstance(i, dict)]
+        item: dict[str, Any] = dict(partial.get("item") or {})
+        self._question_line(step.prompt + ("" if step.required else " (optional)"))
         minimum = step.min_items or (1 if step.required else 0)
-        show = bool(items)  # when changing an earlier answer: what is there to start with
+        show = bool(items)  # when changing an earlier answer or going on: what is there to start with
+
+        def kept() -> None:
+            if keep is not None:
+                keep({"items": [dict(i) for i in items], "item": dict(item)})
+
         while True:
             if show:
                 for n, entry in enumerate(items, 1):
                     self._note(f"{n}. {ui.describe_value(step, [entry], limit=200)}")
                 show = False
-            if len(items) >= minimum:
-                nxt = self._list_next(step, items)
+            if not item and len(items) >= minimum:
+                nxt = self._skippable(lambda: self._list_next(step, items))
                 if nxt == "done":
                     problem = check(items)
                     if problem is None:
@@ -415,28 +528,36 @@ class QuestionaryAsker:
                     self._note(f"! {problem}")
                     continue
                 if nxt == "remove":
-                    gone = self._select("Remove which one?", [
+                    gone = self._skippable(lambda: self._select("Remove which one?", [
                         *(self.q.Choice(f"{n}. {ui.describe_value(step, [i], limit=60)}", value=str(n))
                           for n, i in enumerate(items, 1)),
-                        self.q.Choice("(keep them all)", value=_NOTHING)])
+                        self.q.Choice("(keep them all)", value=_NOTHING)]))
                     if gone is not None:
                         del items[int(gone) - 1]
+                        kept()
                         show = True
                     continue
-            self._note(f"item {len(items) + 1}")
-            item: dict[str, Any] = {}
+            if item:
+                done = ", ".join(f"{k}: {ui.describe_value(None, v, limit=40)}" for k, v in item.items())
+                self._note(f"item {len(items) + 1}, going on from {done}")
+            else:
+                self._note(f"item {len(items) + 1}")
             for field in step.fields:
+                if field.id in item:
+                    continue
                 probe = step.column(field)
-
                 # kept as it will be stored, so the list shows dates, not "in 3 days"
                 field_check = functools.partial(answers_mod.problem, probe)
                 item[field.id] = answers_mod.coerce(probe, self.ask(probe, None, field_check))
+                kept()
             items.append(item)
+            item = {}
+            kept()
 
     def _list_next(self, step: Step, items: list[dict[str, Any]]) -> str:
         if not items:
-            more = self.q.confirm(f"{step.prompt}: add an item?", default=True,
-                                  style=self.style).unsafe_ask()
+            more = self._unsafe_ask(self.q.confirm(f"{step.prompt}: add an item?", default=True,
+                                                   style=self.style))
             return "add" if more else "done"
         full = step.max_items is not None and len(items) >= step.max_items
         choices = [self.q.Choice("Done", value="done")]
@@ -473,28 +594,25 @@ class QuestionaryAsker:
         return picked
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
+        self._stage_title = None  # the stage's questions are over; an edit is not a skip
         q = self.q
         choice = self._select(
             f"{planned.stage.title}: done. What next?",
             [
                 q.Choice("Continue", value="continue"),
                 q.Choice("Change an earlier answer", value="edit"),
-                q.Choice("Skip this stage", value="skip"),
                 q.Choice("Save and quit for now", value="quit"),
             ],
         )
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.stage_review(planned, plan, session)
-        if choice == "skip":
-            reason = self._text("Why skip this stage?",
-                                check=lambda t: None if str(t).strip() else REASON_NEEDED)
-            return Review("skip", reason=reason.strip())
         return Review(choice)
 
     def final_review(self, plan: Plan, session: Session) -> Review:
         from mea_culpa.cli import ui
 
+        self._stage_title = None
         ui.answers_table(plan, title="Your session, before you finish")
         q = self.q
         choice = self._select(
@@ -509,7 +627,7 @@ class QuestionaryAsker:
 
     def choose_playbook(self, entries: Sequence[Any]) -> str:
         q = self.q
-        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=e.summary or None)
+        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=self._described(e.summary))
                    for e in entries]
         picked: str = self._select("Which kind of mistake is it?", choices)
         return picked
