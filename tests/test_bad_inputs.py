@@ -757,6 +757,9 @@ ODD_TEXT = (
     "Sorry 🙏🏽 — we failed you. שלום, عذرًا (right to left) ‮reversed‬ "
     "tab\there, a bell\x07, an escape \x1b[31mred\x1b[0m, zero\u200bwidth, <b>bold</b> & \"quotes\" 'too'"
 )
+# What a text export (Markdown, HTML) shows of it: every character but the bell and the
+# escape sequence, which a terminal would act on.
+ODD_TEXT_SHOWN = ODD_TEXT.replace("\x07", "").replace("\x1b[31m", "").replace("\x1b[0m", "")
 
 
 def test_unicode_in_every_answer_survives_the_journal_and_every_export(cli, tmp_path: Path, monkeypatch, journal: Path):
@@ -801,20 +804,22 @@ def test_unicode_in_every_answer_survives_the_journal_and_every_export(cli, tmp_
     import html
 
     as_html = export("html")
-    assert html.escape(answers["lesson"], quote=True) in as_html
+    assert html.escape(f"lesson: {ODD_TEXT_SHOWN}", quote=True) in as_html
     assert "<b>bold</b>" not in as_html  # user text never becomes markup
 
-    assert answers["lesson"].replace("<", "\\<") in export("md")  # Markdown escapes only `<`
+    # Markdown escapes `<`, and leaves out what would act on a terminal
+    assert f"lesson: {ODD_TEXT_SHOWN}".replace("<", "\\<") in export("md")
 
 
-def test_an_export_piped_to_stdout_keeps_the_text_unchanged(cli, tmp_path: Path, monkeypatch, journal: Path):
+def test_an_export_piped_to_stdout_keeps_the_text_but_not_its_escape_sequences(cli, tmp_path: Path, monkeypatch, journal: Path):
     monkeypatch.chdir(tmp_path)
     answers = dict(MINI_ANSWERS, lesson=ODD_TEXT)
     started = cli("start", str(MINI), "--answers", _write_answers(tmp_path, answers), "--no-input")
     assert started.code == 0, started.err
     exported = cli("export", started.out.strip().splitlines()[-1], "--format", "md")
     assert exported.code == 0
-    assert ODD_TEXT.replace("<", "\\<") in exported.out
+    assert ODD_TEXT_SHOWN.replace("<", "\\<") in exported.out
+    assert "\x1b" not in exported.out and "\x07" not in exported.out
 
 
 # --- the table and the tests agree ---------------------------------------------------

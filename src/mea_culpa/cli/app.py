@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from mea_culpa import __version__
+from mea_culpa.cli.output import pipe_safe
 from mea_culpa.errors import ExitCode, MeaCulpaError
 
 app = typer.Typer(
@@ -66,6 +67,7 @@ def _dirs(playbooks: list[Path] | None) -> tuple[Path, ...]:
 
 
 @app.command("list")
+@pipe_safe
 def list_playbooks(
     playbooks: list[Path] | None = PlaybookDirs,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
@@ -82,17 +84,22 @@ def list_playbooks(
       mea-culpa list
       mea-culpa list --json
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.playbook import catalog
 
     entries = catalog.entries(_dirs(playbooks))
     if as_json:
         import json
 
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False)) + "\n")
         return
     if not entries:
         typer.echo("No playbooks found. Create one with: mea-culpa new NAME", err=True)
         return
+    from mea_culpa.text.terminal import safe_for_terminal
+
     rows = [("ID", "TITLE", "STAGES", "SOURCE")]
     notes = []
     for e in entries:
@@ -104,14 +111,16 @@ def list_playbooks(
             source += " (broken)"
             notes.append(f"  {e.path}: {e.problem} (details: mea-culpa validate {e.path})")
         rows.append((e.id, e.title or "-", str(e.stages), source))
+    # A shallow read is not validated: a title may hold anything, an escape sequence too.
+    rows = [tuple(" ".join(safe_for_terminal(cell).split()) for cell in row) for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        typer.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+    data("".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip() + "\n" for r in rows))
     if notes:
-        typer.echo("\n" + "\n".join(notes), err=True)
+        typer.echo(safe_for_terminal("\n" + "\n".join(notes)), err=True)
 
 
 @app.command()
+@pipe_safe
 def show(
     playbook: str = typer.Argument(..., metavar="ID|FILE", help="A playbook id from `mea-culpa list`, or a file."),
     playbooks: list[Path] | None = PlaybookDirs,
@@ -130,7 +139,10 @@ def show(
     if as_json:
         import json
 
-        typer.echo(json.dumps(book.as_data(), indent=2, ensure_ascii=False))
+        from mea_culpa.cli.output import data
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps(book.as_data(), indent=2, ensure_ascii=False)) + "\n")
         return
     from mea_culpa.cli import ui
 
@@ -138,6 +150,7 @@ def show(
 
 
 @app.command()
+@pipe_safe
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Playbook files to check."),
 ) -> None:
@@ -151,8 +164,10 @@ def validate(
     Example:
       mea-culpa validate .mea-culpa/playbooks/*.yaml
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.errors import PlaybookError
     from mea_culpa.playbook.loading import load
+    from mea_culpa.text.terminal import safe_for_terminal
 
     bad = 0
     for path in files:
@@ -160,17 +175,18 @@ def validate(
             book = load(path)
         except PlaybookError as exc:
             bad += 1
-            for line in exc.lines():
-                typer.echo(line)
+            data("".join(line + "\n" for line in exc.lines()))
             count = len(exc.diagnostics)
-            typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}", err=True)
+            typer.echo(safe_for_terminal(f"{path}: {count} problem{'s' if count != 1 else ''}"), err=True)
         else:
-            typer.echo(f"{path}: ok ({book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages)", err=True)
+            summary = f"{book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages"
+            typer.echo(safe_for_terminal(f"{path}: ok ({summary})"), err=True)
     if bad:
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 @app.command()
+@pipe_safe
 def schema(
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
@@ -282,9 +298,9 @@ def _register_command_modules() -> None:
     from mea_culpa.cli import check, draft, export
     from mea_culpa.commands import journal
 
-    app.command()(check.check)
-    app.command()(draft.draft)
-    app.command()(export.export)
+    app.command()(pipe_safe(check.check))
+    app.command()(pipe_safe(draft.draft))
+    app.command()(pipe_safe(export.export))
     journal.register(app)
 
 
@@ -296,8 +312,10 @@ _register_command_modules()
 
 def _print_error(err: MeaCulpaError) -> None:
     from mea_culpa.errors import AnswersError, Interrupted, PlaybookError
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    lines = err.lines()
+    # A message may quote a file name, a template's words or an answer: never an escape sequence.
+    lines = [" ".join(safe_for_terminal(line).split("\n")) for line in err.lines()]
     # file:line:col lines stay grep-able; an interruption is not an error
     plain = isinstance(err, (PlaybookError, AnswersError, Interrupted))
     for i, line in enumerate(lines):

@@ -59,8 +59,11 @@ def check(
     if format == "json":
         import json
 
+        from mea_culpa.cli.output import data
+        from mea_culpa.text.terminal import json_for_terminal
+
         objects = [result.to_dict() for _, result, _ in results]
-        typer.echo(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2, ensure_ascii=False))
+        data(json_for_terminal(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2, ensure_ascii=False)) + "\n")
     else:
         from rich.console import Console
 
@@ -140,7 +143,9 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
 
     from mea_culpa.apology import WEIGHTS
 
-    title = "standard input" if name == "-" else name
+    from mea_culpa.text.terminal import safe_for_terminal
+
+    title = "standard input" if name == "-" else safe_for_terminal(name)
     verdict = _verdict(result, min_score)
     head = Text()
     head.append(title, style="bold")
@@ -162,9 +167,9 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
     plain = console.color_system is None or console.no_color
     for finding in result.findings:
         console.print(_finding_line(finding, lines, plain))
-        console.print(Text(f"      {finding.message}"))
+        console.print(Text(safe_for_terminal(f"      {finding.message}")))
         if finding.suggestion:
-            console.print(Text(f"      try: {finding.suggestion}", style="dim"))
+            console.print(Text(safe_for_terminal(f"      try: {finding.suggestion}"), style="dim"))
 
 
 def _verdict(result: CheckResult, min_score: int) -> str:
@@ -192,7 +197,10 @@ def _finding_line(finding: Finding, lines: list[str], plain: bool) -> Text:
     end = min(len(line), start + len(finding.match))
     left = max(0, start - _CONTEXT)
     right = min(len(line), end + _CONTEXT)
-    out.append(("…" if left else "") + line[left:start])
-    out.append(f"[{line[start:end]}]" if plain else line[start:end], style="bold reverse")
-    out.append(line[end:right] + ("…" if right < len(line) else ""))
+    # The text checked may be anyone's: show its words, never its escape sequences.
+    from mea_culpa.text.terminal import safe_for_terminal as safe
+
+    out.append(("…" if left else "") + safe(line[left:start]))
+    out.append(f"[{safe(line[start:end])}]" if plain else safe(line[start:end]), style="bold reverse")
+    out.append(safe(line[end:right]) + ("…" if right < len(line) else ""))
     return out

@@ -77,7 +77,9 @@ def draft(
         write_atomic(output, text, force=force)
         _say(f"wrote {output}")
     else:
-        typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        from mea_culpa.cli.output import data
+
+        data(text)
 
 
 def _say(line: str) -> None:

@@ -65,7 +65,9 @@ def export(
         write_atomic(output, text, force=force)
         typer.echo(f"wrote {output} ({fmt})", err=True)
     else:
-        typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        from mea_culpa.cli.output import data
+
+        data(text)
 
 
 def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, str], str]:

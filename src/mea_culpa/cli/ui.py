@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mea_culpa.playbook.model import Playbook, Step
 from mea_culpa.run.session import Plan, PlannedStage, Session
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,16 +57,17 @@ def console() -> Console:
 
 
 def escape(text: str) -> str:
-    """User and playbook text, safe to put inside rich markup ("[/x]" stays text)."""
+    """User and playbook text, safe to put inside rich markup ("[/x]" stays text) and
+    without escape sequences (rich passes an ESC through as it is)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(safe_for_terminal(text))
 
 
 def _markdown(text: str) -> Any:
     from rich.markdown import Markdown
 
-    return Markdown(text)
+    return Markdown(safe_for_terminal(text))
 
 
 def describe_value(step: Step | None, value: Any, *, limit: int = 80) -> str:
@@ -119,6 +121,7 @@ def stage_header(planned: PlannedStage, position: int, total: int) -> None:
 
 
 def notice(text: str, *, style: str = "yellow") -> None:
+    text = safe_for_terminal(text)
     if plain():
         print(text, file=sys.stderr)
         return
@@ -181,6 +184,7 @@ def summary(session: Session, plan: Plan, *, saved: bool) -> None:
         ]
     else:
         steps = []
+    lines = [safe_for_terminal(line) for line in lines]
     if plain():
         print("\nSummary\nDone. " + "\n".join(lines), file=sys.stderr)
         print("Next steps\n" + "\n".join(steps) if saved else "This session was not saved (--no-save).", file=sys.stderr)

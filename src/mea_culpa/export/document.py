@@ -16,6 +16,7 @@ from typing import Any
 from mea_culpa.errors import UsageError
 from mea_culpa.playbook.model import Playbook, Step
 from mea_culpa.run.session import Plan, Session, plan, step_value
+from mea_culpa.text.terminal import json_for_terminal, safe_for_terminal
 
 SCHEMA_VERSION = 1
 FORMATS = ("md", "html", "json", "yaml")
@@ -586,8 +587,10 @@ def to_yaml(playbook: Playbook, session: Session, *, include_sensitive: bool = F
 
     Dumper.add_representer(str, text)
     answers, left_out = answers_data(playbook, session, include_sensitive=include_sensitive)
+    # A comment ends at a newline: a title with one would start YAML of its own.
+    title = " ".join(safe_for_terminal(session.title).split())
     header = [
-        f"# mea-culpa answers from session {session.id} ({session.title})",
+        f"# mea-culpa answers from session {session.id} ({title})",
         f"# playbook {playbook.id}, version {playbook.version}",
         f"# replay with: mea-culpa start {playbook.id} --answers FILE --no-input",
     ]
@@ -615,12 +618,15 @@ def export_session(
     action_status: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
+    # Exports are printed and read in terminals, so none carries an escape sequence: JSON
+    # and YAML keep every character of the answers, written as escapes; Markdown and HTML,
+    # text for people, leave the controls out (newlines and tabs stay).
     name = normalise_format(fmt)
     if name == "yaml":
         return to_yaml(playbook, session, include_sensitive=include_sensitive)
     data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status)
     if name == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"
     if name == "html":
-        return to_html(playbook, data)
-    return to_markdown(playbook, data)
+        return safe_for_terminal(to_html(playbook, data))
+    return safe_for_terminal(to_markdown(playbook, data))

@@ -22,6 +22,7 @@ from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step,
 from mea_culpa.records import frozen
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -498,7 +499,9 @@ def render(
         )
     context = template_context(playbook, session, message, tone=tone, phase=phase, now=now)
     env = _environment(tuple(_roots(playbook)))
-    raw = _run_template(env, _template_name(playbook, message), context)
+    # What a template builds goes to a terminal, a file and the journal: never an escape
+    # sequence, however it was made (validation refuses the ones it can see).
+    raw = safe_for_terminal(_run_template(env, _template_name(playbook, message), context))
     subject, body = _split_subject(tidy(raw))
     body = tidy(body)
     if not body.strip():

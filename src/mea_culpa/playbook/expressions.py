@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa.errors import SecurityError, TemplateError
+from mea_culpa.errors import SecurityError, TemplateError, quoted
 from mea_culpa.text.filters import FILTERS, TESTS
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -410,10 +411,34 @@ def _name_refusal(attr: str) -> str | None:
     return None
 
 
+# C0 controls but tab and newline, DEL, C1 controls: in a template's text or in a string
+# constant ("\x1b]52;…" is the escape character to Jinja) they can only be there to
+# rewrite the terminal of whoever reads the draft. Drafts are filtered as well
+# (text.terminal); this says so while the playbook is validated.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_refusal(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    text = node.data if isinstance(node, nodes.TemplateData) else node.value
+    found = _CONTROL.search(text) if isinstance(text, str) else None
+    if found is None:
+        return None
+    return (
+        f"the text {quoted(text)} contains the control character U+{ord(found.group()):04X}; templates are plain text "
+        "(a control character could rewrite the terminal)"
+    )
+
+
 def _refusals(tree: Any, *, short: bool) -> tuple[str, ...]:
     from jinja2 import nodes
 
     found: list[str] = []
+    for node in tree.find_all((nodes.Const, nodes.TemplateData)):
+        message = _control_refusal(node)
+        if message and message not in found:
+            found.append(message)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         message = None
         if isinstance(node, nodes.Getattr):
@@ -573,4 +598,5 @@ def render_string(source: str, context: Mapping[str, Any], *, what: str = "templ
     out = _guarded(run, what)
     if len(out) > MAX_OUTPUT:
         raise SecurityError(f"{what}: refused: output longer than {MAX_OUTPUT:,} characters")
-    return str(out)
+    # a default is shown in a question and may become an answer: plain text only
+    return safe_for_terminal(str(out))

