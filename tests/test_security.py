@@ -222,3 +222,230 @@ def test_check_shows_the_checked_text_without_its_escape_sequences(cli: Cli, tmp
     assert code in (0, 1), err
     assert "inconvenience" in out
     assert not controls_in(out + err)
+
+
+# --- two real users ----------------------------------------------------------------------
+# The races of items 1 and 2 need a victim and an attacker who cannot read the victim's
+# files. The test makes both with useradd (as root) and runs each side in a forked child
+# that drops to that user: the interpreter and the modules are already loaded, so the
+# users need no access to where Python is installed.
+
+
+@pytest.fixture
+def two_users(tmp_path: Path):
+    """(victim, attacker) as pwd entries, and a folder both can reach; removed afterwards."""
+    import pwd
+    import subprocess
+    import tempfile
+    import uuid
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("making two users needs root (useradd); run as root to test the races between users")
+    if shutil.which("useradd") is None or shutil.which("userdel") is None:
+        pytest.skip("useradd/userdel are not installed: cannot make the two users of this race")
+    tag = uuid.uuid4().hex[:8]
+    names = [f"mcv{tag}", f"mca{tag}"]
+    made = []
+    try:
+        for name in names:
+            done = subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"useradd cannot make a user here: {done.stderr.strip()}")
+            made.append(name)
+        root = Path(tempfile.mkdtemp(prefix="mea-culpa-race-", dir="/tmp"))
+        root.chmod(0o755)
+        yield pwd.getpwnam(names[0]), pwd.getpwnam(names[1]), root
+        shutil.rmtree(root, ignore_errors=True)
+    finally:
+        for name in made:
+            subprocess.run(["userdel", name], capture_output=True)
+
+
+def as_user(user, work: Callable[[], None]) -> tuple[int, Path]:
+    """Run `work` in a child process as `user`: its pid, and the file that will hold its
+    traceback if it fails. The child never returns here."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="mea-culpa-child-", suffix=".txt")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's own coverage is not collected
+        code = 0
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            work()
+        except BaseException:
+            import traceback
+
+            os.write(fd, traceback.format_exc().encode())
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(fd)
+    return pid, Path(name)
+
+
+def wait(child: tuple[int, Path]) -> None:
+    """Wait for a child of `as_user`; fail with its traceback if it failed."""
+    pid, errors = child
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    text = errors.read_text(encoding="utf-8")
+    errors.unlink()
+    assert code == 0, text
+
+
+def run_cli_here(*args: str) -> tuple[int, str, str]:
+    """The CLI in this process, its output captured in memory (for a forked child)."""
+    import contextlib
+    import io
+
+    from mea_culpa.cli.app import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- 2. templates and included files are opened once, without following links ------------
+
+
+def test_a_template_swapped_for_a_link_to_another_users_secret_never_reaches_a_draft(
+    cli: Cli, two_users, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A shared playbook folder: while the victim drafts, the attacker keeps swapping
+    note.j2 for a link to the victim's 0600 key file and back. Before: the loader checked
+    the name, then opened it again following links, and drafts and the journal held the
+    key. Now each template is opened once with O_NOFOLLOW and read from what was opened:
+    a draft renders the real template or is refused, and the key is never read."""
+    victim, attacker, root = two_users
+    secret = "-----BEGIN KEY----- 7f3a9c-only-the-victim-may-read-this"
+    private = root / "victim"
+    private.mkdir(mode=0o700)
+    key = private / "id_key"
+    key.write_text(secret + "\n", encoding="utf-8")
+    key.chmod(0o600)
+    shared = root / "shared"
+    shared.mkdir()
+    shutil.copy(BAD / "base.yaml", shared / "base.yaml")
+    shutil.copy(BAD / "note.j2", shared / "note.j2")
+    for path in (private, key):
+        os.chown(path, victim.pw_uid, victim.pw_gid)
+    for path in (shared, shared / "base.yaml", shared / "note.j2"):
+        os.chown(path, attacker.pw_uid, attacker.pw_gid)
+    home = private / "home"
+    stop = root / "stop"
+    report = private / "report.json"
+
+    # Load every module a start and a draft use, before the children drop to users who
+    # cannot read where Python lives.
+    warm = start(cli, shared / "base.yaml", tmp_path)
+    assert cli("draft", warm, "-m", "note")[0] == 0
+
+    def swap() -> None:
+        # Two copies of the real template, put back in turn: each time the victim finds
+        # a file, it is one it has not read yet, so it reads again (no cached template).
+        text = (shared / "note.j2").read_text(encoding="utf-8")
+        copies = [shared / ".real-a", shared / ".real-b"]
+        for copy in copies:
+            copy.write_text(text, encoding="utf-8")
+        os.utime(copies[1], ns=(1, 1))
+        for turn in range(10**9):
+            if turn % 1000 == 0 and stop.exists():
+                return
+            os.symlink(key, shared / ".link")
+            os.rename(shared / ".link", shared / "note.j2")
+            os.link(copies[turn % 2], shared / ".file")
+            os.rename(shared / ".file", shared / "note.j2")
+
+    def run_the_playbook() -> None:
+        os.environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(private / "config"))
+        answers = private / "answers.yaml"
+        answers.write_text((BAD / "answers.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        code, out, err = run_cli_here("start", str(shared / "base.yaml"), "--answers", str(answers), "--no-input")
+        assert code == 0, err
+        (private / "session").write_text(out.strip().splitlines()[-1], encoding="utf-8")
+
+    def draft_again_and_again() -> None:
+        import time
+
+        from mea_culpa.errors import MeaCulpaError
+        from mea_culpa.journal import open_journal
+        from mea_culpa.messages.drafting import render
+        from mea_culpa.playbook.loading import load
+
+        os.environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(private / "config"))
+        session_id = (private / "session").read_text(encoding="utf-8")
+        with open_journal(create=False) as journal:
+            session = journal.load(session_id)
+        for _ in range(10_000):  # the attacker is already at work: take the playbook when it loads
+            try:
+                playbook = load(shared / "base.yaml", templates=False)
+                break
+            except MeaCulpaError:
+                continue
+        # Mostly the renderer alone (about a millisecond each: many tries at the window
+        # between a check and a read), and now and then the whole `draft`, which also
+        # stores what it rendered in the journal.
+        outcomes = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if len(outcomes) % 50 == 0:
+                outcomes.append(run_cli_here("draft", session_id, "-m", "note"))
+                continue
+            try:
+                outcomes.append((0, render(playbook, session, "note").text, ""))
+            except MeaCulpaError as exc:
+                outcomes.append((2, "", f"error: {exc}"))
+        report.write_text(json.dumps(outcomes), encoding="utf-8")
+
+    wait(as_user(victim, run_the_playbook))  # validated while the folder is as it should be
+    swapping = as_user(attacker, swap)
+    try:
+        wait(as_user(victim, draft_again_and_again))
+    finally:
+        stop.touch()
+        wait(swapping)
+    outcomes = json.loads(report.read_text(encoding="utf-8"))
+    rendered = [out for code, out, _ in outcomes if code == 0]
+    refused = [err for code, _, err in outcomes if code != 0]
+    leaked = [o for o in (outcomes) if secret in o[1] + o[2]]
+    assert not leaked, f"{len(leaked)} of {len(outcomes)} drafts printed the victim's key"
+    stored = b"".join(p.read_bytes() for p in home.glob("journal.sqlite3*"))
+    assert secret.encode() not in stored, "the journal keeps the victim's key"
+    assert rendered, "no draft rendered at all: the race was not run"
+    assert all(out.startswith("The invoice went to the wrong client.") for out in rendered)
+    # refused when the playbook is read, when the name is looked up, or when it is
+    # opened: one line naming the template, never an internal problem
+    assert all("note.j2" in err and "internal problem" not in err for err in refused), sorted(set(refused))
+
+
+@pytest.mark.parametrize("kind", ["a link inside the folder", "a FIFO", "a link to /dev/zero", "too large"])
+def test_draft_opens_a_template_once_and_refuses_what_is_not_a_plain_file(cli: Cli, shared: Path, tmp_path: Path, kind: str):
+    """`draft` reads the templates afresh. Whatever note.j2 has become since the run, it is
+    opened once without following links, checked on what was opened, and read within a
+    bound: never through a link, never waiting on a FIFO, never reading a device."""
+    session = start(cli, shared / "base.yaml", tmp_path)
+    note = shared / "note.j2"
+    note.unlink()
+    if kind == "a link inside the folder":
+        (shared / "real.j2").write_text("{{ what_happened }}\n", encoding="utf-8")
+        note.symlink_to(shared / "real.j2")
+        why = "error: template note.j2: refused: is a link; links are not followed here, so copy the file in instead"
+    elif kind == "a FIFO":  # the playbook no longer validates: it is said where
+        os.mkfifo(note)
+        why = f"{shared / 'base.yaml'}:28:15: messages[0].template: no template 'note.j2' beside the playbook or among the built-ins"
+    elif kind == "a link to /dev/zero":
+        note.symlink_to("/dev/zero")
+        why = f"{shared / 'base.yaml'}:28:15: messages[0].template: 'note.j2' is a link that leads outside its folder; copy the file in instead"
+    else:
+        note.write_text("{{ what_happened }}\n" + "x" * 200_000, encoding="utf-8")
+        why = "error: template note.j2: refused: file is too large (200,020 bytes; the limit is 100,000)"
+    code, out, err = cli("draft", session, "-m", "note")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[0] == why

@@ -1,14 +1,145 @@
-"""Writing output files safely: all or nothing, and never over a file the user did not
-say may go."""
+"""Reading and writing files safely. Reading: one open, the opened file checked (a regular
+file, within a size), links not followed where a folder may be shared. Writing: all or
+nothing, and never over a file the user did not say may go."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from mea_culpa.errors import StorageError, UsageError
+
+# --- reading ---------------------------------------------------------------------------
+
+# Opening never blocks (a FIFO opens at once, and then reads as what it is: not a file)
+# and never makes a terminal ours.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_CHUNK = 1 << 16
+
+
+class NotReadable(Exception):
+    """A file that cannot be read as asked; `str()` says why, in words for the user
+    ("no such file", "is a FIFO, not a regular file", "file is too large (…)")."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISLNK(mode):
+        return "a link"
+    return "not a regular file"
+
+
+def _read_opened(fd: int, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """Check what `fd` is (a regular file within `max_bytes`) and read it: at most
+    `max_bytes + 1` bytes, so that a file growing while it is read is refused too."""
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        raise NotReadable("is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotReadable(f"is {_kind(info.st_mode)}, not a regular file")
+    if info.st_size > max_bytes:
+        raise NotReadable(f"file is too large ({info.st_size:,} bytes; the limit is {max_bytes:,})")
+    chunks, total = [], 0
+    while total <= max_bytes:
+        chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > max_bytes:
+        raise NotReadable(f"file is too large (more than {max_bytes:,} bytes; the limit is {max_bytes:,})")
+    return b"".join(chunks), info
+
+
+def _open_failed(exc: OSError, *, link_refused: bool) -> NotReadable:
+    if isinstance(exc, FileNotFoundError):
+        return NotReadable("no such file")
+    if isinstance(exc, IsADirectoryError):
+        return NotReadable("is a folder, not a file")
+    if link_refused and exc.errno in (errno.ELOOP, errno.EMLINK):  # EMLINK: FreeBSD's O_NOFOLLOW
+        return NotReadable("is a link; links are not followed here, so copy the file in instead")
+    if exc.errno == errno.ENAMETOOLONG:
+        return NotReadable("the name is too long for this system")
+    return NotReadable(f"cannot read: {exc.strerror or exc}")
+
+
+def read_file(path: Path, *, max_bytes: int, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file, opened once and checked on what was opened. Refuses
+    (NotReadable) a folder, a FIFO, a device or a socket without waiting on it, a file
+    over `max_bytes`, and with `follow_links=False` a link."""
+    flags = _READ_FLAGS | (0 if follow_links else _NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _open_failed(exc, link_refused=not follow_links) from None
+    except ValueError:  # a NUL in the name
+        raise NotReadable("the name contains a NUL character") from None
+    try:
+        return _read_opened(fd, max_bytes)[0]
+    except OSError as exc:
+        raise NotReadable(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_below(root: Path, relative: str, *, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """The bytes (and status) of `root/relative`, a regular file reached without following
+    any link below `root`: each folder on the way and the file itself are opened relative
+    to the one before, refusing links. Nothing can swap a link in between a check and the
+    read, because nothing is checked apart from the read. `relative` must already be a
+    plain relative name (paths.check_relative)."""
+    parts = [p for p in relative.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts:
+        raise NotReadable("no such file")
+    if os.open not in os.supports_dir_fd or not _NOFOLLOW:  # Windows: no openat; refuse the last link at least
+        data = read_file(root.joinpath(*parts), max_bytes=max_bytes, follow_links=False)
+        return data, os.stat(root.joinpath(*parts))
+    try:
+        current = os.open(root, os.O_RDONLY | _DIRECTORY)
+    except OSError as exc:
+        raise _open_failed(exc, link_refused=False) from None
+    try:
+        for part in parts[:-1]:
+            try:
+                inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=current)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise NotReadable(
+                        f"passes through {part!r}, which is a link or not a folder; links are not followed here, so copy the files in instead"
+                    ) from None
+                raise _open_failed(exc, link_refused=True) from None
+            os.close(current)
+            current = inner
+        try:
+            fd = os.open(parts[-1], _READ_FLAGS | _NOFOLLOW, dir_fd=current)
+        except OSError as exc:
+            raise _open_failed(exc, link_refused=True) from None
+        try:
+            return _read_opened(fd, max_bytes)
+        except OSError as exc:
+            raise NotReadable(f"cannot read: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+    finally:
+        os.close(current)
+
+
+# --- writing ---------------------------------------------------------------------------
 
 
 def _default_mode() -> int:

@@ -98,19 +98,15 @@ class YamlProblems(Exception):
 
 
 def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
-    """The file's text as UTF-8 (a BOM is accepted, CRLF becomes LF), within a size limit."""
+    """The file's text as UTF-8 (a BOM is accepted, CRLF becomes LF), within a size limit.
+    Only a regular file is read (files.read_file): a FIFO or a device is refused at once."""
+    from mea_culpa.files import NotReadable, read_file
+
     shown = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise YamlProblems([Diagnostic(shown, 0, 0, "", f"file is too large ({size:,} bytes; the limit is {max_bytes:,})")])
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", "is a folder, not a file")]) from None
-    except OSError as exc:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+        raw = read_file(path, max_bytes=max_bytes)
+    except NotReadable as exc:
+        raise YamlProblems([Diagnostic(shown, 0, 0, "", str(exc))]) from None
     return decode(raw, shown)
 
 

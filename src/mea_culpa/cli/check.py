@@ -131,8 +131,12 @@ def _rule_dirs(given: list[Path]) -> list[Path]:
     # earlier one with the same id, so the folders are read in reverse.
     for source in reversed(playbook_search_path()):
         folder = source.path.parent / "rules"
-        key = folder.resolve()
-        if folder.is_dir() and key not in seen:
+        try:
+            key = folder.resolve()
+            usable = folder.is_dir() and key not in seen
+        except OSError:  # a folder we may not look into has no rules for us
+            continue
+        if usable:
             seen.add(key)
             found.append(folder)
     return found + [Path(p).expanduser() for p in given]

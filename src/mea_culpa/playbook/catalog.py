@@ -65,10 +65,10 @@ class Entry:
 def _files(folder: Path) -> Iterable[Path]:
     """Playbook files in a folder: `*.yaml` at the top, or `<name>/playbook.yaml` for a
     playbook that keeps its own templates beside it."""
-    if not folder.is_dir():
-        return []
     found = []
-    try:
+    try:  # a folder on the path that cannot be read (another user's, say) holds nothing for us
+        if not folder.is_dir():
+            return []
         for child in sorted(folder.iterdir()):
             if child.is_file() and child.suffix in PLAYBOOK_SUFFIXES:
                 found.append(child)
@@ -191,15 +191,18 @@ def playbook_for_session(session: Any, extra: tuple[Path, ...] = (), *, template
     template when it renders it."""
     path = Path(session.playbook_path) if session.playbook_path else None
     playbook = None
+    problem: MeaCulpaError | None = None
     if path is not None and path.is_file():
         try:
             playbook = load(path, templates=templates)
-        except MeaCulpaError:
-            playbook = None
+        except MeaCulpaError as exc:
+            problem = exc
     if playbook is None:
         try:
             playbook = resolve(session.playbook_id, extra, templates=templates)
         except NotFound:
+            if problem is not None:  # the file is there, but no longer valid: say why
+                raise problem from None
             raise UsageError(
                 f"the playbook {session.playbook_id!r} of session {session.id} can no longer be found",
                 hint="put it back on the search path, or pass its folder with --playbooks DIR",
