@@ -224,6 +224,92 @@ def test_check_shows_the_checked_text_without_its_escape_sequences(cli: Cli, tmp
     assert not controls_in(out + err)
 
 
+# --- 3. `new --from` copies regular files only ----------------------------------------
+
+
+def _new_from_in_a_child(tmp_path: Path, source: Path) -> tuple[int, str]:
+    """`new mine --from bad-example` in a child process that may not write more than 20 MB
+    (the copy of /dev/zero would fill the disk) nor take more than 20 s."""
+    import resource
+    import subprocess
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000_000, 20_000_000))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    env.update(MEA_CULPA_HOME=str(tmp_path / "home"), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mea_culpa", "new", "mine", "--from", "bad-example", "--playbooks", str(source.parent), "--dir", str(tmp_path / "mine")],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=20, preexec_fn=bounded,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, "timed out"
+    return done.returncode, done.stderr
+
+
+@pytest.fixture
+def playbook_folder(tmp_path: Path) -> Path:
+    """A playbook kept in a folder of its own, with its template, as `new --from` copies it."""
+    folder = tmp_path / "shared" / "bad-example"
+    folder.mkdir(parents=True)
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("template: note.j2", "template: internal-note")
+    (folder / "playbook.yaml").write_text(text, encoding="utf-8")
+    shutil.copy(BAD / "note.j2", folder / "note.j2")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["a link to a key file", "a link to /dev/zero", "a FIFO"])
+def test_new_from_a_folder_copies_regular_files_only_and_leaves_no_half_copy(tmp_path: Path, playbook_folder: Path, kind: str):
+    """Before: the link's target (a key file) was copied in; /dev/zero was copied until
+    the disk was full, and the half copy stayed; a FIFO failed with exit 1 and the half copy
+    stayed. Now: one line naming the file, exit 2, and no folder left behind."""
+    name = {"a link to a key file": "footer.j2", "a link to /dev/zero": "zero.j2", "a FIFO": "pipe.j2"}[kind]
+    extra = playbook_folder / name
+    if kind == "a link to a key file":
+        key = tmp_path / "id_key"
+        key.write_text("-----BEGIN KEY----- secret\n", encoding="utf-8")
+        key.chmod(0o600)
+        extra.symlink_to(key)
+        why = f"it is a link (to {str(key)!r})"
+    elif kind == "a link to /dev/zero":
+        extra.symlink_to("/dev/zero")
+        why = "it is a link (to '/dev/zero')"
+    else:
+        os.mkfifo(extra)
+        why = "it is a FIFO (named pipe)"
+    code, err = _new_from_in_a_child(tmp_path, playbook_folder)
+    assert code == 2, err
+    assert err.splitlines()[0] == f"error: cannot copy {extra}: {why}; `new --from` copies regular files only"
+    assert not (tmp_path / "mine" / "mine").exists()  # no half copy
+
+
+def test_new_from_a_folder_copies_its_templates(tmp_path: Path, playbook_folder: Path):
+    """Before: the copy was validated against templates beside the copy, which did not
+    exist yet, so a playbook with a template of its own could not be copied at all."""
+    text = (playbook_folder / "playbook.yaml").read_text(encoding="utf-8").replace("template: internal-note", "template: note.j2")
+    (playbook_folder / "playbook.yaml").write_text(text, encoding="utf-8")
+    (playbook_folder / "partials").mkdir()
+    (playbook_folder / "partials" / "footer.j2").write_text("Thanks\n", encoding="utf-8")
+    code, err = _new_from_in_a_child(tmp_path, playbook_folder)
+    assert code == 0, err
+    copy = tmp_path / "mine" / "mine"
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*")) == [
+        "note.j2", "partials", "partials/footer.j2", "playbook.schema.json", "playbook.yaml"
+    ]
+    assert (copy / "partials" / "footer.j2").read_text(encoding="utf-8") == "Thanks\n"
+
+
+def test_new_from_a_folder_refuses_more_than_it_may_copy(tmp_path: Path, playbook_folder: Path):
+    from mea_culpa.playbook.scaffold import MAX_COPY_BYTES
+
+    (playbook_folder / "big.bin").write_bytes(b"x" * (MAX_COPY_BYTES + 1))
+    code, err = _new_from_in_a_child(tmp_path, playbook_folder)
+    assert code == 2, err
+    assert err.splitlines()[0] == f"error: cannot copy {playbook_folder}: it holds more than {MAX_COPY_BYTES:,} bytes; `new --from` copies regular files only"
+    assert not (tmp_path / "mine" / "mine").exists()
+
+
 # --- two real users ----------------------------------------------------------------------
 # The races of items 1 and 2 need a victim and an attacker who cannot read the victim's
 # files. The test makes both with useradd (as root) and runs each side in a forked child

@@ -28,7 +28,8 @@ class NotReadable(Exception):
     ("no such file", "is a FIFO, not a regular file", "file is too large (…)")."""
 
 
-def _kind(mode: int) -> str:
+def describe_mode(mode: int) -> str:
+    """What a file of this mode is, in words: "a FIFO (named pipe)", "a character device"…."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -51,7 +52,7 @@ def _read_opened(fd: int, max_bytes: int) -> tuple[bytes, os.stat_result]:
     if stat.S_ISDIR(info.st_mode):
         raise NotReadable("is a folder, not a file")
     if not stat.S_ISREG(info.st_mode):
-        raise NotReadable(f"is {_kind(info.st_mode)}, not a regular file")
+        raise NotReadable(f"is {describe_mode(info.st_mode)}, not a regular file")
     if info.st_size > max_bytes:
         raise NotReadable(f"file is too large ({info.st_size:,} bytes; the limit is {max_bytes:,})")
     chunks, total = [], 0

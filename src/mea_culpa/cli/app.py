@@ -100,6 +100,9 @@ def list_playbooks(
         return
     from mea_culpa.text.terminal import safe_for_terminal
 
+    def cell(text: str) -> str:  # a shallow read is not validated: a title may hold anything
+        return " ".join(safe_for_terminal(text).split())
+
     rows = [("ID", "TITLE", "STAGES", "SOURCE")]
     notes = []
     for e in entries:
@@ -110,9 +113,7 @@ def list_playbooks(
         if e.problem:
             source += " (broken)"
             notes.append(f"  {e.path}: {e.problem} (details: mea-culpa validate {e.path})")
-        rows.append((e.id, e.title or "-", str(e.stages), source))
-    # A shallow read is not validated: a title may hold anything, an escape sequence too.
-    rows = [tuple(" ".join(safe_for_terminal(cell).split()) for cell in row) for row in rows]
+        rows.append((cell(e.id), cell(e.title) or "-", str(e.stages), source))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     data("".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip() + "\n" for r in rows))
     if notes:
