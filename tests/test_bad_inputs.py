@@ -162,6 +162,25 @@ def _symlinked_include(folder: Path) -> str:
     return "include-symlink.yaml"
 
 
+def _alias_text_bomb(folder: Path) -> str:
+    """481 kB: one 36,000-character string, aliased 111,000 times (4 GB of text)."""
+    anchored = "summary: &s \"" + "x" * 36_000 + "\"\ntags: [" + ", ".join(["*s"] * 111_000) + "]"
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("summary: A playbook to break, one mistake at a time.", anchored)
+    (folder / "alias-text-bomb.yaml").write_text(text, encoding="utf-8")
+    return "alias-text-bomb.yaml"
+
+
+def _include_chain(folder: Path) -> str:
+    """A message template that includes another, which includes another… 120 deep; the
+    last includes a 150 kB template (as well it might a 2 GB one)."""
+    for i in range(120):
+        (folder / f"chain-{i}.j2").write_text(f'{{{{ what_happened }}}}\n{{% include "chain-{i + 1}.j2" %}}\n', encoding="utf-8")
+    (folder / "chain-120.j2").write_text("x" * 150_000, encoding="utf-8")
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("template: note.j2", "template: chain-0.j2")
+    (folder / "include-chain-too-long.yaml").write_text(text, encoding="utf-8")
+    return "include-chain-too-long.yaml"
+
+
 def _long_template_name(folder: Path) -> str:
     text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("template: note.j2", f"template: {'n' * 5000}.j2")
     (folder / "template-name-too-long.yaml").write_text(text, encoding="utf-8")
@@ -202,6 +221,10 @@ PLAYBOOK_ROWS = [
     PlaybookRow(
         "alias-bomb", "alias-bomb.yaml",
         "{file}:2:7: lol6[0][6][8][8][8][7]: expands to more than 200,000 values (repeated aliases?); write the data out plainly",
+    ),
+    PlaybookRow(
+        "alias-text-bomb", _alias_text_bomb,
+        "{file}:4:10: tags[54]: expands to more than 2,000,000 characters of text (repeated aliases?); write the data out plainly",
     ),
     PlaybookRow(
         "alias-to-itself", "alias-to-itself.yaml",
@@ -264,6 +287,11 @@ PLAYBOOK_ROWS = [
         "include-symlink", _symlinked_include,
         f"{{file}}:28:15: {_KEY_TEMPLATE}: template include-link.j2: refused: the include 'partials/footer.j2' is a link "
         "that leads outside its folder; copy the file in instead",
+    ),
+    PlaybookRow(
+        "include-chain-too-long", _include_chain,
+        f"{{file}}:28:15: {_KEY_TEMPLATE}: template chain-50.j2: refused: a message may use at most 50 templates with "
+        "everything they include; combine some",
     ),
     PlaybookRow(
         "include-other-file", "include-other-file.yaml",
@@ -341,6 +369,11 @@ RUNTIME_ROWS = [
     RuntimeRow(
         "sandbox-repeat", "sandbox-repeat.yaml",
         "error: sandbox-repeat.yaml: step responsibility: when: refused by the sandbox: repeating a value 100000000 times builds more than 10,000 items",
+    ),
+    RuntimeRow(
+        "sandbox-repeat-nested", "sandbox-repeat-nested.yaml",
+        "error: sandbox-repeat-nested.yaml: step responsibility: when: refused by the sandbox: repeating a value 10000 "
+        "times builds more than 200,000 characters or items",
     ),
     RuntimeRow(
         "sandbox-padding", "sandbox-padding.yaml",

@@ -310,6 +310,70 @@ def test_new_from_a_folder_refuses_more_than_it_may_copy(tmp_path: Path, playboo
     assert not (tmp_path / "mine" / "mine").exists()
 
 
+# --- 5. bombs: bounded by size, not only by count -----------------------------------------
+
+# 495 bytes: nine levels of nine aliases under `title`, 9**9 copies of a 38-character string.
+TITLE_BOMB = "id: title-bomb\na0: &a0 [\"lolololololololololololololololololol\"]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+) + "title: *a9\nstages: []\n"
+
+
+def _memory_bounded() -> None:
+    import resource
+
+    # the old `list` took 2.9 GB for this file: a child that may not, fails instead
+    resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+
+@pytest.fixture
+def project_with_a_bomb(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / ".mea-culpa" / "playbooks").mkdir(parents=True)
+    (project / ".mea-culpa" / "playbooks" / "title-bomb.yaml").write_text(TITLE_BOMB, encoding="utf-8")
+    return project
+
+
+def test_list_survives_an_alias_bomb_in_a_title_and_lists_the_rest(tmp_path: Path, project_with_a_bomb: Path):
+    """Before: `list` read titles with PyYAML's own loader and turned this title into
+    text: 68 s and 2.9 GB. Now listing reads through yamlfile (bounded after aliases are
+    expanded): the bomb is one line, the other playbooks are listed."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    env.update(MEA_CULPA_HOME=str(tmp_path / "home"), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mea_culpa", "list"], cwd=project_with_a_bomb, env=env,
+            capture_output=True, text=True, timeout=30, preexec_fn=_memory_bounded,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("`list` did not finish in 30 s")
+    assert done.returncode == 0, done.stderr
+    assert "general          Any mistake" in done.stdout
+    bomb = project_with_a_bomb / ".mea-culpa" / "playbooks" / "title-bomb.yaml"
+    assert done.stderr.strip().splitlines() == [
+        f"{bomb}: expands to more than 2,000,000 characters of text (repeated aliases?); write the data out plainly "
+        f"(details: mea-culpa validate {bomb})"
+    ]
+
+
+@pytest.mark.pty
+def test_the_chooser_skips_a_bomb_with_one_line_and_offers_the_rest(tmp_path: Path, project_with_a_bomb: Path):
+    """`start` without a playbook lists the playbooks to choose from. Before: it hung on
+    the bomb (the same reading as `list`)."""
+    pexpect = pytest.importorskip("pexpect")
+    from terminal_helpers import CTRL_C, run_env, spawn
+
+    child = spawn(["start"], run_env(tmp_path / "home", MEA_CULPA_CONFIG=str(tmp_path / "config")), project_with_a_bomb, timeout=30)
+    try:
+        child.expect("skipped .*title-bomb.yaml: expands to more than 2,000,000 characters")
+        child.expect("Which kind of mistake is it?")
+        child.expect("Any mistake")
+        child.send(CTRL_C)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+
 # --- two real users ----------------------------------------------------------------------
 # The races of items 1 and 2 need a victim and an attacker who cannot read the victim's
 # files. The test makes both with useradd (as root) and runs each side in a forked child

@@ -147,7 +147,12 @@ def start(
     if playbook_name is None:
         if not interactive:
             raise UsageError("no playbook named", hint="name one, e.g.: mea-culpa start general --answers FILE --no-input (see: mea-culpa list)")
-        choices = [e for e in catalog.entries(extra, include_shadowed=False) if not e.problem]
+        found = catalog.entries(extra, include_shadowed=False)
+        for broken in (e for e in found if e.problem):  # one line each; the others can still be chosen
+            from mea_culpa.text.terminal import safe_for_terminal
+
+            _say(safe_for_terminal(f"skipped {broken.path}: {broken.problem} (details: mea-culpa validate {broken.path})"))
+        choices = [e for e in found if not e.problem]
         if not choices:
             raise UsageError("no playbooks found", hint="create one with: mea-culpa new NAME")
         try:

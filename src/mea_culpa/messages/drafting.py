@@ -392,7 +392,9 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     # Lookups that fail inside a template (an item's missing field) are empty too, so
     # that `{% if item.effort %}` works; printing one still names what is missing.
     env.undefined = _missing_class()
-    env.filters["clause"] = _clause_in_context()
+    from mea_culpa.playbook.expressions import size_guarded
+
+    env.filters["clause"] = size_guarded(_clause_in_context(), "|clause")
     return env
 
 

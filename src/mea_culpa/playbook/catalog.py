@@ -83,20 +83,12 @@ def _files(folder: Path) -> Iterable[Path]:
 
 
 def _read_plain(path: Path) -> Any:
-    """The file's data, read fast and without marks: listing needs only a few top keys.
-    Still bounded (size, depth) and safe (plain data only); problems raise YamlProblems."""
-    import yaml
-
+    """The file's data for listing: read by yamlfile like any playbook (bounded in size
+    before and after aliases are expanded, in depth, plain data only), not yet validated.
+    Problems raise YamlProblems."""
     from mea_culpa import yamlfile
 
-    text = yamlfile.read_text(path)
-    yamlfile.check_depth(text, str(path))
-    try:
-        return yaml.load(text, Loader=yamlfile.PlainLoader)  # noqa: S506 - a safe loader
-    except yaml.MarkedYAMLError as exc:
-        raise yamlfile.YamlProblems([yamlfile.diagnostic_from(exc, str(path))]) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise yamlfile.YamlProblems([Diagnostic(str(path), 0, 0, "", f"not valid YAML: {exc}")]) from None
+    return yamlfile.load(path).data
 
 
 def _read_shallow(path: Path, origin: str) -> Entry:
@@ -128,10 +120,12 @@ _TOP_ID = re.compile(r"""(?m)^id:[ \t]*(["']?)([a-z0-9]+(?:-[a-z0-9]+)*)\1[ \t]*
 def _quick_id(path: Path) -> str | None:
     """A playbook's id from its top-level `id:` line, without parsing the YAML (None when
     the line is not in the plain form, and the file must be read properly)."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            head = handle.read(65536)
-    except OSError:
+    from mea_culpa.files import NotReadable, read_file
+    from mea_culpa.yamlfile import MAX_BYTES
+
+    try:  # a regular file within the playbook limit, or the full reading says what is wrong
+        head = read_file(path, max_bytes=MAX_BYTES)[:65536].decode("utf-8-sig", errors="replace")
+    except NotReadable:
         return None
     match = _TOP_ID.search(head)
     return match.group(2) if match else None
