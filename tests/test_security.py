@@ -52,7 +52,7 @@ def start(cli: Cli, playbook: Path, tmp_path: Path, *extra: str, answers: dict |
     """Run `playbook` to the end from an answers file; the new session's id."""
     values = answers or yaml.safe_load((BAD / "answers.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "answers.json"
-    path.write_text(json.dumps(values), encoding="utf-8")
+    path.write_text(json.dumps(values, default=str), encoding="utf-8")
     code, out, err = cli("start", str(playbook), "--answers", str(path), "--no-input", *extra)
     assert code == 0, err
     return out.strip().splitlines()[-1]
@@ -373,6 +373,47 @@ def test_the_chooser_skips_a_bomb_with_one_line_and_offers_the_rest(tmp_path: Pa
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+# --- 6. sensitive answers stay out of exports, drafts included -----------------------------
+
+
+@pytest.mark.parametrize("fmt", ["md", "html", "json"])
+def test_the_wrong_recipient_example_keeps_the_name_out_of_every_draft_in_its_export(cli: Cli, tmp_path: Path, fmt: str):
+    """Built-in `wrong-recipient`: `recipient_name` is sensitive. Before: the checklist
+    said [redacted] while the drafts in the same export said "Hi Jo," (a secret under three
+    characters was not looked for)."""
+    answers = yaml.safe_load((TESTS / "data" / "answers" / "wrong-recipient.yaml").read_text(encoding="utf-8"))
+    session = start(cli, Path("wrong-recipient"), tmp_path, answers=answers)
+    for message in ("containment-request", "personal-note", "customer-apology"):
+        code, out, err = cli("draft", session, "-m", message)
+        assert code == 0, err
+    assert "Hi Jo," in cli("draft", session, "-m", "personal-note")[1]  # the draft itself is the sender's to read
+    code, out, err = cli("export", session, "-f", fmt)
+    assert code == 0, err
+    drafts = [m["text"] for m in json.loads(out)["messages"]] if fmt == "json" else [out.split("Messages", 1)[1]]
+    import re
+
+    for text in drafts:
+        assert not re.search(r"\bJo\b", text), text
+        assert "Another client with a similar surname" not in text
+    assert "Hi [redacted]," in "".join(drafts)
+
+
+def test_a_secret_is_found_in_a_draft_however_its_spaces_and_letters_were_changed():
+    """A draft tidies doubled spaces and line breaks, and templates change the case of a
+    first letter; a short secret is matched as a whole word, not inside other words."""
+    from mea_culpa.export.document import REDACTED, redact_text, secret_patterns
+
+    patterns = secret_patterns(["Acme  Holdings\nLtd", "Jo", "  ", "Income for 2025.\nBank account ending 4471."])
+    draft = (
+        "Hi jo, we sent the file for acme holdings ltd to the wrong person. Joe and Jordan were not affected.\n"
+        "It listed income for 2025 and bank account ending 4471."
+    )
+    assert redact_text(draft, patterns) == (
+        f"Hi {REDACTED}, we sent the file for {REDACTED} to the wrong person. Joe and Jordan were not affected.\n"
+        f"It listed {REDACTED} and {REDACTED}."
+    )
+
 
 # --- two real users ----------------------------------------------------------------------
 # The races of items 1 and 2 need a victim and an attacker who cannot read the victim's
