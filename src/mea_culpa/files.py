@@ -165,26 +165,85 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _shown(path: Path, limit: int = 80) -> str:
+    text = str(path)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_output(path: Path, *, force: bool = False) -> str:
+    """What writing to `path` would do, checked before any work is done: "new" (no such
+    file yet), "replace" (a regular file, and `force` given), or "through" (a character
+    device or a FIFO, such as /dev/stdout: written to as it is, never replaced). Raises a
+    one-line UsageError for anything else: a folder, a socket, a block device, a name too
+    long, an existing file without `force`."""
+    try:
+        info = os.stat(path)  # through a link: what it names is what would be written
+    except FileNotFoundError:
+        return "new"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UsageError(f"cannot write {_shown(path)}: the name is too long for this system; choose a shorter one") from None
+        if exc.errno == errno.ENOTDIR:
+            raise StorageError(f"cannot write {_shown(path)}: a part of the path is not a folder") from None
+        raise StorageError(f"cannot write {_shown(path)}: {_why(exc)}") from None
+    except ValueError:  # a NUL in the name
+        raise UsageError(f"cannot write {_shown(path)}: the name contains a NUL character") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{path} is a folder; name a file to write")
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+        return "through"
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path} is {describe_mode(info.st_mode)}; name a regular file to write")
+    if not force:
+        raise UsageError(f"{path} exists; pass --force to overwrite")
+    return "replace"
+
+
+def _write_through(path: Path, text: str) -> None:
+    """Write to a character device or a FIFO by opening it: /dev/stdout, a terminal, a
+    pipe someone reads. Never waits for a reader that is not there."""
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise StorageError(f"cannot write {path}: nobody is reading from it") from None
+        raise StorageError(f"cannot write {path}: {_why(exc)}") from None
+    try:
+        os.set_blocking(fd, True)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {_why(exc)}") from None
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str, *, force: bool = False) -> None:
     """Write `text` (UTF-8) to `path` through a temporary file in the same folder, so that
     a reader sees the old file or the new one, never half of one.
 
-    Refuses (UsageError) to replace an existing file unless `force`; any failure of the
-    system (disk full, no permission, missing folder) becomes a one-line StorageError."""
+    Only a regular file is ever replaced (with `force`); through a link, the file it names
+    is replaced and the link stays. A character device or a FIFO (/dev/stdout, a pipe) is
+    opened and written to, never replaced. Refuses (UsageError) anything else, and an
+    existing file without `force`; any failure of the system (disk full, no permission,
+    missing folder) becomes a one-line StorageError."""
     path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; name a file to write")
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; pass --force to overwrite")
+    how = check_output(path, force=force)
+    if how == "through":
+        _write_through(path, text)
+        return
+    if how == "replace" and path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise StorageError(f"cannot write {path}: the folder {folder} does not exist")
     try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
+        mode = path.stat().st_mode & 0o777 if how == "replace" else _default_mode()
     except OSError:
         mode = _default_mode()
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name[:100]}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise StorageError(f"cannot write {path}: {_why(exc)}") from None
     temp = Path(temp_name)
@@ -195,7 +254,7 @@ def write_atomic(path: Path, text: str, *, force: bool = False) -> None:
             os.fsync(handle.fileno())
         with contextlib.suppress(OSError):
             os.chmod(temp, mode)
-        if force:
+        if how == "replace":
             os.replace(temp, path)
         else:
             _place_new(temp, path)

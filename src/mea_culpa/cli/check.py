@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,11 +49,16 @@ def check(
     """
     from mea_culpa.apology import check_text, load_rules, validate_audience
     from mea_culpa.errors import UsageError
+    from mea_culpa.paths import make_home
 
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; choose text or json")
     audience = validate_audience(audience)
     texts = [(name, _read(name)) for name in _unique_stdin(files)]
+    # The check keeps files under the home (apology/'s caches): the home, if this makes it,
+    # is made private like the journal's, not with the looser mode a plain mkdir gives.
+    with contextlib.suppress(OSError):  # no home to make: the check runs all the same
+        make_home()
     ruleset = load_rules(extra_dirs=_rule_dirs(rules or []), disabled=disable or [])
     results = [(name, check_text(text, audience, ruleset), text) for name, text in texts]
 
@@ -65,9 +71,9 @@ def check(
         objects = [result.to_dict() for _, result, _ in results]
         data(json_for_terminal(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2, ensure_ascii=False)) + "\n")
     else:
-        from rich.console import Console
+        from mea_culpa.cli.output import data_console
 
-        console = Console(highlight=False, soft_wrap=True)
+        console = data_console(highlight=False, soft_wrap=True)
         for index, (name, result, text) in enumerate(results):
             if index:
                 console.print()
@@ -85,28 +91,39 @@ def _unique_stdin(files: list[str]) -> list[str]:
     return files
 
 
+# The most text `check` reads from one input: an apology is a page, not a book, and a
+# device or an endless pipe must not be read until memory runs out.
+MAX_TEXT_BYTES = 1_000_000
+
+
 def _read(name: str) -> str:
     """The text of one input, or a one-line error that says how to give a readable one."""
     from mea_culpa.errors import NotFound, UsageError
+    from mea_culpa.files import NotReadable, read_file
 
     if name == "-":
         try:
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+            stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+            data = stream.read(MAX_TEXT_BYTES + 1) if stream is not None else sys.stdin.read(MAX_TEXT_BYTES + 1).encode()
         except OSError as err:
             raise UsageError(f"cannot read standard input: {err.strerror or err}") from None
+        if len(data) > MAX_TEXT_BYTES:
+            raise UsageError(f"standard input holds more than {MAX_TEXT_BYTES:,} bytes; check a shorter text")
         return _decode(data, "standard input")
-    path = Path(name)
     fix = "give a file path or - for standard input"
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"cannot read '{name}': no such file; {fix}") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read '{name}': it is a folder; {fix}") from None
-    except PermissionError:
-        raise UsageError(f"cannot read '{name}': permission denied") from None
-    except OSError as err:
-        raise UsageError(f"cannot read '{name}': {err.strerror or err}") from None
+        data = read_file(Path(name), max_bytes=MAX_TEXT_BYTES)
+    except NotReadable as exc:
+        why = str(exc)
+        if why == "no such file":
+            raise NotFound(f"cannot read '{name}': no such file; {fix}") from None
+        if why.startswith("is a folder"):
+            raise UsageError(f"cannot read '{name}': it is a folder; {fix}") from None
+        if why.startswith("is "):  # a FIFO, a device, a socket
+            raise UsageError(f"cannot read '{name}': it {why}; {fix}") from None
+        if why.startswith("file is too large"):
+            raise UsageError(f"cannot read '{name}': {why.removeprefix('file ')}; check a shorter text") from None
+        raise UsageError(f"cannot read '{name}': {why.removeprefix('cannot read: ').lower()}") from None
     return _decode(data, f"'{name}'")
 
 

@@ -41,16 +41,18 @@ def draft(
 
     Example: mea-culpa draft --message status-update --phase investigating | pbcopy
     """
-    from mea_culpa.errors import UsageError
+    from mea_culpa.cli.run import utf8_text
     from mea_culpa.journal import open_journal
     from mea_culpa.messages import drafting as messages
     from mea_culpa.playbook.catalog import playbook_for_session
 
-    if output is not None and output.exists() and not force:
-        raise UsageError(f"{output} exists; pass --force to overwrite")
+    if output is not None:  # refused before any work: an existing file without --force, a folder…
+        from mea_culpa.files import check_output
+
+        check_output(output, force=force)
     editor = _editor() if edit else []
     with open_journal(create=False) as journal:
-        current = journal.load(journal.resolve(session))
+        current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
         playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
         if changed:
             _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
@@ -63,7 +65,12 @@ def draft(
         _report(chosen, tone, phase, current.id, result, edited=False)
         text = rendered.text
         if edit:
-            edited_text = _edit(text, editor)
+            try:
+                edited_text = _edit(text, editor)
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP while the editor was open
+                from mea_culpa.errors import Interrupted
+
+                raise Interrupted(f"Stopped. The draft as rendered is kept in session {current.id}; the edits are not.") from None
             if edited_text is None or edited_text.strip() == text.strip():
                 _say("no changes in the editor; the draft is kept as it was rendered")
             else:
@@ -219,7 +226,11 @@ def _edit(text: str, command: list[str]) -> str | None:
     import subprocess
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="mea-culpa-") as folder:
+    from mea_culpa.cli.run import stop_signals_as_interrupt
+
+    # SIGTERM and SIGHUP (a closed terminal) stop the editing like Ctrl-C, so that the
+    # folder with the draft is removed on the way out instead of left behind.
+    with tempfile.TemporaryDirectory(prefix="mea-culpa-") as folder, stop_signals_as_interrupt():
         path = Path(folder) / "draft.txt"
         path.write_text(text, encoding="utf-8")
         streams = _terminal()

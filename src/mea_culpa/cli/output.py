@@ -29,6 +29,20 @@ def data(text: str) -> None:
     typer.echo(safe_for_terminal(text), nl=False)
 
 
+def data_console(**options: Any) -> Any:
+    """A rich Console for data on standard output (`show`, `check`): when the reader
+    leaves, it lets the command end as `pipe_safe` says, where rich itself would exit 1
+    (`Console.on_broken_pipe` is rich's hook for this)."""
+    from rich.console import Console
+
+    class DataConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return DataConsole(**options)
+
+
 def _reader_left() -> None:
     # Whatever is still buffered for standard output must go somewhere when Python
     # flushes it at exit; the pipe is gone, so send it nowhere.

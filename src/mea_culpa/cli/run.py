@@ -29,10 +29,23 @@ def can_ask() -> bool:
         return False
 
 
+def utf8_text(value: str, option: str) -> str:
+    """`value`, given on the command line for `option`, if it is UTF-8 text. Python keeps
+    bytes that are not UTF-8 as lone surrogates, which no journal or file can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise UsageError(f"{option}: not valid UTF-8 ({what}); give it as UTF-8 text") from None
+    return value
+
+
 def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, Any]:
     """`--set id=value` pairs as raw answers (checked later like any other answer)."""
     out: dict[str, Any] = {}
     for item in assignments:
+        utf8_text(item, "--set")
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected ID=VALUE, e.g. --set severity=minor")
@@ -67,7 +80,7 @@ def prefilled_answers(book: Playbook, answers_file: Path | None, assignments: Se
 
 
 @contextmanager
-def _stop_signals_as_interrupt() -> Iterator[None]:
+def stop_signals_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) stop the run like Ctrl-C: saved, resumable."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -109,7 +122,7 @@ def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefille
     runner = Runner(book, session, journal, asker, prefilled=prefilled)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
-        with _stop_signals_as_interrupt():
+        with stop_signals_as_interrupt():
             return runner.run()
     except SaveAndQuit:
         _say(f"Saved. {resume_hint}")
@@ -132,6 +145,10 @@ def start(
     from mea_culpa.journal import open_journal
     from mea_culpa.playbook import catalog
 
+    if title is not None:
+        utf8_text(title, "--title")
+    for tag in tags:
+        utf8_text(tag, "--tag")
     interactive = not no_input and can_ask()
     if not interactive and not no_input:
         _say("(no terminal to ask questions: running as with --no-input)")
@@ -222,7 +239,7 @@ def resume(
     from mea_culpa.playbook import catalog
 
     journal = open_journal(create=False)
-    sid = journal.resolve(session_id, status=None if session_id else "in-progress")
+    sid = journal.resolve(session_id and utf8_text(session_id, "SESSION"), status=None if session_id else "in-progress")
     session = journal.load(sid)
     book, changed = catalog.playbook_for_session(session, extra)
     prefilled = prefilled_answers(book, answers_file, assignments)

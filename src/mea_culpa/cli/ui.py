@@ -204,10 +204,11 @@ def summary(session: Session, plan: Plan, *, saved: bool) -> None:
 
 
 def show_playbook(playbook: Playbook) -> None:
-    from rich.console import Console
     from rich.tree import Tree
 
-    c = Console(highlight=False)  # `show` prints data: standard output
+    from mea_culpa.cli.output import data_console
+
+    c = data_console(highlight=False)  # `show` prints data: standard output
     tree = Tree(f"[bold]{escape(playbook.title)}[/bold] [dim]({playbook.id} v{escape(playbook.version)})[/dim]")
     if playbook.summary:
         tree.add(f"[italic]{escape(playbook.summary)}[/italic]")
