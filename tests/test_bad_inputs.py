@@ -917,6 +917,16 @@ def test_an_output_name_too_long_for_the_system_is_one_line(cli, journal: Path, 
         )
 
 
+def test_a_playbook_name_too_long_for_the_system_is_one_line(cli, journal: Path):
+    """Row playbook-name-too-long: `start` and `show` ended in "internal problem (OSError…)"."""
+    name = "a" * 300 + ".yaml"
+    line = f"{name}: the name is too long for this system"
+    assert_clean_failure(cli("start", name, "--no-input"), line, 2)
+    assert_clean_failure(cli("show", name), line, 2)
+    checked = cli("validate", name)
+    assert (checked.code, checked.out) == (2, line + "\n")
+
+
 @pytest.mark.parametrize(
     ("args", "line"),
     [
@@ -1084,6 +1094,7 @@ TESTED_ELSEWHERE = {
     "output-not-a-file": test_output_to_a_socket_is_refused,
     "output-name-too-long": test_an_output_name_too_long_for_the_system_is_one_line,
     "argument-not-utf8": test_an_argument_that_is_not_utf8_is_one_line,
+    "playbook-name-too-long": test_a_playbook_name_too_long_for_the_system_is_one_line,
     "session-not-utf8": test_a_session_id_that_is_not_utf8_is_one_line,
     "history-page-huge": test_a_page_number_too_large_for_the_journal_is_one_line,
     "edit-sigterm": test_draft_edit_stopped_by_a_signal_leaves_no_temporary_file,

@@ -158,7 +158,11 @@ def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) 
     see `playbook.load` for `templates`)."""
     if _looks_like_path(name):
         path = Path(name).expanduser()
-        if not path.exists():
+        try:
+            missing = not path.exists()
+        except OSError:  # a name too long, say: reading it says what is wrong, on one line
+            missing = False
+        if missing:
             raise NotFound(f"no playbook file {name!r}", hint="give a path to a .yaml file, or an id from: mea-culpa list")
         return load(path, templates=templates)
     # The first file on the search path with this id wins, as in `list`; most files say
