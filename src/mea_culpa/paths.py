@@ -55,10 +55,7 @@ def make_home() -> Path:
     folder = home()
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:  # made meanwhile, by another run
-            pass
+        folder.mkdir(mode=0o700, exist_ok=True)  # exist_ok: made meanwhile, by another run
     return folder
 
 

@@ -163,7 +163,6 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
     from rich.text import Text
 
     from mea_culpa.apology import WEIGHTS
-
     from mea_culpa.text.terminal import safe_for_terminal
 
     title = "standard input" if name == "-" else safe_for_terminal(name)

@@ -39,8 +39,8 @@ def export(
 
     Example: mea-culpa export --format html -o report.html
     """
-    from mea_culpa.export import document as exporting
     from mea_culpa.cli.run import utf8_text
+    from mea_culpa.export import document as exporting
     from mea_culpa.journal import open_journal
     from mea_culpa.playbook.catalog import playbook_for_session
 

@@ -12,7 +12,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
+from mea_culpa.errors import MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
 from mea_culpa.records import frozen
 

@@ -464,9 +464,8 @@ class _Semantics:
         """Check a message template and every template it includes, imports or extends:
         each parses, names only known answers, stays inside the template folders and asks
         nothing of the sandbox that it would refuse."""
-        from mea_culpa.playbook import expressions
-
         from mea_culpa.files import NotReadable
+        from mea_culpa.playbook import expressions
         from mea_culpa.playbook.model import read_template, template_at
 
         env = _template_environment()
