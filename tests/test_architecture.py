@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "paths": {"errors"},
     "files": {"errors", "paths"},
-    "yamlfile": {"errors"},
+    "yamlfile": {"errors", "files", "paths"},
     "playbook": BASE,
     "apology": BASE,
     "run": BASE | {"playbook"},

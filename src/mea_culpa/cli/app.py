@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand
 
 from mea_culpa import __version__
+from mea_culpa.cli.output import pipe_safe
 from mea_culpa.errors import ExitCode, MeaCulpaError
 
 
@@ -121,6 +122,7 @@ def _dirs(playbooks: list[Path] | None) -> tuple[Path, ...]:
 
 
 @app.command("list")
+@pipe_safe
 def list_playbooks(
     playbooks: list[Path] | None = PlaybookDirs,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
@@ -137,17 +139,25 @@ def list_playbooks(
       mea-culpa list
       mea-culpa list --json
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.playbook import catalog
 
     entries = catalog.entries(_dirs(playbooks))
     if as_json:
         import json
 
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False)) + "\n")
         return
     if not entries:
         typer.echo("No playbooks found. Create one with: mea-culpa new NAME", err=True)
         return
+    from mea_culpa.text.terminal import safe_for_terminal
+
+    def cell(text: str) -> str:  # a shallow read is not validated: a title may hold anything
+        return " ".join(safe_for_terminal(text).split())
+
     rows = [("ID", "TITLE", "STAGES", "SOURCE")]
     notes = []
     for e in entries:
@@ -158,15 +168,15 @@ def list_playbooks(
         if e.problem:
             source += " (broken)"
             notes.append(f"  {e.path}: {e.problem} (details: mea-culpa validate {e.path})")
-        rows.append((e.id, e.title or "-", str(e.stages), source))
+        rows.append((cell(e.id), cell(e.title) or "-", str(e.stages), source))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        typer.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+    data("".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip() + "\n" for r in rows))
     if notes:
-        typer.echo("\n" + "\n".join(notes), err=True)
+        typer.echo(safe_for_terminal("\n" + "\n".join(notes)), err=True)
 
 
 @app.command()
+@pipe_safe
 def show(
     playbook: str = typer.Argument(..., metavar="ID|FILE", help="A playbook id from `mea-culpa list`, or a file."),
     playbooks: list[Path] | None = PlaybookDirs,
@@ -185,7 +195,10 @@ def show(
     if as_json:
         import json
 
-        typer.echo(json.dumps(book.as_data(), indent=2, ensure_ascii=False))
+        from mea_culpa.cli.output import data
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps(book.as_data(), indent=2, ensure_ascii=False)) + "\n")
         return
     from mea_culpa.cli import ui
 
@@ -193,6 +206,7 @@ def show(
 
 
 @app.command()
+@pipe_safe
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Playbook files to check."),
 ) -> None:
@@ -206,8 +220,10 @@ def validate(
     Example:
       mea-culpa validate .mea-culpa/playbooks/*.yaml
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.errors import PlaybookError
     from mea_culpa.playbook.loading import load
+    from mea_culpa.text.terminal import safe_for_terminal
 
     bad = 0
     for path in files:
@@ -215,17 +231,18 @@ def validate(
             book = load(path)
         except PlaybookError as exc:
             bad += 1
-            for line in exc.lines():
-                typer.echo(line)
+            data("".join(line + "\n" for line in exc.lines()))
             count = len(exc.diagnostics)
-            typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}", err=True)
+            typer.echo(safe_for_terminal(f"{path}: {count} problem{'s' if count != 1 else ''}"), err=True)
         else:
-            typer.echo(f"{path}: ok ({book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages)", err=True)
+            summary = f"{book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages"
+            typer.echo(safe_for_terminal(f"{path}: ok ({summary})"), err=True)
     if bad:
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 @app.command()
+@pipe_safe
 def schema(
     output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
@@ -342,9 +359,9 @@ def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
     from mea_culpa.cli import check, draft, export, journal
 
-    app.command()(check.check)
-    app.command()(draft.draft)
-    app.command()(export.export)
+    app.command()(pipe_safe(check.check))
+    app.command()(pipe_safe(draft.draft))
+    app.command()(pipe_safe(export.export))
     journal.register(app)
     for info in app.registered_commands:  # every command's help names its arguments alike
         if info.cls in (None, TyperCommand):
@@ -359,8 +376,10 @@ _register_command_modules()
 
 def _print_error(err: MeaCulpaError) -> None:
     from mea_culpa.errors import AnswersError, Interrupted, PlaybookError
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    lines = err.lines()
+    # A message may quote a file name, a template's words or an answer: never an escape sequence.
+    lines = [" ".join(safe_for_terminal(line).split("\n")) for line in err.lines()]
     # file:line:col lines stay grep-able; an interruption is not an error
     plain = isinstance(err, (PlaybookError, AnswersError, Interrupted))
     for i, line in enumerate(lines):

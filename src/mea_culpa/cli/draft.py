@@ -53,6 +53,7 @@ def draft(
       mea-culpa draft --message status-update --phase investigating | pbcopy
       mea-culpa draft --message follow-up --mark-sent
     """
+    from mea_culpa.cli.run import utf8_text
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
     from mea_culpa.messages import drafting as messages
@@ -61,13 +62,15 @@ def draft(
     if mark_sent:
         if edit or output is not None:
             raise UsageError("--mark-sent records a draft you sent; it drafts nothing, so it takes no --edit or --output")
-        _mark_sent(session, message, phase)
+        _mark_sent(None if session is None else utf8_text(session, "SESSION"), message, phase, database)
         return
-    if output is not None and output.exists() and not force:
-        raise UsageError(f"{output} exists; pass --force to overwrite")
+    if output is not None:  # refused before any work: an existing file without --force, a folder…
+        from mea_culpa.files import check_output
+
+        check_output(output, force=force)
     editor = _editor() if edit else []
     with open_journal(database, create=False) as journal:
-        current = journal.load(journal.resolve(session))
+        current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
         playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
         if changed:
             _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
@@ -79,7 +82,12 @@ def draft(
         current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
         text, edited = rendered.text, False
         if edit:
-            edited_text = _edit(text, editor)
+            try:
+                edited_text = _edit(text, editor)
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP while the editor was open
+                from mea_culpa.errors import Interrupted
+
+                raise Interrupted(f"Stopped. The draft as rendered is kept in session {current.id}; the edits are not.") from None
             if edited_text is None or edited_text.strip() == text.strip():
                 _say("no changes in the editor; the draft is kept as it was rendered")
             else:
@@ -92,14 +100,16 @@ def draft(
         write_atomic(output, text, force=force)
         _say(f"wrote {output}")
     else:
-        typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        from mea_culpa.cli.output import data
+
+        data(text)
         sys.stdout.flush()
     # The check reads as a note on the draft, so it comes after it: in a terminal, where
     # both streams share the screen, the score is never above the text it scores.
     _report(chosen, tone, phase, current.id, result, edited=edited)
 
 
-def _mark_sent(session_id: str | None, message: str | None, phase: str | None) -> None:
+def _mark_sent(session_id: str | None, message: str | None, phase: str | None, database: str | None) -> None:
     """Record that the latest draft of a message (and phase) went out."""
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
@@ -107,7 +117,7 @@ def _mark_sent(session_id: str | None, message: str | None, phase: str | None) -
 
     if message is None:
         raise UsageError("name the message you sent with --message, e.g. --message follow-up --mark-sent")
-    with open_journal(create=False) as journal:
+    with open_journal(database, create=False) as journal:
         current = journal.load(journal.resolve(session_id))
         drafts = [d for d in current.drafts if d.message_id == message and (phase is None or d.phase == phase)]
         if not drafts:
@@ -259,7 +269,11 @@ def _edit(text: str, command: list[str]) -> str | None:
     import subprocess
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="mea-culpa-") as folder:
+    from mea_culpa.cli.run import stop_signals_as_interrupt
+
+    # SIGTERM and SIGHUP (a closed terminal) stop the editing like Ctrl-C, so that the
+    # folder with the draft is removed on the way out instead of left behind.
+    with tempfile.TemporaryDirectory(prefix="mea-culpa-") as folder, stop_signals_as_interrupt():
         path = Path(folder) / "draft.txt"
         path.write_text(text, encoding="utf-8")
         streams = _terminal()

@@ -46,7 +46,7 @@ def export(
 
     Example: mea-culpa export --format html -o report.html
     """
-    from mea_culpa.errors import UsageError
+    from mea_culpa.cli.run import utf8_text
     from mea_culpa.export import document as exporting
     from mea_culpa.journal import open_journal
     from mea_culpa.playbook.catalog import playbook_for_session
@@ -57,10 +57,12 @@ def export(
         fmt = exporting.format_for_path(output.name) or "md"
     else:
         fmt = "md"
-    if output is not None and output.exists() and not force:
-        raise UsageError(f"{output} exists; pass --force to overwrite")
+    if output is not None:  # refused before any work: an existing file without --force, a folder…
+        from mea_culpa.files import check_output
+
+        check_output(output, force=force)
     with open_journal(database, create=False) as journal:
-        current = journal.load(journal.resolve(session))
+        current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
         status = _action_status(journal, current.id)
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
     if changed:
@@ -73,7 +75,9 @@ def export(
         write_atomic(output, text, force=force)
         typer.echo(f"wrote {output} ({fmt})", err=True)
     else:
-        typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+        from mea_culpa.cli.output import data
+
+        data(text)
 
 
 def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, str], str]:

@@ -164,7 +164,7 @@ def history(
         str | None, typer.Option("--since", help="Only sessions started on or after a date: 2026-03-01, 30 days ago.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Sessions per page.")] = 20,
-    page: Annotated[int, typer.Option("--page", min=1, help="Which page (1 is the newest).")] = 1,
+    page: Annotated[int, typer.Option("--page", min=1, max=1_000_000, help="Which page (1 is the newest).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the page as a JSON array.")] = False,
     author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only the sessions of this person (any case).")] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only your own sessions (see MEA_CULPA_USER).")] = False,
@@ -264,9 +264,9 @@ def _escape(text: str) -> str:
     markup characters escaped."""
     from rich.markup import escape
 
-    from mea_culpa.text.terminal import clean
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    return escape(clean(text, one_line=True))
+    return escape(safe_for_terminal(text, one_line=True))
 
 
 def _me() -> str:

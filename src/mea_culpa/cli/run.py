@@ -29,10 +29,23 @@ def can_ask() -> bool:
         return False
 
 
+def utf8_text(value: str, option: str) -> str:
+    """`value`, given on the command line for `option`, if it is UTF-8 text. Python keeps
+    bytes that are not UTF-8 as lone surrogates, which no journal or file can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise UsageError(f"{option}: not valid UTF-8 ({what}); give it as UTF-8 text") from None
+    return value
+
+
 def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, Any]:
     """`--set id=value` pairs as raw answers (checked later like any other answer)."""
     out: dict[str, Any] = {}
     for item in assignments:
+        utf8_text(item, "--set")
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected ID=VALUE, e.g. --set severity=minor")
@@ -72,7 +85,7 @@ def prefilled_answers(
 
 
 @contextmanager
-def _stop_signals_as_interrupt() -> Iterator[None]:
+def stop_signals_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) stop the run like Ctrl-C: saved, resumable."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -142,7 +155,7 @@ def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
     runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
-        with _stop_signals_as_interrupt(), _keys_reach_the_questions():
+        with stop_signals_as_interrupt(), _keys_reach_the_questions():
             return runner.run()
     except SaveAndQuit:
         _say(f"Saved. {resume_hint}")
@@ -165,6 +178,10 @@ def start(
 ) -> None:
     from mea_culpa.playbook import catalog
 
+    if title is not None:
+        utf8_text(title, "--title")
+    for tag in tags:
+        utf8_text(tag, "--tag")
     interactive = not no_input and can_ask()
     if not interactive and not no_input:
         _say("(no terminal to ask questions: running as with --no-input)")
@@ -180,7 +197,12 @@ def start(
     if playbook_name is None:
         if not interactive:
             raise UsageError("no playbook named", hint="name one, e.g.: mea-culpa start general --answers FILE --no-input (see: mea-culpa list)")
-        choices = [e for e in catalog.entries(extra, include_shadowed=False) if not e.problem]
+        found = catalog.entries(extra, include_shadowed=False)
+        for broken in (e for e in found if e.problem):  # one line each; the others can still be chosen
+            from mea_culpa.text.terminal import safe_for_terminal
+
+            _say(safe_for_terminal(f"skipped {broken.path}: {broken.problem} (details: mea-culpa validate {broken.path})"))
+        choices = [e for e in found if not e.problem]
         if not choices:
             raise UsageError("no playbooks found", hint="create one with: mea-culpa new NAME")
         try:
@@ -258,7 +280,7 @@ def resume(
     from mea_culpa.journal import open_journal
 
     journal = open_journal(database, create=False)
-    resumed = journal.begin_resume(session_id, take_over=take_over)  # holds the session's lease
+    resumed = journal.begin_resume(session_id and utf8_text(session_id, "SESSION"), take_over=take_over)  # holds the lease
     try:
         if resumed.restored is not None:
             _say(f"Put back the answers kept in {resumed.restored} while the journal could not be reached.")

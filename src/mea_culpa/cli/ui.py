@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mea_culpa.playbook.model import Playbook, Step
 from mea_culpa.run.session import OpenItem, Plan, PlannedStage, Session
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,16 +57,17 @@ def console() -> Console:
 
 
 def escape(text: str) -> str:
-    """User and playbook text, safe to put inside rich markup ("[/x]" stays text)."""
+    """User and playbook text, safe to put inside rich markup ("[/x]" stays text) and
+    without escape sequences (rich passes an ESC through as it is)."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(safe_for_terminal(text))
 
 
 def _markdown(text: str) -> Any:
     from rich.markdown import Markdown
 
-    return Markdown(text)
+    return Markdown(safe_for_terminal(text))
 
 
 def describe_value(step: Step | None, value: Any, *, limit: int = 80) -> str:
@@ -123,6 +125,7 @@ def stage_header(planned: PlannedStage, position: int, total: int, *, hint: str 
 
 
 def notice(text: str, *, style: str = "yellow") -> None:
+    text = safe_for_terminal(text)
     if plain():
         print(text, file=sys.stderr)
         return
@@ -224,6 +227,7 @@ def summary(session: Session, plan: Plan, *, saved: bool, still_open: tuple[Open
         ]
     else:
         steps = []
+    lines = [safe_for_terminal(line) for line in lines]
     if plain():
         print("\nSummary\nDone. " + "\n".join(lines), file=sys.stderr)
         print("Next steps\n" + "\n".join(steps) if saved else "This session was not saved (--no-save).", file=sys.stderr)
@@ -262,10 +266,11 @@ def summary(session: Session, plan: Plan, *, saved: bool, still_open: tuple[Open
 
 
 def show_playbook(playbook: Playbook) -> None:
-    from rich.console import Console
     from rich.tree import Tree
 
-    c = Console(highlight=False)  # `show` prints data: standard output
+    from mea_culpa.cli.output import data_console
+
+    c = data_console(highlight=False)  # `show` prints data: standard output
     tree = Tree(f"[bold]{escape(playbook.title)}[/bold] [dim]({playbook.id} v{escape(playbook.version)})[/dim]")
     if playbook.summary:
         tree.add(f"[italic]{escape(playbook.summary)}[/italic]")

@@ -16,6 +16,7 @@ from typing import Any
 from mea_culpa.errors import UsageError
 from mea_culpa.playbook.model import Playbook, Step
 from mea_culpa.run.session import OpenItem, Plan, Session, drafts_to_show, open_items, plan, step_value
+from mea_culpa.text.terminal import json_for_terminal, safe_for_terminal
 
 SCHEMA_VERSION = 2  # 2: `messages` holds the latest draft of each message and any sent; `still_open`
 FORMATS = ("md", "html", "json", "yaml")
@@ -78,9 +79,7 @@ def _secrets(playbook: Playbook, session: Session) -> list[str]:
 
     def collect(value: Any) -> None:
         if isinstance(value, str):
-            text = value.strip().rstrip(".")
-            if len(text) >= 3:
-                found.append(text)
+            found.append(value)
         elif isinstance(value, list):
             for v in value:
                 collect(v)
@@ -93,24 +92,55 @@ def _secrets(playbook: Playbook, session: Session) -> list[str]:
         if step.sensitive and record is not None:
             collect(record.value)
             collect(record.reason)
-    return sorted(set(found), key=len, reverse=True)
+    return found
 
 
-def redact_text(text: str, secrets: list[str]) -> str:
-    """`text` with every occurrence of a secret (any letter case) replaced by [redacted]."""
+def secret_texts(secrets: list[str]) -> list[str]:
+    """The secrets as a draft may quote them: each whole, and each line of one of several
+    lines on its own (templates quote lines one by one); spaces and line breaks made single
+    spaces, a trailing full stop left off; the longest first."""
+    texts: set[str] = set()
     for secret in secrets:
-        text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+        for part in [secret, *secret.splitlines()]:
+            words = part.strip().rstrip(".").split()
+            if words:
+                texts.add(" ".join(words))
+    return sorted(texts, key=len, reverse=True)
+
+
+def secret_patterns(secrets: list[str]) -> list[re.Pattern[str]]:
+    """Patterns that find each secret (see `secret_texts`) in a draft however the draft
+    wrote it: any letter case, any run of spaces or line breaks between its words (drafts
+    are tidied and wrapped). A short secret (a name like "Jo") is matched as a whole word
+    only, so that it is found in "Hi Jo," but not in "Joe"; longer text wherever it is.
+    The longest come first, so that a secret inside a longer one does not split it."""
+    patterns = []
+    for text in secret_texts(secrets):
+        body = r"\s+".join(re.escape(word) for word in text.split())
+        if len(text) < 3:
+            body = (r"(?<!\w)" if text[0].isalnum() else "") + body + (r"(?!\w)" if text[-1].isalnum() else "")
+        patterns.append(re.compile(body, re.IGNORECASE))
+    return patterns
+
+
+def redact_text(text: str, patterns: list[re.Pattern[str]]) -> str:
+    """`text` with every match of a secret's pattern replaced by [redacted]."""
+    for pattern in patterns:
+        text = pattern.sub(REDACTED, text)
     return text
 
 
-def _redact_finding(finding: Mapping[str, Any], secrets: list[str]) -> dict[str, Any]:
+def _redact_finding(finding: Mapping[str, Any], texts: list[str], patterns: list[re.Pattern[str]]) -> dict[str, Any]:
     out = dict(finding)
     match = str(out.get("match") or "")
-    if match and any(match.lower() in secret.lower() or secret.lower() in match.lower() for secret in secrets):
+    # a finding may quote a secret, or only a piece of one ("d.okafor" of an address)
+    words = " ".join(match.split()).lower()
+    piece = len(words) >= 3 and any(words in text.lower() for text in texts)
+    if match and (piece or redact_text(match, patterns) != match):
         out["match"] = REDACTED
     for key in ("message", "suggestion"):
         if isinstance(out.get(key), str):
-            out[key] = redact_text(out[key], secrets)
+            out[key] = redact_text(out[key], patterns)
     return out
 
 
@@ -171,7 +201,8 @@ def session_data(
     (open, done, dropped); items it does not name are "open". Messages are the latest
     draft of each message (per phase) and any marked sent; `all_drafts`: every draft."""
     plan_ = plan(playbook, session)
-    secrets = [] if include_sensitive else _secrets(playbook, session)
+    secrets = [] if include_sensitive else secret_texts(_secrets(playbook, session))
+    patterns = secret_patterns(secrets)
     stages = []
     for planned_stage in plan_.stages:
         record = planned_stage.record
@@ -223,8 +254,8 @@ def session_data(
             "latest": one.latest,
             "sent": one.sent_at,
             "score": d.score,
-            "findings": [_redact_finding(f, secrets) for f in d.findings],
-            "text": redact_text(d.text, secrets) if secrets else d.text,
+            "findings": [_redact_finding(f, secrets, patterns) for f in d.findings],
+            "text": redact_text(d.text, patterns),
         }
         for one in shown
         for d in (one.draft,)
@@ -663,8 +694,10 @@ def to_yaml(playbook: Playbook, session: Session, *, include_sensitive: bool = F
 
     Dumper.add_representer(str, text)
     answers, left_out = answers_data(playbook, session, include_sensitive=include_sensitive)
+    # A comment ends at a newline: a title with one would start YAML of its own.
+    title = " ".join(safe_for_terminal(session.title).split())
     header = [
-        f"# mea-culpa answers from session {session.id} ({session.title})",
+        f"# mea-culpa answers from session {session.id} ({title})",
         f"# playbook {playbook.id}, version {playbook.version}",
         f"# replay with: mea-culpa start {playbook.id} --answers FILE --no-input",
     ]
@@ -697,13 +730,16 @@ def export_session(
     all_drafts: bool = False,
 ) -> str:
     """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
+    # Exports are printed and read in terminals, so none carries an escape sequence: JSON
+    # and YAML keep every character of the answers, written as escapes; Markdown and HTML,
+    # text for people, leave the controls out (newlines and tabs stay).
     name = normalise_format(fmt)
     if name == "yaml":
         return to_yaml(playbook, session, include_sensitive=include_sensitive)
     data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status,
                         all_drafts=all_drafts)
     if name == "json":
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"
     if name == "html":
-        return to_html(playbook, data)
-    return to_markdown(playbook, data)
+        return safe_for_terminal(to_html(playbook, data))
+    return safe_for_terminal(to_markdown(playbook, data))

@@ -22,6 +22,7 @@ from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -333,35 +334,51 @@ def _clause_in_context() -> Callable[..., str]:
 
 
 def _loader(roots: list[Path]) -> Any:
-    """A Jinja loader that reads the playbook's folder, then the built-ins, never outside."""
+    """A Jinja loader that reads the playbook's folder, then the built-ins, never outside.
+
+    Each template is opened once, without following any link, and read from what was
+    opened (a regular file, of bounded size; model.read_template): checking a name and
+    then opening it again would let someone who shares the folder swap in a link to
+    another file in between."""
+    import os
+
     from jinja2 import BaseLoader, TemplateNotFound
 
-    from mea_culpa.paths import PathEscape, resolve_inside
+    from mea_culpa.files import NotReadable
+    from mea_culpa.paths import PathEscape, check_relative
+    from mea_culpa.playbook.model import read_template
+
+    def unchanged(path: Path, seen: os.stat_result) -> bool:
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns, seen.st_size)
 
     class SafeLoader(BaseLoader):
         def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+            try:
+                check_relative(template)
+            except PathEscape as exc:
+                raise SecurityError(f"template {template!r}: {exc}") from None
             for root in roots:
                 try:
-                    found = resolve_inside(root, template)
-                except PathEscape as exc:
-                    raise SecurityError(f"template {template!r}: {exc}") from None
-                if found is None or not found.is_file():
-                    continue
-                try:
-                    source = found.read_text(encoding="utf-8")
-                    mtime = found.stat().st_mtime
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise TemplateError(f"cannot read template {found}: {exc}") from None
-                return source, str(found), lambda path=found, seen=mtime: path.stat().st_mtime == seen
+                    source, info = read_template(root, template)
+                except NotReadable as exc:
+                    if str(exc) == "no such file":
+                        continue
+                    raise SecurityError(f"template {template}: refused: {exc}") from None
+                path = root / template
+                return source, str(path), lambda path=path, seen=info: unchanged(path, seen)
             raise TemplateNotFound(template)
 
     return SafeLoader()
 
 
 def _roots(playbook: Playbook) -> list[Path]:
-    from mea_culpa.paths import builtin_templates_dir
+    from mea_culpa.playbook.model import template_roots
 
-    return ([playbook.folder] if playbook.folder else []) + [builtin_templates_dir()]
+    return template_roots(playbook.folder)
 
 
 @lru_cache(maxsize=16)
@@ -373,7 +390,9 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     # Lookups that fail inside a template (an item's missing field) are empty too, so
     # that `{% if item.effort %}` works; printing one still names what is missing.
     env.undefined = _missing_class()
-    env.filters["clause"] = _clause_in_context()
+    from mea_culpa.playbook.expressions import size_guarded
+
+    env.filters["clause"] = size_guarded(_clause_in_context(), "|clause")
     return env
 
 
@@ -494,7 +513,9 @@ def render(
         raise UsageError(not_offered(playbook, session, message))
     context = template_context(playbook, session, message, tone=tone, phase=phase, now=now)
     env = _environment(tuple(_roots(playbook)))
-    raw = _run_template(env, _template_name(playbook, message), context)
+    # What a template builds goes to a terminal, a file and the journal: never an escape
+    # sequence, however it was made (validation refuses the ones it can see).
+    raw = safe_for_terminal(_run_template(env, _template_name(playbook, message), context))
     subject, body = _split_subject(tidy(raw))
     body = tidy(body)
     if not body.strip():

@@ -36,6 +36,9 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any, *, required: bool) -> str:
     if isinstance(value, (bool, list, dict)):
         kind = {bool: "true/false", list: "a list", dict: "a mapping"}[type(value)]
@@ -46,6 +49,9 @@ def _text(value: Any, *, required: bool) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise AnswerProblem(f"expected text, found {type(value).__name__}")
+    surrogate = _SURROGATE.search(value)
+    if surrogate:  # JSON's "\udcff", or bytes that were not UTF-8: no character at all
+        raise AnswerProblem(f"contains U+{ord(surrogate.group()):04X}, half of a UTF-16 pair and not a character; write the text as UTF-8")
     value = value.strip()
     if required and not value:
         raise AnswerProblem("an answer is needed")

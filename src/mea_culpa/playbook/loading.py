@@ -474,22 +474,32 @@ class _Semantics:
         """Check a message template and every template it includes, imports or extends:
         each parses, names only known answers, stays inside the template folders and asks
         nothing of the sandbox that it would refuse."""
+        from mea_culpa.files import NotReadable
         from mea_culpa.playbook import expressions
+        from mea_culpa.playbook.model import read_template, template_at
 
         env = _template_environment()
         globals_ = set(env.globals)
         todo = [(path, path.name)]
         seen: set[Path] = set()
-        while todo and len(seen) < 100:
+        while todo:
             current, shown = todo.pop(0)
             if current in seen:
                 continue
+            if len(seen) == MAX_TEMPLATES:
+                # every template is read and checked, or the message is refused: a long
+                # enough chain must not hide one at its end
+                self.problem(
+                    key, f"template {shown}: refused: a message may use at most {MAX_TEMPLATES} templates with "
+                    "everything they include; combine some"
+                )
+                return
             seen.add(current)
             try:
-                source = yamlfile.read_text(current)
+                source, _ = read_template(*template_at(current, self.folder))
                 found = expressions.analyze_template(source, env, names=self.template_names)
-            except yamlfile.YamlProblems as exc:
-                self.problem(key, f"template {shown}: {exc.diagnostics[0].message}")
+            except NotReadable as exc:
+                self.problem(key, f"template {shown}: refused: {exc}")
                 continue
             except expressions.ExpressionSyntaxError as exc:
                 self.problem(key, f"template {shown} does not parse: {exc}")
@@ -514,6 +524,11 @@ class _Semantics:
                     self.problem(key, f"template {shown}: the include {quoted(included)} is neither beside the playbook nor built in")
                 else:
                     todo.append((target, included))
+
+
+# The most templates one message may read: its own and everything it includes, imports
+# or extends, however deep (the built-ins use at most 4).
+MAX_TEMPLATES = 50
 
 
 @lru_cache(maxsize=1)

@@ -384,9 +384,43 @@ def find_template(name: str, playbook_folder: Path | None) -> Path | None:
     for names that would leave those folders."""
     check_relative(name)
     candidate = name if name.endswith(".j2") else f"{name}.j2"
-    roots = ([playbook_folder] if playbook_folder else []) + [builtin_templates_dir()]
-    for root in roots:
+    for root in template_roots(playbook_folder):
         found = resolve_inside(root, candidate)
         if found is not None and found.is_file():
             return found
     return None
+
+
+# The most a template may hold: hand-written text (the longest built-in is under 4 kB).
+MAX_TEMPLATE_BYTES = 100_000
+
+
+def template_roots(playbook_folder: Path | None) -> list[Path]:
+    """The folders templates are read from: the playbook's own, then the built-ins."""
+    return ([playbook_folder] if playbook_folder else []) + [builtin_templates_dir()]
+
+
+def read_template(root: Path, name: str) -> tuple[str, Any]:
+    """The text of template `name` below `root` and the status of the file read (for
+    "changed since?"). Opened once, without following any link below `root`, checked to
+    be a regular file of at most MAX_TEMPLATE_BYTES (files.read_below); raises
+    files.NotReadable with the reason, "no such file" when it is not there."""
+    from mea_culpa.files import NotReadable, read_below
+
+    check_relative(name)
+    raw, info = read_below(root, name, max_bytes=MAX_TEMPLATE_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotReadable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+    return text.replace("\r\n", "\n"), info
+
+
+def template_at(path: Path, playbook_folder: Path | None) -> tuple[Path, str]:
+    """The template folder `path` (as find_template gives it) lies in, and its name there."""
+    for root in template_roots(playbook_folder):
+        try:
+            return root, path.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    raise ValueError(f"{path} is outside the template folders")

@@ -627,7 +627,10 @@ class QuestionaryAsker:
 
     def choose_playbook(self, entries: Sequence[Any]) -> str:
         q = self.q
-        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=self._described(e.summary))
+        from mea_culpa.text.terminal import safe_for_terminal as safe
+
+        # read shallowly, not validated: the words only, never an escape sequence
+        choices = [q.Choice(safe(f"{e.title}  ({e.id})"), value=e.id, description=self._described(safe(e.summary)))
                    for e in entries]
         picked: str = self._select("Which kind of mistake is it?", choices)
         return picked
