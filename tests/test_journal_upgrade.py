@@ -38,6 +38,7 @@ def test_every_session_reads_back_as_the_old_release_read_it(upgraded_home):
         for sid in ids:
             now = spool.session_data(journal.load(sid))
             assert now.pop("author") == "Test Person"  # the person upgrading their own journal
+            assert now.pop("sent") == []  # nothing was sent from mea-culpa before 0004_sent
             assert now == before[sid], sid
 
 
