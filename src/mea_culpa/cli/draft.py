@@ -29,6 +29,13 @@ def draft(
     edit: bool = typer.Option(False, "--edit", help="Open the draft in $VISUAL or $EDITOR and keep your edited text too."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the draft to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --output replace an existing file."),
+    copy: bool = typer.Option(False, "--copy", help="Also put the draft on the clipboard."),
+    email: bool = typer.Option(False, "--email", help="Also open it as a new message in your mail program (a mailto: link)."),
+    post: str | None = typer.Option(
+        None, "--post", metavar="slack|webhook:URL",
+        help="Also post it (a status update or a note for the team) to Slack or a webhook, after showing it and asking.",
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --post: post without asking (for scripts)."),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -42,8 +49,18 @@ def draft(
     The draft goes to stdout (or --output); its apology-check score and findings go to
     stderr. Every draft, and your edited version with --edit, is kept in the session.
 
-    Example: mea-culpa draft --message status-update --phase investigating | pbcopy
+    --copy, --email and --post send it from here, and the session records what went out
+    (how, where, when): a posted status update counts as sent, and the next one falls due
+    from that moment. The Slack webhook comes from `mea-culpa config set slack-webhook`
+    (the system keyring) or MEA_CULPA_SLACK_WEBHOOK.
+
+    \b
+    Examples:
+      mea-culpa draft --message status-update --phase investigating --post slack
+      mea-culpa draft --message customer-apology --email
+      mea-culpa draft --message internal-note --copy
     """
+    from mea_culpa.cli import send
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
     from mea_culpa.messages import drafting as messages
@@ -51,6 +68,7 @@ def draft(
 
     if output is not None and output.exists() and not force:
         raise UsageError(f"{output} exists; pass --force to overwrite")
+    sending = send.prepare(copy=copy, email=email, post=post, yes=yes)
     editor = _editor() if edit else []
     with open_journal(database, create=False) as journal:
         current = journal.load(journal.resolve(session))
@@ -58,6 +76,7 @@ def draft(
         if changed:
             _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
         chosen = _pick_message(playbook, current, message)
+        send.check_message(sending, chosen)
         phase = _pick_phase(chosen, phase)
         rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase)
         audience = messages.check_audience(chosen)
@@ -81,6 +100,13 @@ def draft(
         _say(f"wrote {output}")
     else:
         typer.echo(text, nl=False, color=True)  # data: control characters pass through unchanged, even into a pipe
+    if sending is not None:
+        sys.stdout.flush()  # the draft first: a question about posting it comes after it
+        send.deliver(sending, database=database, session=current, message=chosen, phase=phase, text=text,
+                     on_screen=output is None and sys.stdout.isatty())
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _say(line: str) -> None:
