@@ -147,7 +147,7 @@ def test_json_has_the_documented_shape():
     assert data["schema_version"] == export.SCHEMA_VERSION == 1
     assert list(data) == [
         "schema_version", "id", "title", "author", "playbook", "status", "severity", "tags", "created", "updated", "completed",
-        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "actions", "messages",
+        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "actions", "messages", "sent", "audience",
     ]
     assert data["playbook"] == {"id": "draft-fixture", "title": "Fixture for drafts and exports", "version": "1"}
     assert [s["stage"] for s in data["stages"]] == ["facts", "cause", "own", "apologize", "fix", "prevent", "move-on"]

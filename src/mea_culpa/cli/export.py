@@ -27,6 +27,10 @@ def export(
     include_sensitive: bool = typer.Option(
         False, "--include-sensitive", help="Keep the answers of sensitive steps instead of redacting them."
     ),
+    audience: str = typer.Option(
+        "team", "--audience", metavar="team|public",
+        help="team: everything (the default); public: without the internal note, contributing factors, owners, notes on skipped steps and team-only steps.",
+    ),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -38,9 +42,13 @@ def export(
     as a YAML file that `mea-culpa start PLAYBOOK --answers FILE --no-input` replays.
 
     Sensitive answers are redacted unless --include-sensitive; --output never replaces a
-    file unless --force.
+    file unless --force. --audience public writes the document to publish: what was meant
+    for the team only is left out (see docs/export.md).
 
-    Example: mea-culpa export --format html -o report.html
+    \b
+    Examples:
+      mea-culpa export --format html -o report.html
+      mea-culpa export --audience public -o postmortem.md
     """
     from mea_culpa.errors import UsageError
     from mea_culpa.export import document as exporting
@@ -61,7 +69,8 @@ def export(
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
     if changed:
         typer.echo(f"note: playbook {playbook.id!r} changed since this session started; exporting with the current version", err=True)
-    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status)
+    text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status,
+                                    audience=audience)
     if output is not None:
         from mea_culpa.files import write_atomic
 

@@ -224,7 +224,45 @@ def session_data(
         "stages": stages,
         "actions": actions,
         "messages": messages,
+        "sent": sent_data(playbook, session),
+        "audience": "team",
     }
+
+
+HOW_WORDS = {
+    "slack": "posted to Slack",
+    "webhook": "posted to",
+    "email": "opened in the mail program",
+    "clipboard": "copied to the clipboard",
+}
+
+
+def sent_data(playbook: Playbook, session: Session) -> list[dict[str, Any]]:
+    """What left mea-culpa, oldest first: which draft, how, where (secrets masked), when."""
+    titles = {m.id: m.title for m in playbook.messages}
+    return [
+        {
+            "message": s.message_id,
+            "title": titles.get(s.message_id, s.message_id),
+            "phase": s.phase,
+            "how": s.how,
+            "where": s.where,
+            "posted": s.posted,
+            "at": s.at,
+            "draft_created": s.draft_created_at,
+        }
+        for s in session.sent
+    ]
+
+
+def _sent_line(item: Mapping[str, Any]) -> str:
+    what = item["title"] + (f" ({item['phase']})" if item["phase"] else "")
+    how = HOW_WORDS.get(item["how"], item["how"])
+    if item["how"] in ("webhook", "slack"):
+        how += f" {item['where']}" if item["how"] == "webhook" else f" ({item['where']})"
+    elif item["how"] == "email" and str(item["where"]).startswith("mailto:"):
+        how += f", to {str(item['where']).removeprefix('mailto:')}"
+    return f"{what} · {how} · {when(item['at'])}"
 
 
 # --- how values read -----------------------------------------------------------------
@@ -349,6 +387,8 @@ def _header_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Tags", ", ".join(data["tags"])))
     if data["redacted"]:
         rows.append(("Note", "sensitive answers are redacted; export with --include-sensitive to keep them"))
+    if data.get("audience") == "public":
+        rows.append(("Audience", "public: what was meant for the team only is left out"))
     return rows
 
 
@@ -416,6 +456,9 @@ def to_markdown(playbook: Playbook, data: Mapping[str, Any]) -> str:
             if m["findings"]:
                 out += ["", "Apology check findings:", ""]
                 out += [f"- {_md(_finding_line(finding))}" for finding in m["findings"]]
+    if data.get("sent"):
+        out += ["", "## Sent and handed over", ""]
+        out += [f"- {_md(_sent_line(item))}" for item in data["sent"]]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -538,6 +581,10 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
                 out += [f"<li>{_h(_finding_line(f))}</li>" for f in m["findings"]]
                 out.append("</ul>")
         out.append("</section>")
+    if data.get("sent"):
+        out += ['<section class="sent">', "<h2>Sent and handed over</h2>", "<ul>"]
+        out += [f"<li>{_h(_sent_line(item))}</li>" for item in data["sent"]]
+        out += ["</ul>", "</section>"]
     out += ["</main>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -616,12 +663,23 @@ def export_session(
     *,
     include_sensitive: bool = False,
     action_status: Mapping[tuple[str, str], str] | None = None,
+    audience: str = "team",
 ) -> str:
-    """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
+    """The session as Markdown, HTML, JSON or YAML text (see docs/export.md), for the
+    team (everything) or the public (export/audience.py)."""
+    from mea_culpa.export import audience as audiences
+
     name = normalise_format(fmt)
+    public = audiences.check(audience) == "public"
+    if public and name == "yaml":
+        raise UsageError("an answers file replays the whole session, so it is the team's: export --format yaml without --audience public")
+    if public and include_sensitive:
+        raise UsageError("a public export never holds sensitive answers; leave out --include-sensitive")
     if name == "yaml":
         return to_yaml(playbook, session, include_sensitive=include_sensitive)
     data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status)
+    if public:
+        data = audiences.public_document(playbook, data)
     if name == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if name == "html":
