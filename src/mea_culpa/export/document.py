@@ -503,11 +503,18 @@ ul.checklist > li > * { text-indent: 0; }
 ul.items { margin: .15rem 0 0 1rem; padding-left: 1rem; }
 pre.draft { white-space: pre-wrap; background: #f6f6f4; border: 1px solid #e2e2dc; padding: .75rem; font: 14px/1.45 ui-monospace, Menlo, Consolas, monospace; }
 .note { color: #555; }
+/* a long link or token wraps instead of running off the screen or the printed page */
+.answer, pre.draft, ul.items li, ul.checklist li, dl.meta dd, h1, h3 { overflow-wrap: anywhere; }
+@page { margin: 16mm 15mm; }
 @media print {
-  body { font-size: 11pt; }
-  main { margin: 0; max-width: none; }
-  h2 { break-after: avoid; }
-  li, pre.draft { break-inside: avoid; }
+  body { font-size: 10.5pt; color: #000; background: #fff; }
+  main { margin: 0; padding: 0; max-width: none; }
+  h1, h2, h3 { break-after: avoid; }
+  li, pre.draft, dl.meta { break-inside: avoid; }
+  p.stage, .state, .note, .skipped .prompt, .not-applicable .prompt { color: #333; }
+  .blocked .state { color: #000; }
+  pre.draft { background: none; border-color: #999; }
+  p, li { orphans: 3; widows: 3; }
 }
 """.strip()
 
@@ -547,6 +554,8 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # nothing runs and nothing is fetched, even if some text were not escaped
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
         f"<title>{_h(data['title'])}</title>",
         f"<style>\n{_CSS}\n</style>",
         "</head>",
