@@ -4,12 +4,19 @@ forget and copy treat the rows like the rest of a session."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from mea_culpa.journal import open_journal
 from mea_culpa.journal.tables import sent as sent_table
 from mea_culpa.run import session as sm
-from test_journal import STEPS, Recorder, at, follow_ups, journal, record  # noqa: F401  (journal is a fixture)
+from test_journal import Recorder, at, follow_ups, record
+
+
+@pytest.fixture
+def journal(store_url: str):
+    with open_journal(store_url) as j:
+        yield j
 
 
 def send(r: Recorder, how: str, minutes: float, *, phase: str | None = None, message: str = "status-update",

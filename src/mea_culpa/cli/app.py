@@ -302,8 +302,7 @@ def _remind(database: str | None) -> None:
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
-    from mea_culpa.cli import check, config, draft, export
-    from mea_culpa.cli import journal
+    from mea_culpa.cli import check, config, draft, export, journal
 
     app.command()(check.check)
     app.command()(draft.draft)

@@ -52,7 +52,8 @@ def config_set(key: Key) -> None:
 
     name = _check_key(key)
     if sys.stdin.isatty():
-        value = typer.prompt(f"{sending.SECRETS[name].capitalize()} (not shown)", hide_input=True, err=True)
+        what = sending.SECRETS[name]
+        value = typer.prompt(f"{what[0].upper()}{what[1:]} (not shown)", hide_input=True, err=True)
     else:
         value = sys.stdin.readline()
     value = value.strip()

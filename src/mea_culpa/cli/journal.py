@@ -242,7 +242,7 @@ def history(
     # What went out from mea-culpa: shown once any session on the page posted a draft.
     posts = any(r.posted for r in rows)
     if posts:
-        table.add_column("Posted", no_wrap=True)
+        table.add_column("Posted", justify="right", no_wrap=True)
     for r in rows:
         status_style = {"completed": "green", "abandoned": "dim", "in-progress": "yellow"}.get(r.status, "")
         title = f"[dim italic]{_escape(r.title)}[/]" if r.lessons_only else f"[dim]{_escape(r.title)}[/]"
@@ -255,7 +255,7 @@ def history(
             _escape(r.stage_reached or ""),
             str(r.open_actions) if r.open_actions else "",
         ]
-        posted = (f"{r.posted} \u00b7 last {_local(r.last_posted)}" if r.posted else "") if posts else None
+        posted = (str(r.posted) if r.posted else "") if posts else None  # when: in --json (last_posted)
         table.add_row(*cells, *([_escape(r.author or "")] if authors else []), *([posted] if posted is not None else []))
     out.print(table)
     pages = -(-total // limit)

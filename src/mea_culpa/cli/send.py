@@ -77,9 +77,8 @@ def deliver(plan: Sending, *, database: str | None, session: Session, message: M
         done.append(Sent(message.id, how, where, text, utc_now(), drafted_at, phase))
 
     try:
-        if plan.copy:
-            if _copy(text, on_screen):
-                note("clipboard", "clipboard")
+        if plan.copy and _copy(text, on_screen):
+            note("clipboard", "clipboard")
         if plan.email:
             _email(text, session, on_screen, note)
         if plan.post is not None:

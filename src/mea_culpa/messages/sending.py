@@ -258,7 +258,6 @@ def post(target: Target, body: Mapping[str, Any], *, timeout: int = TIMEOUT_S) -
     retry is limited to failures to connect, where nothing was delivered: a post that broke
     off after it was sent is reported rather than sent twice."""
     import logging
-    import socket
     import ssl
     from http.client import HTTPException
     from urllib.error import URLError
@@ -281,7 +280,7 @@ def post(target: Target, body: Mapping[str, Any], *, timeout: int = TIMEOUT_S) -
         response = client.send_dict(dict(body))
     except URLError as exc:
         raise SendError(f"cannot reach {where}: {_reason(exc.reason)}; nothing was posted") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:  # socket.timeout is TimeoutError since Python 3.10
         raise SendError(f"{where} did not answer within {timeout} s; it may have arrived: look before posting again") from None
     except (ConnectionError, HTTPException, ssl.SSLError) as exc:
         raise SendError(f"the connection to {where} broke off ({_reason(exc)}); it may have arrived: look before posting again") from None
