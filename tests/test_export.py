@@ -148,7 +148,7 @@ def test_json_has_the_documented_shape():
     assert list(data) == [
         "schema_version", "id", "title", "author", "playbook", "status", "severity", "tags", "created", "updated", "completed",
         "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "still_open", "actions", "messages",
-        "drafts_not_shown",
+        "drafts_not_shown", "sent", "audience",
     ]
     assert data["playbook"] == {"id": "draft-fixture", "title": "Fixture for drafts and exports", "version": "1"}
     assert [s["stage"] for s in data["stages"]] == ["facts", "cause", "own", "apologize", "fix", "prevent", "move-on"]

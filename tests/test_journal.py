@@ -533,7 +533,7 @@ def test_a_journal_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
 def test_a_journal_at_an_unknown_revision_is_refused(journal, store_url):
     with journal.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
-    with pytest.raises(StorageError, match=r"newer mea-culpa \(schema 9999_future; this one reads up to 0003_team\)"):
+    with pytest.raises(StorageError, match=r"newer mea-culpa \(schema 9999_future; this one reads up to 0004_sent\)"):
         open_journal(store_url)
 
 
@@ -581,7 +581,7 @@ def test_two_first_opens_of_a_new_journal_both_find_it_ready(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [("0003_team",)]
+    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [("0004_sent",)]
 
 
 def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(journal):

@@ -328,6 +328,8 @@ def start(
         playbook, title=title, answers_file=answers, assignments=set_ or [], no_input=no_input,
         no_save=no_save, tags=tuple(tag or ()), extra=_dirs(playbooks), database=database,
     )
+    if not no_save:
+        _remind(database)
 
 
 @app.command()
@@ -353,11 +355,19 @@ def resume(
         session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks),
         database=database, take_over=take_over,
     )
+    _remind(database)
+
+
+def _remind(database: str | None) -> None:
+    """One quiet line when an action or a promised status update is overdue."""
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
-    from mea_culpa.cli import check, draft, export, journal
+    from mea_culpa.cli import check, config, draft, export, journal
 
     app.command()(pipe_safe(check.check))
     app.command()(pipe_safe(draft.draft))
@@ -366,6 +376,7 @@ def _register_command_modules() -> None:
     for info in app.registered_commands:  # every command's help names its arguments alike
         if info.cls in (None, TyperCommand):
             info.cls = HelpCommand
+    app.add_typer(config.config_app, name="config")
 
 
 _register_command_modules()

@@ -32,6 +32,13 @@ def draft(
     mark_sent: bool = typer.Option(
         False, "--mark-sent", help="Record that you sent the latest draft of --message (and --phase); drafts nothing."
     ),
+    copy: bool = typer.Option(False, "--copy", help="Also put the draft on the clipboard."),
+    email: bool = typer.Option(False, "--email", help="Also open it as a new message in your mail program (a mailto: link)."),
+    post: str | None = typer.Option(
+        None, "--post", metavar="slack|webhook:URL",
+        help="Also post it (a status update or a note for the team) to Slack or a webhook, after showing it and asking.",
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --post: post without asking (for scripts)."),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -49,10 +56,19 @@ def draft(
     settles the follow-up it was owed (see `mea-culpa actions`).
 
     \b
+    --copy, --email and --post send it from here, and the session records what went out
+    (how, where, when): a posted status update counts as sent, and the next one falls due
+    from that moment. The Slack webhook comes from `mea-culpa config set slack-webhook`
+    (the system keyring) or MEA_CULPA_SLACK_WEBHOOK.
+
+    \b
     Examples:
       mea-culpa draft --message status-update --phase investigating | pbcopy
+      mea-culpa draft --message status-update --phase investigating --post slack
+      mea-culpa draft --message customer-apology --email
       mea-culpa draft --message follow-up --mark-sent
     """
+    from mea_culpa.cli import send
     from mea_culpa.cli.run import utf8_text
     from mea_culpa.errors import UsageError
     from mea_culpa.journal import open_journal
@@ -60,14 +76,15 @@ def draft(
     from mea_culpa.playbook.catalog import playbook_for_session
 
     if mark_sent:
-        if edit or output is not None:
-            raise UsageError("--mark-sent records a draft you sent; it drafts nothing, so it takes no --edit or --output")
+        if edit or output is not None or copy or email or post:
+            raise UsageError("--mark-sent records a draft you sent; it drafts nothing, so it takes no --edit, --output, --copy, --email or --post")
         _mark_sent(None if session is None else utf8_text(session, "SESSION"), message, phase, database)
         return
     if output is not None:  # refused before any work: an existing file without --force, a folder…
         from mea_culpa.files import check_output
 
         check_output(output, force=force)
+    sending = send.prepare(copy=copy, email=email, post=post, yes=yes)
     editor = _editor() if edit else []
     with open_journal(database, create=False) as journal:
         current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
@@ -75,6 +92,7 @@ def draft(
         if changed:
             _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
         chosen = _pick_message(playbook, current, message)
+        send.check_message(sending, chosen)
         phase = _pick_phase(chosen, phase)
         rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase)
         audience = messages.check_audience(chosen)
@@ -107,6 +125,14 @@ def draft(
     # The check reads as a note on the draft, so it comes after it: in a terminal, where
     # both streams share the screen, the score is never above the text it scores.
     _report(chosen, tone, phase, current.id, result, edited=edited)
+
+    if sending is not None:
+        sys.stdout.flush()  # the draft and its check first: a question about posting it comes after them
+        send.deliver(sending, database=database, session=current, message=chosen, phase=phase, text=text,
+                     on_screen=output is None and sys.stdout.isatty())
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _mark_sent(session_id: str | None, message: str | None, phase: str | None, database: str | None) -> None:

@@ -31,6 +31,10 @@ def export(
     all_drafts: bool = typer.Option(
         False, "--all-drafts", help="Every draft kept, not only the latest of each message and the ones sent."
     ),
+    audience: str = typer.Option(
+        "team", "--audience", metavar="team|public",
+        help="team: everything (the default); public: without the internal note, contributing factors, owners, notes on skipped steps and team-only steps.",
+    ),
     playbooks: list[Path] | None = typer.Option(
         None, "--playbooks", metavar="DIR", help="A folder of playbooks to search first (repeatable)."
     ),
@@ -42,9 +46,13 @@ def export(
     as a YAML file that `mea-culpa start PLAYBOOK --answers FILE --no-input` replays.
 
     Sensitive answers are redacted unless --include-sensitive; --output never replaces a
-    file unless --force.
+    file unless --force. --audience public writes the document to publish: what was meant
+    for the team only is left out (see docs/export.md).
 
-    Example: mea-culpa export --format html -o report.html
+    \b
+    Examples:
+      mea-culpa export --format html -o report.html
+      mea-culpa export --audience public -o postmortem.md
     """
     from mea_culpa.cli.run import utf8_text
     from mea_culpa.export import document as exporting
@@ -68,7 +76,7 @@ def export(
     if changed:
         typer.echo(f"note: playbook {playbook.id!r} changed since this session started; exporting with the current version", err=True)
     text = exporting.export_session(playbook, current, fmt, include_sensitive=include_sensitive, action_status=status,
-                                    all_drafts=all_drafts)
+                                    all_drafts=all_drafts, audience=audience)
     if output is not None:
         from mea_culpa.files import write_atomic
 

@@ -210,7 +210,7 @@ def history(
                     "id": r.id, "started": r.created_at, "updated": r.updated_at, "playbook": r.playbook_id,
                     "title": r.title, "severity": r.severity, "status": r.status, "stage_reached": r.stage_reached,
                     "open_actions": r.open_actions, "tags": list(r.tags), "facts_forgotten": r.lessons_only,
-                    "author": r.author,
+                    "author": r.author, "posted": r.posted, "last_posted": r.last_posted,
                 }
                 for r in rows
             ]
@@ -239,6 +239,10 @@ def history(
     authors = len({r.author for r in rows}) > 1 or (journal is not None and journal.location.is_server)
     if authors:
         table.add_column("Author", overflow="fold")
+    # What went out from mea-culpa: shown once any session on the page posted a draft.
+    posts = any(r.posted for r in rows)
+    if posts:
+        table.add_column("Posted", justify="right", no_wrap=True)
     for r in rows:
         status_style = {"completed": "green", "abandoned": "dim", "in-progress": "yellow"}.get(r.status, "")
         title = f"[dim italic]{_escape(r.title)}[/]" if r.lessons_only else f"[dim]{_escape(r.title)}[/]"
@@ -251,11 +255,20 @@ def history(
             _escape(r.stage_reached or ""),
             str(r.open_actions) if r.open_actions else "",
         ]
-        table.add_row(*cells, *([_escape(r.author or "")] if authors else []))
+        posted = (str(r.posted) if r.posted else "") if posts else None  # when: in --json (last_posted)
+        table.add_row(*cells, *([_escape(r.author or "")] if authors else []), *([posted] if posted is not None else []))
     out.print(table)
     pages = -(-total // limit)
     tail = f"; next: --page {page + 1}" if page < pages else ""
     err.print(f"[dim]page {page} of {pages} ({total} session{'s' if total != 1 else ''}){tail}[/]")
+    _remind(database)
+
+
+def _remind(database: str | None) -> None:
+    """One quiet line when something is overdue (cli/reminder.py)."""
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _escape(text: str) -> str:
@@ -351,6 +364,8 @@ def actions(
     _actions_table(out, items)
     if total > len(items):
         err.print(f"[dim]showing {len(items)} of {total}; --limit 0 shows all[/]")
+    if not overdue:
+        _remind(database)
 
 
 def _action_json(a: ActionRow) -> dict[str, Any]:

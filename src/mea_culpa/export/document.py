@@ -282,7 +282,45 @@ def session_data(
         "actions": actions,
         "messages": messages,
         "drafts_not_shown": len(session.drafts) - len(messages),
+        "sent": sent_data(playbook, session),
+        "audience": "team",
     }
+
+
+HOW_WORDS = {
+    "slack": "posted to Slack",
+    "webhook": "posted to",
+    "email": "opened in the mail program",
+    "clipboard": "copied to the clipboard",
+}
+
+
+def sent_data(playbook: Playbook, session: Session) -> list[dict[str, Any]]:
+    """What left mea-culpa, oldest first: which draft, how, where (secrets masked), when."""
+    titles = {m.id: m.title for m in playbook.messages}
+    return [
+        {
+            "message": s.message_id,
+            "title": titles.get(s.message_id, s.message_id),
+            "phase": s.phase,
+            "how": s.how,
+            "where": s.where,
+            "posted": s.posted,
+            "at": s.at,
+            "draft_created": s.draft_created_at,
+        }
+        for s in session.sent
+    ]
+
+
+def _sent_line(item: Mapping[str, Any]) -> str:
+    what = item["title"] + (f" ({item['phase']})" if item["phase"] else "")
+    how = HOW_WORDS.get(item["how"], item["how"])
+    if item["how"] in ("webhook", "slack"):
+        how += f" {item['where']}" if item["how"] == "webhook" else f" ({item['where']})"
+    elif item["how"] == "email" and str(item["where"]).startswith("mailto:"):
+        how += f", to {str(item['where']).removeprefix('mailto:')}"
+    return f"{what} · {how} · {when(item['at'])}"
 
 
 # --- how values read -----------------------------------------------------------------
@@ -434,6 +472,8 @@ def _header_lines(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Tags", ", ".join(data["tags"])))
     if data["redacted"]:
         rows.append(("Note", "sensitive answers are redacted; export with --include-sensitive to keep them"))
+    if data.get("audience") == "public":
+        rows.append(("Audience", "public: what was meant for the team only is left out"))
     return rows
 
 
@@ -506,6 +546,9 @@ def to_markdown(playbook: Playbook, data: Mapping[str, Any]) -> str:
                 out += [f"- {_md(_finding_line(finding))}" for finding in m["findings"]]
         if data["drafts_not_shown"]:
             out += ["", f"*{_md(_not_shown(data['drafts_not_shown']))}*"]
+    if data.get("sent"):
+        out += ["", "## Sent and handed over", ""]
+        out += [f"- {_md(_sent_line(item))}" for item in data["sent"]]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -559,11 +602,18 @@ ul.checklist > li > * { text-indent: 0; }
 ul.items { margin: .15rem 0 0 1rem; padding-left: 1rem; }
 pre.draft { white-space: pre-wrap; background: #f6f6f4; border: 1px solid #e2e2dc; padding: .75rem; font: 14px/1.45 ui-monospace, Menlo, Consolas, monospace; }
 .note { color: #555; }
+/* a long link or token wraps instead of running off the screen or the printed page */
+.answer, pre.draft, ul.items li, ul.checklist li, dl.meta dd, h1, h3 { overflow-wrap: anywhere; }
+@page { margin: 16mm 15mm; }
 @media print {
-  body { font-size: 11pt; }
-  main { margin: 0; max-width: none; }
-  h2 { break-after: avoid; }
-  li, pre.draft { break-inside: avoid; }
+  body { font-size: 10.5pt; color: #000; background: #fff; }
+  main { margin: 0; padding: 0; max-width: none; }
+  h1, h2, h3 { break-after: avoid; }
+  li, pre.draft, dl.meta { break-inside: avoid; }
+  p.stage, .state, .note, .skipped .prompt, .not-applicable .prompt { color: #333; }
+  .blocked .state { color: #000; }
+  pre.draft { background: none; border-color: #999; }
+  p, li { orphans: 3; widows: 3; }
 }
 """.strip()
 
@@ -603,6 +653,8 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # nothing runs and nothing is fetched, even if some text were not escaped
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
         f"<title>{_h(data['title'])}</title>",
         f"<style>\n{_CSS}\n</style>",
         "</head>",
@@ -643,6 +695,10 @@ def to_html(playbook: Playbook, data: Mapping[str, Any]) -> str:
         if data["drafts_not_shown"]:
             out.append(f'<p class="note">{_h(_not_shown(data["drafts_not_shown"]))}</p>')
         out.append("</section>")
+    if data.get("sent"):
+        out += ['<section class="sent">', "<h2>Sent and handed over</h2>", "<ul>"]
+        out += [f"<li>{_h(_sent_line(item))}</li>" for item in data["sent"]]
+        out += ["</ul>", "</section>"]
     out += ["</main>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
 
@@ -728,16 +784,27 @@ def export_session(
     include_sensitive: bool = False,
     action_status: Mapping[tuple[str, str], str] | None = None,
     all_drafts: bool = False,
+    audience: str = "team",
 ) -> str:
-    """The session as Markdown, HTML, JSON or YAML text (see docs/export.md)."""
+    """The session as Markdown, HTML, JSON or YAML text (see docs/export.md), for the
+    team (everything) or the public (export/audience.py)."""
+    from mea_culpa.export import audience as audiences
+
     # Exports are printed and read in terminals, so none carries an escape sequence: JSON
     # and YAML keep every character of the answers, written as escapes; Markdown and HTML,
     # text for people, leave the controls out (newlines and tabs stay).
     name = normalise_format(fmt)
+    public = audiences.check(audience) == "public"
+    if public and name == "yaml":
+        raise UsageError("an answers file replays the whole session, so it is the team's: export --format yaml without --audience public")
+    if public and include_sensitive:
+        raise UsageError("a public export never holds sensitive answers; leave out --include-sensitive")
     if name == "yaml":
         return to_yaml(playbook, session, include_sensitive=include_sensitive)
     data = session_data(playbook, session, include_sensitive=include_sensitive, action_status=action_status,
                         all_drafts=all_drafts)
+    if public:
+        data = audiences.public_document(playbook, data)
     if name == "json":
         return json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)) + "\n"
     if name == "html":

@@ -5,6 +5,11 @@ follow-up due at a time (the next status update), a 15-minute event at that time
 are used rather than VTODOs because every calendar app imports them. UIDs are stable
 (see `ActionRow.uid`), so importing the file again updates the events instead of
 duplicating them.
+
+Each event carries a reminder (VALARM, a display alarm): at 9:00 on the morning an
+all-day item is due, and five minutes before a status update due at a time (a morning
+alarm would come hours early for an update due in the afternoon, or too late for one due
+at dawn).
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ from mea_culpa.journal.derived import parse_utc
 
 PRODID = "-//mea-culpa//action items//EN"
 TIMED_EVENT = dt.timedelta(minutes=15)
-
-
+MORNING = dt.timedelta(hours=9)  # after the start of an all-day event: 9:00 on its day
+BEFORE_TIMED = dt.timedelta(minutes=-5)
 
 
 def due_items(items: Iterable[Any]) -> list[Any]:
@@ -41,7 +46,7 @@ def due_items(items: Iterable[Any]) -> list[Any]:
 def to_ics(items: Iterable[Any]) -> bytes:
     """An iCalendar file of the due items (`journal.ActionRow`s). The same items give the
     same bytes: DTSTAMP is the item's last change, not the time of export."""
-    from icalendar import Calendar, Event
+    from icalendar import Alarm, Calendar, Event
 
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -74,5 +79,10 @@ def to_ics(items: Iterable[Any]) -> bytes:
         lines.append(f"When it is done: mea-culpa actions done {item.id}")
         event.add("description", "\n".join(lines))
         event.add("categories", ["mea-culpa", "follow-up" if follow_up else "prevention"])
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", ("Due today: " if len(item.due) == 10 else "Due in 5 minutes: ") + item.what)
+        alarm.add("trigger", MORNING if len(item.due) == 10 else BEFORE_TIMED, parameters={"RELATED": "START"})
+        event.add_component(alarm)
         cal.add_component(event)
     return bytes(cal.to_ical())

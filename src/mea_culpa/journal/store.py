@@ -39,6 +39,7 @@ from mea_culpa.journal.tables import (
     events,
     factors,
     metadata,
+    sent,
     session_tags,
     sessions,
     stages,
@@ -89,6 +90,8 @@ class SessionRow:
     tags: tuple[str, ...] = ()
     lessons_only: bool = False  # `forget --keep-lessons` removed its facts
     author: str | None = None
+    posted: int = 0  # drafts posted (to Slack or a webhook): known to have gone out
+    last_posted: str | None = None  # when the latest of them was posted (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +277,10 @@ class Journal:
                 upkeep.touch_session(w, session)
                 if session.drafts:
                     upkeep.write_draft(w, session.id, session.drafts[-1])
+            elif change.kind == "sent":  # like a draft: anyone may send one, lease or not
+                upkeep.touch_session(w, session)
+                if session.sent:
+                    upkeep.write_sent(w, session.id, session.sent[-1])
             else:
                 self._check_lease(w, session.id)
                 upkeep.write_session_row(w, session, author=self.user)
@@ -423,7 +430,7 @@ class Journal:
 
     def load(self, session_id: str) -> Session:
         """The whole session; NotFound when there is none."""
-        from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
+        from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord
 
         with self._reading() as conn:
             row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
@@ -433,6 +440,7 @@ class Journal:
             stage_rows = conn.execute(select(stages).where(stages.c.session_id == session_id)).all()
             event_rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).all()
             draft_rows = conn.execute(select(drafts).where(drafts.c.session_id == session_id).order_by(drafts.c.id)).all()
+            sent_rows = conn.execute(select(sent).where(sent.c.session_id == session_id).order_by(sent.c.id)).all()
         return Session(
             id=row.id, title=row.title, playbook_id=row.playbook_id, playbook_title=row.playbook_title,
             playbook_version=row.playbook_version, playbook_hash=row.playbook_hash, playbook_path=row.playbook_path,
@@ -448,6 +456,7 @@ class Journal:
                 Draft(r.message_id, r.tone, r.text, r.created_at, r.phase, bool(r.edited), r.score, tuple(json.loads(r.findings)))
                 for r in draft_rows
             ),
+            sent=tuple(Sent(r.message_id, r.how, r.destination, r.text, r.sent_at, r.draft_created_at, r.phase) for r in sent_rows),
         )
 
     def exists(self, session_id: str) -> bool:
@@ -526,9 +535,13 @@ class Journal:
         open_actions = (
             select(func.count()).where(actions.c.session_id == s.id, actions.c.status == "open").scalar_subquery()
         )
+        is_post = (sent.c.session_id == s.id, sent.c.how.in_(upkeep.POSTED))
+        posted = select(func.count()).where(*is_post).scalar_subquery()
+        last_posted = select(func.max(sent.c.sent_at)).where(*is_post).scalar_subquery()
         query = (
             select(s.id, s.title, s.playbook_id, s.status, s.severity, s.stage_reached, s.created_at, s.updated_at,
-                   open_actions.label("open_actions"), s.tags, s.lessons_only, s.author)
+                   open_actions.label("open_actions"), s.tags, s.lessons_only, s.author,
+                   posted.label("posted"), last_posted.label("last_posted"))
             .where(*self._session_filters(playbook, tag, status, severity, since, before, author))
             .order_by(s.created_at.desc(), s.id.desc()).limit(limit).offset(offset)
         )
@@ -536,7 +549,8 @@ class Journal:
             rows = conn.execute(query).all()
         return [
             SessionRow(r.id, r.title, r.playbook_id, r.status, r.severity, r.stage_reached, r.created_at, r.updated_at,
-                       int(r.open_actions), tuple(json.loads(r.tags or "[]")), bool(r.lessons_only), r.author)
+                       int(r.open_actions), tuple(json.loads(r.tags or "[]")), bool(r.lessons_only), r.author,
+                       int(r.posted or 0), r.last_posted)
             for r in rows
         ]
 
@@ -726,6 +740,7 @@ class Journal:
         conn.execute(delete(steps).where(steps.c.session_id == sid, steps.c.step_id.not_in(keep_steps)))
         conn.execute(update(steps).where(steps.c.session_id == sid).values(reason="", source="kept"))
         conn.execute(delete(drafts).where(drafts.c.session_id == sid))
+        conn.execute(delete(sent).where(sent.c.session_id == sid))
         conn.execute(delete(factors).where(factors.c.session_id == sid))
         conn.execute(delete(actions).where(actions.c.session_id == sid, actions.c.kind == "follow-up"))
         conn.execute(update(events).where(events.c.session_id == sid).values(detail=""))

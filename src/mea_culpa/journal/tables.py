@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Tabl
 # The Alembic revisions, oldest first; the last is what this code reads and writes. A
 # journal at an earlier one is upgraded, one at a revision not listed here is from a newer
 # mea-culpa and is refused. (tests/test_journal_upgrade.py checks this against migrations/.)
-REVISIONS = ("0001_sessions", "0002_stats", "0003_team")
+REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent")
 HEAD = REVISIONS[-1]
 # SQLite journals also carry a plain number (PRAGMA user_version), which mea-culpa read
 # before Alembic: 1 and 2 are REVISIONS[0] and [1]; the upgrade to 0003_team sets 3, so an
@@ -159,6 +159,24 @@ drafts = Table(
 )
 Index("drafts_session", drafts.c.session_id)
 
+# What left mea-culpa (0004_sent): a draft posted to Slack or a webhook, opened in the mail
+# program or copied to the clipboard. `destination` never holds a secret: a webhook's
+# token is masked before it is stored (messages/sending.py: mask_url).
+sent = Table(
+    "sent",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _session_id(),
+    Column("message_id", Text, nullable=False),
+    Column("phase", Text),
+    Column("how", Text, nullable=False),  # slack | webhook | email | clipboard
+    Column("destination", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_at", Text, nullable=False),
+    Column("draft_created_at", Text, nullable=False),
+)
+Index("sent_session", sent.c.session_id, sent.c.message_id, sent.c.sent_at)
+
 # Contributing factors in their normal form (derived.normalise_factor), one row per
 # session that names one, with the session's start and learning copied in for `stats`.
 factors = Table(
@@ -189,4 +207,4 @@ Index("factor_counts_rank", factor_counts.c.sessions, factor_counts.c.key)
 Index("factor_counts_unlearned", factor_counts.c.learned, factor_counts.c.sessions, factor_counts.c.key)
 
 # Every table that holds something of a session, children first (for deleting in order).
-SESSION_TABLES = (factors, drafts, actions, events, stages, steps, session_tags)
+SESSION_TABLES = (factors, sent, drafts, actions, events, stages, steps, session_tags)

@@ -28,6 +28,7 @@ from mea_culpa.journal.tables import (
     events,
     factor_counts,
     factors,
+    sent,
     session_tags,
     sessions,
     stages,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.engine import Connection
 
-    from mea_culpa.run.session import Draft, Event, Session
+    from mea_culpa.run.session import Draft, Event, Sent, Session
 
 # Conventional step ids the journal reads (see playbook.VOCABULARY).
 FACTORS_STEP = "contributing_factors"
@@ -51,6 +52,7 @@ TOLD_MESSAGES = ("customer-apology", "status-update", "personal-note", "social-p
 STATUS_UPDATE = "status-update"
 FOLLOW_UP = "follow-up"
 DEFAULT_UPDATE_MINUTES = 30
+POSTED = ("slack", "webhook")  # ways of sending that deliver (run.session.POSTED)
 
 
 def as_json(value: Any) -> str:
@@ -178,10 +180,17 @@ def write_draft(w: Writes, session_id: str, d: Draft) -> None:
     ))
 
 
+def write_sent(w: Writes, session_id: str, s: Sent) -> None:
+    w.conn.execute(insert(sent).values(
+        session_id=session_id, message_id=s.message_id, phase=s.phase, how=s.how, destination=s.where, text=s.text,
+        sent_at=s.at, draft_created_at=s.draft_created_at,
+    ))
+
+
 def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False) -> None:
     """Every row of a session, replacing an earlier copy. The action items are synced in
     place rather than replaced: their ids and statuses (done, dropped) survive."""
-    for table in (steps, stages, events, drafts):
+    for table in (steps, stages, events, drafts, sent):
         w.conn.execute(delete(table).where(table.c.session_id == s.id))
     old_keys = [r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == s.id))]
     w.keys.update(old_keys)
@@ -198,6 +207,8 @@ def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, n
     write_events(w, s.id, s.events)
     for d in s.drafts:
         write_draft(w, s.id, d)
+    for item in s.sent:
+        write_sent(w, s.id, item)
     sync_follow_ups(w, s.id, s.updated_at)
     w.sessions.add(s.id)
 
@@ -248,12 +259,13 @@ def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
     """Derive the follow-ups that the session's messages imply (kind "follow-up"):
 
     - the next status update: the latest `status-update` draft is not phase `resolved`
-      → due at that draft's time + `next_update_minutes` (default 30); a newer update
-      moves the due time (and reopens it); a resolved update, or the action step
+      → due at that draft's time, or at the moment a status update was last posted if
+      that is later, + `next_update_minutes` (default 30); a newer update moves the due
+      time (and reopens it); a resolved update drafted or posted, or the action step
       `resolved_notice` marked done, marks it done.
     - the follow-up message: the fix stage is completed and the affected people were
       told something (an apology, a status update, a personal note or a post) →
-      due the day after the fix; a `follow-up` draft, or the action step
+      due the day after the fix; a `follow-up` drafted or posted, or the action step
       `follow_up_sent` marked done, marks it done.
     An abandoned session drops its open follow-ups. `actions done/drop` work on them
     like on any item; a later draft that changes the due time reopens one.
@@ -290,21 +302,34 @@ def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
         found = select(literal(1)).where(steps.c.session_id == session_id, steps.c.step_id == step_id, steps.c.state == "done")
         return conn.execute(found).first() is not None
 
+    def last_posted(message: str) -> Any:
+        """The latest post of a message (its phase and time), or None."""
+        return conn.execute(
+            select(sent.c.phase, sent.c.sent_at)
+            .where(sent.c.session_id == session_id, sent.c.message_id == message, sent.c.how.in_(POSTED))
+            .order_by(sent.c.sent_at.desc(), sent.c.id.desc()).limit(1)
+        ).first()
+
     latest = conn.execute(
         select(drafts.c.phase, drafts.c.created_at)
         .where(drafts.c.session_id == session_id, drafts.c.message_id == STATUS_UPDATE)
         .order_by(drafts.c.id.desc()).limit(1)
     ).first()
     if latest is not None:
+        posted = last_posted(STATUS_UPDATE)
         if abandoned:
             close(STATUS_UPDATE, "dropped", "session abandoned")
+        elif posted is not None and posted.phase == "resolved":
+            close(STATUS_UPDATE, "done", "resolved update posted")
         elif latest.phase == "resolved":
             close(STATUS_UPDATE, "done", "resolved update drafted")
         elif step_done(RESOLVED_NOTICE_STEP):
             close(STATUS_UPDATE, "done", "resolved notice posted")
         else:
             minutes = number_answer(conn, session_id, NEXT_UPDATE_STEP) or DEFAULT_UPDATE_MINUTES
-            drafted = derived.parse_utc(latest.created_at) or dt.datetime.now(dt.timezone.utc)
+            # the clock runs from the last update people saw: posted, or else drafted
+            since = max(latest.created_at, posted.sent_at) if posted is not None else latest.created_at
+            drafted = derived.parse_utc(since) or dt.datetime.now(dt.timezone.utc)
             due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
             phase = latest.phase or "no phase"
             # a new update brings a new next one: reopen it even if the last was marked done
@@ -314,7 +339,7 @@ def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
         found = select(literal(1)).where(drafts.c.session_id == session_id, drafts.c.message_id.in_(messages)).limit(1)
         return conn.execute(found).first() is not None
 
-    followed = any_draft(FOLLOW_UP)
+    followed = any_draft(FOLLOW_UP) or last_posted(FOLLOW_UP) is not None
     fixed = conn.execute(
         select(stages.c.completed_at).where(stages.c.session_id == session_id, stages.c.stage == "fix", stages.c.state == "completed")
     ).first()

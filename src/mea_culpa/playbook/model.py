@@ -22,6 +22,7 @@ FieldType = Literal["text", "long-text", "choice", "yes-no", "number", "date"]
 Audience = Literal["customer", "internal", "personal", "public"]
 Channel = Literal["email", "status-page", "social", "chat", "letter", "phone", "in-person", "document"]
 Tone = Literal["warm", "formal", "light"]
+StepAudience = Literal["public", "team"]  # who may read a step's answer in an export
 
 STAGE_KINDS: tuple[str, ...] = get_args(StageKind)
 STEP_TYPES: tuple[str, ...] = get_args(StepType)
@@ -221,6 +222,9 @@ class Step(_Model):
     when: Annotated[Expression | None, pydantic.Field(description="The step is asked only when this sandboxed expression over earlier answers is true.")] = None
     validation: Annotated[Validation, pydantic.Field(alias="validate", description="Simple checks on an answer; a failing answer is explained and asked again.")] = Validation()
     sensitive: Annotated[Flag, pydantic.Field(description="Redacted in exports unless --include-sensitive.")] = False
+    audience: Annotated[StepAudience, pydantic.Field(
+        description="Who may read the answer: `public` (the default) or only the `team`; `export --audience public` leaves team steps out."
+    )] = "public"
     fields: Annotated[tuple[Field, ...], pydantic.Field(min_length=1, description="For list steps: the columns of each item.")] = ()
     min_items: Count | None = None
     max_items: Annotated[int, Strict(), pydantic.Field(ge=1)] | None = None

@@ -88,10 +88,35 @@ class Draft:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """A draft that left mea-culpa: what (the message, its phase and the text that went),
+    how (posted to Slack or a webhook, opened in the mail program, copied to the
+    clipboard), where (the destination with any secret part masked) and when. Only a post
+    is known to have been delivered (`posted`); the mail program and the clipboard hand the
+    draft to the person, who sends it."""
+
+    message_id: str
+    how: str  # slack | webhook | email | clipboard
+    where: str  # e.g. https://hooks.slack.com/services/T…/B…/***, mailto:dana@example.com, clipboard
+    text: str
+    at: str  # UTC
+    draft_created_at: str  # the draft it was (Draft.created_at)
+    phase: str | None = None
+
+    @property
+    def posted(self) -> bool:
+        return self.how in POSTED
+
+
+# The ways of sending that deliver (the server said it took the message).
+POSTED = ("slack", "webhook")
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """What a store must write for one transition: the changed row and the event."""
 
-    kind: str  # "session" | "step" | "stage" | "draft"
+    kind: str  # "session" | "step" | "stage" | "draft" | "sent"
     key: str | None
     event: Event | None
 
@@ -124,6 +149,7 @@ class Session:
     stages: Mapping[str, StageRecord] = field(default_factory=lambda: _frozen({}))
     events: tuple[Event, ...] = ()
     drafts: tuple[Draft, ...] = ()
+    sent: tuple[Sent, ...] = ()  # what went out, oldest first (see record_sent)
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -315,6 +341,15 @@ def drafts_to_show(session: Session, *, every: bool = False) -> tuple[ShownDraft
         for index, draft in enumerate(session.drafts)
         if every or index in latest or index in sent
     )
+
+
+def record_sent(session: Session, sent: Sent) -> tuple[Session, Change]:
+    """Record that a draft left mea-culpa. A post is also the event `draft-sent` (detail:
+    the message id and the draft's time), which says the draft went out; the mail program
+    and the clipboard are logged as handed over (`draft-handed-over`)."""
+    kind = "draft-sent" if sent.posted else "draft-handed-over"
+    event = Event(sent.at, kind, detail=f"{sent.message_id} {sent.draft_created_at}")
+    return _with_event(session, event, sent=session.sent + (sent,)), Change("sent", sent.message_id, event)
 
 
 # --- what applies, given the answers so far -----------------------------------------
