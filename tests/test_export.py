@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from mea_culpa.errors import UsageError
-from mea_culpa.export import document as export
+from mea_culpa.export import document
+from mea_culpa.export import formats as export
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Playbook
@@ -144,7 +145,7 @@ def test_a_draft_with_backticks_keeps_its_fence_closed():
 def test_json_has_the_documented_shape():
     playbook, session = golden_session()
     data = json.loads(export.export_session(playbook, session, "json"))
-    assert data["schema_version"] == export.SCHEMA_VERSION == 2
+    assert data["schema_version"] == document.SCHEMA_VERSION == 2
     assert list(data) == [
         "schema_version", "id", "title", "author", "playbook", "status", "severity", "tags", "created", "updated", "completed",
         "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "still_open", "actions", "messages",
@@ -196,7 +197,7 @@ def test_messages_show_the_latest_draft_of_each_message_and_the_one_sent():
     every = export.export_session(playbook, session, "md", all_drafts=True)
     assert every.count("### Apology to the customer") == 6 and "Edited and abandoned" in every
     assert "not shown" not in every
-    data = export.session_data(playbook, session)
+    data = document.session_data(playbook, session)
     assert [(m["text"].strip(), m["latest"], m["sent"]) for m in data["messages"]] == [
         ("Run 2", False, "2026-03-14T19:10:00Z"), ("Run 4", True, None)]
     assert data["drafts_not_shown"] == 4
@@ -206,7 +207,7 @@ def test_messages_show_the_latest_draft_of_each_message_and_the_one_sent():
 def test_action_status_comes_from_the_journal_when_given():
     playbook, session = golden_session()
     done = {("prevention_actions", "Add a test order to every checkout release and compare its courier label"): "done"}
-    data = export.session_data(playbook, session, action_status=done)
+    data = document.session_data(playbook, session, action_status=done)
     assert [a["status"] for a in data["actions"]] == ["done", "open", "open"]
     assert "- [x] Add a test order" in export.export_session(playbook, session, "md", action_status=done)
 
@@ -342,7 +343,7 @@ def skipped_part_way(playbook_id: str, skips: dict[str, str]) -> tuple[Playbook,
 
 def test_a_skipped_stage_shows_the_same_in_every_format():
     playbook, session = skipped_part_way("general", {"apologize": "we told Grace in person at the door"})
-    data = export.session_data(playbook, session)
+    data = document.session_data(playbook, session)
     apologize = next(s for s in data["stages"] if s["stage"] == "apologize")
     assert (apologize["state"], apologize["reason"]) == ("skipped", "we told Grace in person at the door")
     states = {s["id"]: s["state"] for s in apologize["steps"] if s["state"] != "not-applicable"}

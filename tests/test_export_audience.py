@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mea_culpa.export import audience as audiences
-from mea_culpa.export import document as export
+from mea_culpa.export import formats as export
 from mea_culpa.journal import open_journal
 from mea_culpa.playbook.catalog import playbook_for_session
 from mea_culpa.playbook.loading import load

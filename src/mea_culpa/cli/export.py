@@ -55,7 +55,7 @@ def export(
       mea-culpa export --audience public -o postmortem.md
     """
     from mea_culpa.cli.run import utf8_text
-    from mea_culpa.export import document as exporting
+    from mea_culpa.export import formats as exporting
     from mea_culpa.journal import open_journal
     from mea_culpa.playbook.catalog import playbook_for_session
 
