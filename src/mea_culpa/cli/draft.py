@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     from mea_culpa.journal import Journal
     from mea_culpa.playbook.model import Message, Playbook
-    from mea_culpa.run.session import Session
+    from mea_culpa.run.session import Plan, Session
 
 
 def draft(
@@ -74,6 +74,7 @@ def draft(
     from mea_culpa.journal import open_journal
     from mea_culpa.messages import drafting as messages
     from mea_culpa.playbook.catalog import playbook_for_session
+    from mea_culpa.run.session import plan as session_plan
 
     if mark_sent:
         if edit or output is not None or copy or email or post:
@@ -91,10 +92,11 @@ def draft(
         playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
         if changed:
             _say(f"note: playbook {playbook.id!r} changed since this session started; drafting from the current version")
-        chosen = _pick_message(playbook, current, message)
+        plan = session_plan(playbook, current)  # worked out once, for choosing and for drafting
+        chosen = _pick_message(playbook, current, message, plan)
         send.check_message(sending, chosen)
         phase = _pick_phase(chosen, phase)
-        rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase)
+        rendered = messages.render(playbook, current, chosen.id, tone=tone, phase=phase, plan_=plan)
         audience = messages.check_audience(chosen)
         result = _check(rendered.text, audience, chosen)
         current = _store(journal, current, chosen, tone, phase, rendered.text, result, edited=False)
@@ -186,13 +188,13 @@ def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
     return picked if isinstance(picked, str) else None
 
 
-def _pick_message(playbook: Playbook, session: Session, wanted: str | None) -> Message:
+def _pick_message(playbook: Playbook, session: Session, wanted: str | None, plan: Plan) -> Message:
     from mea_culpa.errors import UsageError
     from mea_culpa.messages import drafting as messages
 
     if wanted is not None:
         return messages.find_message(playbook, wanted)
-    offered = messages.available(playbook, session)
+    offered = messages.available(playbook, session, plan)
     if not offered:
         raise UsageError(f"playbook {playbook.id!r} offers no messages for this session")
     picked = _choose("Which message?", [(m.id, m.title) for m in offered])

@@ -56,7 +56,7 @@ class Rendered:
 # --- which messages, which tones and phases ------------------------------------------
 
 
-def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str, Any]:
+def when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str, Any]:
     context = dict(plan_.context)
     answers = _answered(plan_)
     context.update(
@@ -69,12 +69,13 @@ def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str
     return context
 
 
-def available(playbook: Playbook, session: Session) -> list[Message]:
-    """The messages the playbook offers for this session (their `when` holds), in order."""
+def available(playbook: Playbook, session: Session, plan_: Plan | None = None) -> list[Message]:
+    """The messages the playbook offers for this session (their `when` holds), in order.
+    `plan_` is the session's plan when the caller has worked it out already."""
     from mea_culpa.playbook import expressions
 
-    plan_ = plan(playbook, session)
-    context = _when_context(playbook, session, plan_)
+    plan_ = plan_ or plan(playbook, session)
+    context = when_context(playbook, session, plan_)
     return [
         m
         for m in playbook.messages
@@ -248,10 +249,11 @@ def template_context(
     tone: str = "warm",
     phase: str | None = None,
     now: dt.datetime | None = None,
+    plan_: Plan | None = None,
 ) -> dict[str, Any]:
     """Everything a message template can read (documented in docs/templates.md)."""
     missing = _missing_class()
-    plan_ = plan(playbook, session)
+    plan_ = plan_ or plan(playbook, session)
     answers = _answered(plan_)
     context: dict[str, Any] = {}
     for step_id in [s.id for s in playbook.steps] + sorted(VOCABULARY):
@@ -501,17 +503,22 @@ def render(
     tone: str = "warm",
     phase: str | None = None,
     now: dt.datetime | None = None,
+    plan_: Plan | None = None,
 ) -> Rendered:
-    """Draft one message of the playbook from the session's answers.
+    """Draft one message of the playbook from the session's answers (and its plan, when
+    the caller has worked it out already).
 
     Raises UsageError for a tone or phase the message does not take, NotFound for an
     unknown message, TemplateError (one line naming the step) for a missing answer."""
+    from mea_culpa.messages.offered import not_offered
+
     message = find_message(playbook, message_id)
     check_tone(message, tone, session.severity)
     phase = check_phase(message, phase)
-    if message not in available(playbook, session):
-        raise UsageError(not_offered(playbook, session, message))
-    context = template_context(playbook, session, message, tone=tone, phase=phase, now=now)
+    plan_ = plan_ or plan(playbook, session)
+    if message not in available(playbook, session, plan_):
+        raise UsageError(not_offered(playbook, message, when_context(playbook, session, plan_)))
+    context = template_context(playbook, session, message, tone=tone, phase=phase, now=now, plan_=plan_)
     env = _environment(tuple(_roots(playbook)))
     # What a template builds goes to a terminal, a file and the journal: never an escape
     # sequence, however it was made (validation refuses the ones it can see).
@@ -524,165 +531,6 @@ def render(
     if message.channel == "social" and len(text.rstrip("\n")) > SOCIAL_LIMIT:
         raise _over_limit(text.rstrip("\n"), context["answers"], message)
     return Rendered(subject=subject, body=body, text=text)
-
-
-def not_offered(playbook: Playbook, session: Session, message: Message) -> str:
-    """Why a message is not offered for this session, in the words of the playbook's own
-    questions: what its `when` asks for, and which answers stand in the way."""
-    from mea_culpa.playbook import expressions
-
-    source = message.when or ""
-    context = _when_context(playbook, session, plan(playbook, session))
-    try:
-        tree = expressions.expression_tree(source)
-    except expressions.ExpressionSyntaxError:
-        tree = None
-    if tree is None:
-        return f"the playbook offers “{message.title}” only when `{source}`, which this session's answers do not meet"
-    words = _Condition(playbook, context)
-    findings = list(dict.fromkeys(words.findings(tree)))
-    found = f"; here {_and_list(findings)}" if findings else ""
-    return f"the playbook offers “{message.title}” only when {words.requirement(tree, top=True)}{found}"
-
-
-def _and_list(parts: list[str]) -> str:
-    from mea_culpa.text.filters import sentence_list
-
-    return sentence_list(parts)
-
-
-class _Condition:
-    """A `when` condition put into words: what it requires, and which of its parts the
-    answers do not meet. Each part is evaluated by the sandbox like the whole, from a
-    source written back from the parsed tree; a part too complex to write back is quoted
-    as it is."""
-
-    _OPS = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=", "in": "in", "notin": "not in"}
-
-    def __init__(self, playbook: Playbook, context: Mapping[str, Any]) -> None:
-        self.playbook = playbook
-        self.context = context
-
-    # --- writing a part back as source, to evaluate it ------------------------------------
-
-    def source(self, node: Any) -> str | None:
-        from jinja2 import nodes
-
-        if isinstance(node, nodes.Name):
-            return node.name
-        if isinstance(node, nodes.Const):
-            return repr(node.value)
-        if isinstance(node, (nodes.List, nodes.Tuple)):
-            items = [self.source(item) for item in node.items]
-            return None if None in items else "[" + ", ".join(str(i) for i in items) + "]"
-        if isinstance(node, nodes.Getattr):
-            inner = self.source(node.node)
-            return None if inner is None else f"{inner}.{node.attr}"
-        if isinstance(node, nodes.Not):
-            inner = self.source(node.node)
-            return None if inner is None else f"not ({inner})"
-        if isinstance(node, (nodes.And, nodes.Or)):
-            left, right = self.source(node.left), self.source(node.right)
-            op = "and" if isinstance(node, nodes.And) else "or"
-            return None if left is None or right is None else f"({left}) {op} ({right})"
-        if isinstance(node, nodes.Test) and not node.args and not node.kwargs:
-            inner = self.source(node.node)
-            return None if inner is None else f"{inner} is {node.name}"
-        if isinstance(node, nodes.Compare) and len(node.ops) == 1 and node.ops[0].op in self._OPS:
-            left, right = self.source(node.expr), self.source(node.ops[0].expr)
-            return None if left is None or right is None else f"{left} {self._OPS[node.ops[0].op]} {right}"
-        return None
-
-    def holds(self, node: Any) -> bool | None:
-        from mea_culpa.errors import TemplateError
-        from mea_culpa.playbook import expressions
-
-        source = self.source(node)
-        if source is None:
-            return None
-        try:
-            return expressions.condition(source, self.context, what="when")
-        except TemplateError:
-            return None
-
-    # --- words --------------------------------------------------------------------------
-
-    def _step(self, node: Any) -> Step | None:
-        from jinja2 import nodes
-
-        while isinstance(node, nodes.Getattr):
-            node = node.node
-        return self.playbook.step(node.name) if isinstance(node, nodes.Name) else None
-
-    def _question(self, node: Any) -> str:
-        step = self._step(node)
-        if step is None:
-            return f"`{self.source(node) or '…'}`"
-        prompt = step.prompt if len(step.prompt) <= 60 else step.prompt[:59].rstrip() + "…"
-        return f"“{prompt}”"
-
-    def _label(self, step: Step | None, value: Any) -> str:
-        if isinstance(value, (list, tuple)):
-            return " or ".join(self._label(step, v) for v in value)
-        return f"“{step.choice_label(value) if step else value}”"
-
-    def requirement(self, node: Any, *, top: bool = False) -> str:
-        from jinja2 import nodes
-
-        if isinstance(node, (nodes.And, nodes.Or)):
-            op = " and " if isinstance(node, nodes.And) else " or "
-            text = self.requirement(node.left) + op + self.requirement(node.right)
-            return text if top or isinstance(node, nodes.And) else f"either {text}"
-        step = self._step(node.expr if isinstance(node, nodes.Compare) else node)
-        if isinstance(node, nodes.Name):
-            return f"{self._question(node)} is {'yes' if step and step.type == 'yes-no' else 'answered'}"
-        if isinstance(node, nodes.Not) and isinstance(node.node, nodes.Name):
-            inner = self._step(node.node)
-            return f"{self._question(node.node)} is {'no' if inner and inner.type == 'yes-no' else 'not answered'}"
-        if isinstance(node, nodes.Test) and node.name == "blaming":
-            return f"{self._question(node.node)} puts it on a person"
-        if isinstance(node, nodes.Compare) and len(node.ops) == 1 and isinstance(node.ops[0].expr, (nodes.Const, nodes.List, nodes.Tuple)):
-            op, other = node.ops[0].op, node.ops[0].expr
-            value = other.value if isinstance(other, nodes.Const) else [getattr(i, "value", "…") for i in other.items]
-            if isinstance(node.expr, nodes.Getattr) and node.expr.attr == "state":
-                marked = self._label(None, value)
-                return f"{self._question(node.expr)} is {'not ' if op in ('ne', 'notin') else ''}marked {marked}"
-            if op in ("eq", "in"):
-                return f"{self._question(node.expr)} is {self._label(step, value)}"
-            if op in ("ne", "notin"):
-                return f"{self._question(node.expr)} is not {self._label(step, value)}"
-        if isinstance(node, nodes.Compare) and len(node.ops) == 1 and node.ops[0].op == "in" and isinstance(node.expr, nodes.Const):
-            target = self._step(node.ops[0].expr)
-            return f"{self._question(node.ops[0].expr)} includes {self._label(target, node.expr.value)}"
-        return f"`{self.source(node) or '…'}`"
-
-    def findings(self, node: Any) -> list[str]:
-        """What stands in the way: for each part that does not hold, the answer it reads."""
-        from jinja2 import nodes
-
-        if self.holds(node) is not False:
-            return []
-        if isinstance(node, (nodes.And, nodes.Or)):
-            return self.findings(node.left) + self.findings(node.right)
-        names = [node] if isinstance(node, nodes.Name) else list(node.find_all(nodes.Name))
-        return [self._answer(n) for n in names if self.playbook.step(n.name)] or [
-            f"{self.requirement(node)} does not hold"]
-
-    def _answer(self, name: Any) -> str:
-        step = self.playbook.step(name.name)
-        value = self.context.get(name.name)
-        question = self._question(name)
-        if value is None or value == "" or value == []:
-            return f"{question} has no answer"
-        if isinstance(value, bool):
-            return f"{question} is {'yes' if value else 'no'}"
-        if isinstance(value, Mapping) and "state" in value:
-            return f"{question} is marked “{value['state']}”"
-        if isinstance(value, list):
-            return f"{question} is {' and '.join(self._label(step, v) for v in value)}"
-        if step is not None and step.choices:
-            return f"{question} is {self._label(step, value)}"
-        return f"{question} is answered"
 
 
 def check_audience(message: Message) -> str:
