@@ -534,11 +534,32 @@ def two_users(tmp_path: Path):
             made.append(name)
         root = Path(tempfile.mkdtemp(prefix="mea-culpa-race-", dir="/tmp"))
         root.chmod(0o755)
-        yield pwd.getpwnam(names[0]), pwd.getpwnam(names[1]), root
-        shutil.rmtree(root, ignore_errors=True)
+        opened = _reachable_by_others(Path(__file__).resolve().parent.parent)
+        try:
+            yield pwd.getpwnam(names[0]), pwd.getpwnam(names[1]), root
+        finally:
+            for folder, mode in opened:
+                folder.chmod(mode)
+            shutil.rmtree(root, ignore_errors=True)
     finally:
         for name in made:
             subprocess.run(["userdel", name], capture_output=True)
+
+
+def _reachable_by_others(checkout: Path) -> list[tuple[Path, int]]:
+    """Let the two users pass through the folders above the checkout (they read the
+    built-in templates and the test data in it): a fresh clone may sit in a private
+    temporary folder (mktemp -d makes it 0700). Only the right to pass through is added,
+    never to list or write, and each folder's mode is given back afterwards."""
+    import stat
+
+    opened = []
+    for folder in (checkout, *checkout.parents):
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+            opened.append((folder, mode))
+    return opened
 
 
 def as_user(user, work: Callable[[], None]) -> tuple[int, Path]:
