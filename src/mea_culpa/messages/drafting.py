@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
+from mea_culpa.run.runner import Quote
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
 from mea_culpa.text.terminal import safe_for_terminal
@@ -248,17 +250,23 @@ def template_context(
     tone: str = "warm",
     phase: str | None = None,
     now: dt.datetime | None = None,
+    plan_: Plan | None = None,
+    stand_ins: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a message template can read (documented in docs/templates.md)."""
+    """Everything a message template can read (documented in docs/templates.md).
+    `stand_ins` give text for answers not given yet (a preview during the run)."""
     missing = _missing_class()
-    plan_ = plan(playbook, session)
+    plan_ = plan_ or plan(playbook, session)
     answers = _answered(plan_)
+    stand_ins = stand_ins or {}
     context: dict[str, Any] = {}
     for step_id in [s.id for s in playbook.steps] + sorted(VOCABULARY):
         if step_id in context:
             continue
         if step_id in answers:
             context[step_id] = answers[step_id]
+        elif step_id in stand_ins:
+            context[step_id] = stand_ins[step_id]
         else:
             context[step_id] = missing(hint=_missing_hint(step_id, playbook, session, plan_), name=step_id)
     moment = now or dt.datetime.now()
@@ -512,6 +520,13 @@ def render(
     if message not in available(playbook, session):
         raise UsageError(not_offered(playbook, session, message))
     context = template_context(playbook, session, message, tone=tone, phase=phase, now=now)
+    drafted = _drafted(playbook, message, context)
+    if message.channel == "social" and len(drafted.text.rstrip("\n")) > SOCIAL_LIMIT:
+        raise _over_limit(drafted.text.rstrip("\n"), context["answers"], message)
+    return drafted
+
+
+def _drafted(playbook: Playbook, message: Message, context: Mapping[str, Any]) -> Rendered:
     env = _environment(tuple(_roots(playbook)))
     # What a template builds goes to a terminal, a file and the journal: never an escape
     # sequence, however it was made (validation refuses the ones it can see).
@@ -521,9 +536,153 @@ def render(
     if not body.strip():
         raise TemplateError(f"the {message.id} template produced no text for this session")
     text = f"Subject: {subject}\n\n{body}" if message.channel == "email" and subject else body
-    if message.channel == "social" and len(text.rstrip("\n")) > SOCIAL_LIMIT:
-        raise _over_limit(text.rstrip("\n"), context["answers"], message)
     return Rendered(subject=subject, body=body, text=text)
+
+
+# --- what a draft will say with an answer, shown at the question ------------------------
+
+# Answers a draft quotes in words the person typed (or a date, a number, a list of them);
+# a choice or a yes/no steers a draft but is not quoted.
+QUOTED_TYPES = frozenset({"text", "long-text", "number", "date", "datetime", "list"})
+# Required answers in words, not given yet: a template may print them whole, so a
+# stand-in lets the draft render before the run reaches them, and the sentences that carry
+# a stand-in are not shown. (Dates and numbers stay missing: a template that prints one
+# tests for it first, and a stand-in would take its place in the sentence being shown.)
+_STAND_IN_TYPES = frozenset({"text", "long-text"})
+_STAND_IN = "Qzxqv"
+# The messages a preview looks at first: what the people affected will read.
+_AUDIENCE_ORDER = {"customer": 0, "personal": 0, "public": 1, "internal": 2}
+QUOTE_MESSAGES = 2  # messages rendered for one answer, at most
+QUOTE_SENTENCES = 3  # sentences shown from one message, at most
+# A sentence ends at . ! or ? (maybe closed by a quote or a bracket) before a space and
+# what starts a sentence; "e.g. the shop" goes on. Lines are sentences of their own.
+_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)]))\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+_WORDS = re.compile(r"\w+")
+# Words too common to show that a sentence carries an answer.
+_COMMON = frozenset(
+    "the and for our you your their they them was were with that this have has had are not but from all any its "
+    "can will would into out off who what when".split()
+)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a draft, in order: every line on its own, split at sentence ends."""
+    return [piece for line in text.splitlines() for piece in _SENTENCE_BREAK.split(line.strip()) if piece]
+
+
+@lru_cache(maxsize=64)
+def _template_reads(roots: tuple[Path, ...], name: str) -> frozenset[str] | None:
+    """The names a template reads, with the templates it includes; None when it includes
+    one whose name is computed (it may read anything). Kept per template for the process:
+    a run asks dozens of questions and its templates do not change under it."""
+    from mea_culpa.playbook import expressions
+
+    env = _environment(roots)
+    names: set[str] = set()
+    todo, seen = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        source = env.loader.get_source(env, current)[0] if env.loader else ""
+        analysis = expressions.analyze_template(source, env)
+        if None in analysis.includes:
+            return None
+        names |= analysis.names
+        todo += [included for included in analysis.includes if included]
+    return frozenset(names)
+
+
+def _reads(playbook: Playbook, message: Message, step_id: str) -> bool:
+    reads = _template_reads(tuple(_roots(playbook)), _template_name(playbook, message))
+    return reads is None or step_id in reads
+
+
+def _stand_ins(plan_: Plan) -> dict[str, str]:
+    return {
+        p.step.id: _STAND_IN
+        for stage in plan_.stages
+        for p in stage.steps
+        if p.state == "pending" and p.step.required and p.step.type in _STAND_IN_TYPES
+    }
+
+
+def _words_of(value: Any) -> set[str]:
+    if isinstance(value, Mapping):
+        return {w for v in value.values() for w in _words_of(v)}
+    if isinstance(value, (list, tuple)):
+        return {w for v in value for w in _words_of(v)}
+    return set(_WORDS.findall(str(value).casefold()))
+
+
+def _with_the_answer(with_it: str, without_it: str, value: Any) -> tuple[str, ...]:
+    """The sentences of `with_it` that `without_it` does not have: those that carry the
+    answer. Left out: a sentence with a stand-in (its answer is still to come), a line that
+    is the answer alone ("Dan" under a sign-off: no join to see), and, when some of the
+    sentences share words with the answer, the others (a heading that comes with it)."""
+    left = Counter(sentences(without_it))
+    typed = _words_of(value)
+    found = []
+    for sentence in sentences(with_it):
+        if left[sentence] > 0:
+            left[sentence] -= 1
+            continue
+        words = _WORDS.findall(sentence.casefold())
+        alone = set(words) == typed and not sentence.endswith((".", "!", "?"))
+        if _STAND_IN.casefold() not in words and not alone:
+            found.append((sentence, bool(set(words) & typed - _COMMON)))
+    sharing = [sentence for sentence, shares in found if shares]
+    return tuple(sharing) if sharing else tuple(sentence for sentence, _ in found)
+
+
+def answer_quotes(
+    playbook: Playbook, session: Session, step_id: str, *, now: dt.datetime | None = None
+) -> tuple[Quote, ...]:
+    """Where the drafts will quote the answer just given to `step_id`: for the first
+    messages the session offers that read the step (those to the people affected first),
+    the sentences that change with it, found by drafting the message with the answer and
+    without it. Answers that later questions will give stand in for themselves, and the
+    sentences that need them are left out. Empty when no draft can be rendered yet or
+    none quotes the answer: a preview never stops the run."""
+    from mea_culpa.errors import MeaCulpaError
+    from mea_culpa.run.session import clear_answer
+
+    step = playbook.step(step_id)
+    if step is None or step.type not in QUOTED_TYPES:
+        return ()
+    try:
+        with_plan = plan(playbook, session)
+        value = with_plan.context.get(step_id)
+        planned = with_plan.step(step_id)
+        if planned is None or not planned.applicable or not _filled(value) or value == []:
+            return ()
+        without, _ = clear_answer(session, step, now=session.updated_at)
+        without_plan = plan(playbook, without)
+        reading = sorted(
+            (m for m in available(playbook, session) if _reads(playbook, m, step_id)),
+            key=lambda m: _AUDIENCE_ORDER.get(m.audience, 1),
+        )[:QUOTE_MESSAGES]
+    except MeaCulpaError:
+        return ()
+    moment = (now or dt.datetime.now()).astimezone()  # one moment for both drafts: times in them agree
+    quotes = []
+    for message in reading:
+        tone = "warm" if "warm" in message.tones else message.tones[0]
+        for phase in phases_for(message) or (None,):
+            drafts = []
+            for one, one_plan in ((session, with_plan), (without, without_plan)):
+                context = template_context(playbook, one, message, tone=tone, phase=phase, now=moment,
+                                           plan_=one_plan, stand_ins=_stand_ins(one_plan))
+                try:
+                    drafts.append(_drafted(playbook, message, context).text)
+                except MeaCulpaError:
+                    break  # not yet: an answer it prints is still to come
+            said = _with_the_answer(*drafts, value) if len(drafts) == 2 else ()
+            if said:
+                quotes.append(Quote(message.id, message.title, said[:QUOTE_SENTENCES], len(said) > QUOTE_SENTENCES))
+                break
+    return tuple(quotes)
 
 
 def not_offered(playbook: Playbook, session: Session, message: Message) -> str:
