@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.playbook.model import Playbook, Step

@@ -552,7 +552,8 @@ _STAND_IN_TYPES = frozenset({"text", "long-text"})
 _STAND_IN = "Qzxqv"
 # The messages a preview looks at first: what the people affected will read.
 _AUDIENCE_ORDER = {"customer": 0, "personal": 0, "public": 1, "internal": 2}
-QUOTE_MESSAGES = 2  # messages rendered for one answer, at most
+QUOTE_MESSAGES = 2  # messages shown for one answer, at most
+QUOTE_TRIES = 3  # messages rendered for one answer, at most: each is drafted twice
 QUOTE_SENTENCES = 3  # sentences shown from one message, at most
 # A sentence ends at . ! or ? (maybe closed by a quote or a bracket) before a space and
 # what starts a sentence; "e.g. the shop" goes on. Lines are sentences of their own.
@@ -560,8 +561,7 @@ _SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'\u201d\u2019)]))\s+(?=
 _WORDS = re.compile(r"\w+")
 # Words too common to show that a sentence carries an answer.
 _COMMON = frozenset(
-    "the and for our you your their they them was were with that this have has had are not but from all any its "
-    "can will would into out off who what when".split()
+    ["the", "and", "for", "our", "you", "your", "their", "they", "them", "was", "were", "with", "that", "this", "have", "has", "had", "are", "not", "but", "from", "all", "any", "its", "can", "will", "would", "into", "out", "off", "who", "what", "when"]
 )
 
 
@@ -594,9 +594,10 @@ def _template_reads(roots: tuple[Path, ...], name: str) -> frozenset[str] | None
     return frozenset(names)
 
 
-def _reads(playbook: Playbook, message: Message, step_id: str) -> bool:
+def _reads(playbook: Playbook, message: Message, step: Step) -> bool:
     reads = _template_reads(tuple(_roots(playbook)), _template_name(playbook, message))
-    return reads is None or step_id in reads
+    # `actions` is made of the answers to the lists of action items
+    return reads is None or step.id in reads or (step.action_items and "actions" in reads)
 
 
 def _stand_ins(plan_: Plan) -> dict[str, str]:
@@ -606,6 +607,20 @@ def _stand_ins(plan_: Plan) -> dict[str, str]:
         for p in stage.steps
         if p.state == "pending" and p.step.required and p.step.type in _STAND_IN_TYPES
     }
+
+
+def _other(step: Step, value: Any) -> Any:
+    """A value of the same kind as an answer, and not it: a number one more, a date a day
+    later (what a template computes from it still works), the stand-in for words."""
+    if step.type == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value + 1
+    if step.type in ("date", "datetime") and isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return _STAND_IN
+        return (day + dt.timedelta(days=1)).isoformat() + value[10:]
+    return _STAND_IN
 
 
 def _words_of(value: Any) -> set[str]:
@@ -660,25 +675,35 @@ def answer_quotes(
         without, _ = clear_answer(session, step, now=session.updated_at)
         without_plan = plan(playbook, without)
         reading = sorted(
-            (m for m in available(playbook, session) if _reads(playbook, m, step_id)),
+            (m for m in available(playbook, session) if _reads(playbook, m, step)),
             key=lambda m: _AUDIENCE_ORDER.get(m.audience, 1),
-        )[:QUOTE_MESSAGES]
+        )[:QUOTE_TRIES]
     except MeaCulpaError:
         return ()
     moment = (now or dt.datetime.now()).astimezone()  # one moment for both drafts: times in them agree
-    quotes = []
+    # Without the answer, another of its kind takes its place (a list is left out: a
+    # template loops over it), so that a template that prints it unguarded still renders.
+    own_stand_in = {step_id: _other(step, value)} if step.type != "list" else {}
+    quotes: list[Quote] = []
+    shown: set[str] = set()
     for message in reading:
+        if len(quotes) == QUOTE_MESSAGES:
+            break
         tone = "warm" if "warm" in message.tones else message.tones[0]
         for phase in phases_for(message) or (None,):
             drafts = []
-            for one, one_plan in ((session, with_plan), (without, without_plan)):
+            for one, one_plan, stand_ins in ((session, with_plan, _stand_ins(with_plan)),
+                                             (without, without_plan, {**_stand_ins(without_plan), **own_stand_in})):
                 context = template_context(playbook, one, message, tone=tone, phase=phase, now=moment,
-                                           plan_=one_plan, stand_ins=_stand_ins(one_plan))
+                                           plan_=one_plan, stand_ins=stand_ins)
                 try:
                     drafts.append(_drafted(playbook, message, context).text)
                 except MeaCulpaError:
                     break  # not yet: an answer it prints is still to come
-            said = _with_the_answer(*drafts, value) if len(drafts) == 2 else ()
+            said = _with_the_answer(drafts[0], drafts[1], value) if len(drafts) == 2 else ()
+            if said and all(sentence in shown for sentence in said):
+                break  # the same words as in a message already shown
+            shown.update(said)
             if said:
                 quotes.append(Quote(message.id, message.title, said[:QUOTE_SENTENCES], len(said) > QUOTE_SENTENCES))
                 break

@@ -270,17 +270,17 @@ class QuestionaryAsker:
         if self._stage_title is not None or self._back_to is not None:
             from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
+            def skip(event: Any) -> None:
+                event.app.exit(exception=_SkipPressed(), style="class:aborting")
+
+            def rephrase(event: Any) -> None:
+                event.app.exit(exception=_RephrasePressed(), style="class:aborting")
+
             keys = KeyBindings()
             if self._stage_title is not None:
-                @keys.add(SKIP_KEY, eager=True)
-                def _(event: Any) -> None:
-                    event.app.exit(exception=_SkipPressed(), style="class:aborting")
-
+                keys.add(SKIP_KEY, eager=True)(skip)
             if self._back_to is not None:
-                @keys.add(REPHRASE_KEY, eager=True)
-                def _(event: Any) -> None:
-                    event.app.exit(exception=_RephrasePressed(), style="class:aborting")
-
+                keys.add(REPHRASE_KEY, eager=True)(rephrase)
             app = question.application
             # later bindings win over earlier ones: these keys over a widget's own
             app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
@@ -641,11 +641,24 @@ class QuestionaryAsker:
         picked: str | None = self._select("Which answer do you want to change?", choices)
         return picked
 
+    def _review_choice(self, message: str, choices: list[Any]) -> Review | str:
+        """What to do at a review; right after a quoted answer, Ctrl-R is the shortcut to
+        changing that answer, as at a question."""
+        back, self._quoted = self._quoted, None
+        self._back_to = back
+        try:
+            choice: str = self._select(message, choices)
+        except _RephrasePressed:
+            assert back is not None  # the key is bound only when there is an answer to go back to
+            return Review("edit", back)
+        finally:
+            self._back_to = None
+        return choice
+
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         self._stage_title = None  # the stage's questions are over; an edit is not a skip
-        self._quoted = None  # nor a rephrase: the review offers to change any answer
         q = self.q
-        choice = self._select(
+        choice = self._review_choice(
             f"{planned.stage.title}: done. What next?",
             [
                 q.Choice("Continue", value="continue"),
@@ -653,6 +666,8 @@ class QuestionaryAsker:
                 q.Choice("Save and quit for now", value="quit"),
             ],
         )
+        if isinstance(choice, Review):
+            return choice
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.stage_review(planned, plan, session)
@@ -662,14 +677,15 @@ class QuestionaryAsker:
         from mea_culpa.cli import ui
 
         self._stage_title = None
-        self._quoted = None
         ui.answers_table(plan, title="Your session, before you finish")
         q = self.q
-        choice = self._select(
+        choice = self._review_choice(
             "Finish this session?",
             [q.Choice("Finish", value="continue"), q.Choice("Change an answer", value="edit"),
              q.Choice("Save and quit for now", value="quit")],
         )
+        if isinstance(choice, Review):
+            return choice
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.final_review(plan, session)
