@@ -402,3 +402,40 @@ def test_a_time_before_the_outage_began_is_questioned_and_can_be_fixed(start: St
     session = stored(only_session())
     assert session.steps["resolved_at"].value == "2026-01-10T12:50"
     assert session.steps["fix_cost"].value == {"number": 300, "typed": "£300"}
+
+
+# --- the drafts' words under an answer -----------------------------------------------------
+
+CTRL_R = "\x12"
+OUTAGE_FACTS = """\
+severity: major
+what_is_affected: the api
+still_happening: false
+what_happened: our api was down for 40 min, all requests failed
+happened_at: "2026-11-21 14:05"
+noticed_at: "2026-11-21 14:20"
+who_affected: every customer using the api
+affected_count: 310
+"""
+
+
+def test_a_quoted_answer_shows_the_apology_sentence_and_ctrl_r_rephrases_it(start: Start, tmp_path: Path):
+    answers = tmp_path / "facts.yaml"
+    answers.write_text(OUTAGE_FACTS, encoding="utf-8")
+    term = start("start", "service-outage", "--title", "api down", "--answers", str(answers))
+    term.answer("What did it mean for your customers?", "their apps couldnt sync" + ESC_ENTER)
+    term.wait(r"Your apology to affected customers will say:\S*  \S*\(Ctrl-R to rephrase it\)")
+    term.wait(re.escape("For you, that meant your apps couldn't sync."))  # reframed, under the answer
+    term.answer("Is there another way for customers to get what they need", CTRL_R)
+    term.wait(question("What did it mean for your customers?"))
+    term.wait(r"> (?:\x1b\[[0-9;]*m)*their apps couldnt sync")  # the answer to rephrase, as it was
+    term.child.send("\x15" + "you couldn't sync your apps or see your orders" + ESC_ENTER)
+    term.wait(re.escape("For you, that meant you couldn't sync your apps or see your orders."))
+    term.answer("Is there another way for customers to get what they need", "use the web dashboard" + ENTER)
+    term.wait(re.escape("In the meantime, use the web dashboard."))
+    term.answer("Could any customer data or orders have been lost?", CTRL_C)
+    assert term.exit_code() == 130
+    session = stored(only_session())
+    assert session.steps["impact"].value == "you couldn't sync your apps or see your orders"
+    assert session.steps["workaround"].value == "use the web dashboard"
+    assert [e.kind for e in session.events if e.step == "impact"] == ["answer", "answer-changed"]
