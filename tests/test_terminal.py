@@ -301,6 +301,48 @@ def test_draft_at_a_terminal_prints_the_draft_then_its_check(start: Start, isola
     assert screen.index("kept in session") > sign_off
 
 
+SELF_FOCUS = "I feel terrible about this."
+# An $EDITOR that adds the writer's own feelings after the apology: a `self-focus` finding.
+REWRITE = f"""\
+import sys
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+open(path, "w", encoding="utf-8").write(text.replace("I'm sorry.", "I'm sorry. {SELF_FOCUS}", 1))
+"""
+
+
+def test_draft_edit_checks_the_edited_text_and_the_export_sends_that_version(
+        start: Start, isolated_home: Path, tmp_path: Path):
+    from mea_culpa.apology import check_text
+
+    session_id = saved_general_session(isolated_home, tmp_path)
+    editor = tmp_path / "rewrite.py"
+    editor.write_text(REWRITE, encoding="utf-8")
+    term = start("draft", session_id, "-m", "customer-apology", "--edit", EDITOR=f"{sys.executable} {editor}")
+    assert term.exit_code() == 0
+    screen = term.transcript
+    rendered, edited = stored(session_id).drafts
+    assert (rendered.edited, edited.edited) == (False, True)
+    assert edited.text == rendered.text.replace("I'm sorry.", f"I'm sorry. {SELF_FOCUS}", 1)
+    # the score is the edited text's, not the rendered one's, and names the new finding
+    assert edited.score == check_text(edited.text, "customer").score != rendered.score
+    assert f"apology check: {edited.score}/100" in screen
+    assert f"apology check: {rendered.score}/100" not in screen
+    assert re.search(r"\d+:\d+ \w+ \[self-focus\] “I feel terrible about this”", screen), screen
+    assert screen.index(SELF_FOCUS) < screen.index("customer-apology · warm · edited · kept in session")
+
+    export = subprocess.run([sys.executable, "-m", "mea_culpa", "export", session_id, "-f", "md"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=run_env(isolated_home),
+                            cwd=tmp_path, timeout=60)
+    assert export.returncode == 0, export.stderr
+    messages = export.stdout[export.stdout.index("## Messages"):]
+    assert re.search(rf"### [^\n]* · edited · [^\n]* · apology check {edited.score}/100\n", messages), messages
+    assert edited.text.strip() in messages  # the version to send is the edited one…
+    assert rendered.text.split("\n\n")[2] not in messages  # …and the rendered paragraph it replaced is not shown
+    (finding,) = [f for f in edited.findings if f["category"] == "self-focus"]
+    assert f"line {finding['line']}: “{finding['match']}” {finding['level']}" in messages
+
+
 # --- skipping a stage, and a list item cut short ----------------------------------------------
 
 CTRL_S = "\x13"
