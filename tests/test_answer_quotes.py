@@ -13,7 +13,7 @@ from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Playbook
 from mea_culpa.run import session as sm
-from mea_culpa.run.asking import ScriptedAsker, attempts, back_to
+from mea_culpa.run.asking import ScriptedAsker, attempts, back_to, skip_stage
 from mea_culpa.run.runner import Review, Runner
 
 REPO = Path(__file__).parent.parent
@@ -166,6 +166,19 @@ def test_rephrasing_goes_back_to_the_quoted_answer_then_on_to_the_question():
         ("For you, that meant your apps couldn't sync.",),
         ("For you, that meant you couldn't sync your apps, and some orders got stuck.",),
     ]
+
+
+def test_skipping_the_stage_from_a_rephrased_answer_keeps_the_answer_it_had():
+    book = builtin("service-outage")
+    answers = {
+        **terse("service-outage"),
+        "impact": attempts("their apps couldnt sync", skip_stage("the rest can wait")),
+        "workaround": attempts(back_to("impact")),
+    }
+    final, _ = walk(book, answers)
+    assert final.stages["facts"].state == "skipped" and final.stages["facts"].reason == "the rest can wait"
+    assert final.steps["impact"].value == "their apps couldnt sync"
+    assert "workaround" not in final.steps
 
 
 def test_a_review_after_a_quoted_answer_can_go_back_to_it():

@@ -13,12 +13,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mea_culpa.playbook.model import Playbook, Step
-from mea_culpa.run.runner import Quote
 from mea_culpa.run.session import OpenItem, Plan, PlannedStage, Session
 from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mea_culpa.run.runner import Quote
 
 STATE_MARKS = {
     "answered": ("✓", "green"),

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
-from mea_culpa.run.runner import Quote
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
 from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
+
+    from mea_culpa.run.runner import Quote
 
 # The phases of a status update, in the order an incident goes through them.
 PHASES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
@@ -251,7 +252,7 @@ def template_context(
     phase: str | None = None,
     now: dt.datetime | None = None,
     plan_: Plan | None = None,
-    stand_ins: Mapping[str, str] | None = None,
+    stand_ins: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a message template can read (documented in docs/templates.md).
     `stand_ins` give text for answers not given yet (a preview during the run)."""
@@ -572,9 +573,12 @@ def sentences(text: str) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _template_reads(roots: tuple[Path, ...], name: str) -> frozenset[str] | None:
-    """The names a template reads, with the templates it includes; None when it includes
-    one whose name is computed (it may read anything). Kept per template for the process:
-    a run asks dozens of questions and its templates do not change under it."""
+    """The names a template reads, with the templates it includes; None when that cannot
+    be known (it includes one by a computed name, or one that is missing or does not
+    parse, which drafting it will report). Kept per template for the process: a run asks
+    dozens of questions and its templates do not change under it."""
+    from jinja2 import TemplateNotFound
+
     from mea_culpa.playbook import expressions
 
     env = _environment(roots)
@@ -585,8 +589,11 @@ def _template_reads(roots: tuple[Path, ...], name: str) -> frozenset[str] | None
         if current in seen:
             continue
         seen.add(current)
-        source = env.loader.get_source(env, current)[0] if env.loader else ""
-        analysis = expressions.analyze_template(source, env)
+        try:
+            source = env.loader.get_source(env, current)[0] if env.loader else ""
+            analysis = expressions.analyze_template(source, env)
+        except (TemplateNotFound, expressions.ExpressionSyntaxError):
+            return None
         if None in analysis.includes:
             return None
         names |= analysis.names
@@ -661,6 +668,7 @@ def answer_quotes(
     sentences that need them are left out. Empty when no draft can be rendered yet or
     none quotes the answer: a preview never stops the run."""
     from mea_culpa.errors import MeaCulpaError
+    from mea_culpa.run.runner import Quote
     from mea_culpa.run.session import clear_answer
 
     step = playbook.step(step_id)

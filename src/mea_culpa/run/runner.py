@@ -194,17 +194,20 @@ class Runner:
 
     def _ask_stage(self, kind: str) -> None:
         # Re-plan after every answer: a `when` may switch on a step later in this stage.
+        rephrase: Step | None = None  # an answer just given, to change before going on
         while True:
-            planned = self._planned(kind)
-            step = next((p.step for p in planned.steps if p.state == "pending" and p.step.id not in self.missing), None)
-            if step is None:
-                return
+            if rephrase is not None:
+                step, again, rephrase = rephrase, True, None
+            else:
+                planned = self._planned(kind)
+                found = next((p.step for p in planned.steps if p.state == "pending" and p.step.id not in self.missing), None)
+                if found is None:
+                    return
+                step, again = found, False
             try:
-                self._ask_step(step)
+                self._ask_step(step, again=again)
             except Rephrase as back:
-                earlier = self.playbook.step(back.step_id)
-                if earlier is not None:
-                    self._ask_step(earlier, again=True)
+                rephrase = self.playbook.step(back.step_id)
             except SkipStage as skip:
                 self._keep_the_items(step)
                 self._commit(sm.skip_stage(self.session, kind, skip.reason, now=self.clock()))
