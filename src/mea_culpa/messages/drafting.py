@@ -72,11 +72,12 @@ def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str
     return context
 
 
-def available(playbook: Playbook, session: Session) -> list[Message]:
-    """The messages the playbook offers for this session (their `when` holds), in order."""
+def available(playbook: Playbook, session: Session, plan_: Plan | None = None) -> list[Message]:
+    """The messages the playbook offers for this session (their `when` holds), in order.
+    `plan_` is the session's plan, when the caller has it already."""
     from mea_culpa.playbook import expressions
 
-    plan_ = plan(playbook, session)
+    plan_ = plan_ or plan(playbook, session)
     context = _when_context(playbook, session, plan_)
     return [
         m
@@ -527,11 +528,11 @@ def render(
     return drafted
 
 
-def _drafted(playbook: Playbook, message: Message, context: Mapping[str, Any]) -> Rendered:
+def _drafted(playbook: Playbook, message: Message, context: Mapping[str, Any], name: str | None = None) -> Rendered:
     env = _environment(tuple(_roots(playbook)))
     # What a template builds goes to a terminal, a file and the journal: never an escape
     # sequence, however it was made (validation refuses the ones it can see).
-    raw = safe_for_terminal(_run_template(env, _template_name(playbook, message), context))
+    raw = safe_for_terminal(_run_template(env, name or _template_name(playbook, message), context))
     subject, body = _split_subject(tidy(raw))
     body = tidy(body)
     if not body.strip():
@@ -601,8 +602,8 @@ def _template_reads(roots: tuple[Path, ...], name: str) -> frozenset[str] | None
     return frozenset(names)
 
 
-def _reads(playbook: Playbook, message: Message, step: Step) -> bool:
-    reads = _template_reads(tuple(_roots(playbook)), _template_name(playbook, message))
+def _reads(playbook: Playbook, name: str, step: Step) -> bool:
+    reads = _template_reads(tuple(_roots(playbook)), name)
     # `actions` is made of the answers to the lists of action items
     return reads is None or step.id in reads or (step.action_items and "actions" in reads)
 
@@ -682,8 +683,9 @@ def answer_quotes(
             return ()
         without, _ = clear_answer(session, step, now=session.updated_at)
         without_plan = plan(playbook, without)
+        names = {m.id: _template_name(playbook, m) for m in available(playbook, session, with_plan)}
         reading = sorted(
-            (m for m in available(playbook, session) if _reads(playbook, m, step)),
+            (m for m in playbook.messages if m.id in names and _reads(playbook, names[m.id], step)),
             key=lambda m: _AUDIENCE_ORDER.get(m.audience, 1),
         )[:QUOTE_TRIES]
     except MeaCulpaError:
@@ -705,7 +707,7 @@ def answer_quotes(
                 context = template_context(playbook, one, message, tone=tone, phase=phase, now=moment,
                                            plan_=one_plan, stand_ins=stand_ins)
                 try:
-                    drafts.append(_drafted(playbook, message, context).text)
+                    drafts.append(_drafted(playbook, message, context, names[message.id]).text)
                 except MeaCulpaError:
                     break  # not yet: an answer it prints is still to come
             said = _with_the_answer(drafts[0], drafts[1], value) if len(drafts) == 2 else ()
