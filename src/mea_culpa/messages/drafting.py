@@ -291,6 +291,8 @@ def template_context(
 
 
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][\w'-]*")
+# Titles that start a name: "Mrs Patel" keeps its capital inside a sentence.
+_TITLES = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady"])
 _NAME_STEPS = ("sender_name", "recipient_name", "organization")
 
 
@@ -327,14 +329,16 @@ def _clause_in_context() -> Callable[..., str]:
     @pass_context
     def clause(context: Any, value: Any) -> str:
         """User text to continue a sentence: trimmed and mended, trailing full stop removed,
-        the first letter lowered unless it starts "I", an acronym or a name the answers show."""
+        the first letter lowered unless it starts "I", an acronym, a title before a name
+        ("Mrs Patel") or a name the answers show."""
         text = wording.mend(value).strip().rstrip(".").rstrip()
         if not text or not text[0].isupper():
             return text
         first = re.split(r"[\s,;:]", text, maxsplit=1)[0].strip(".,;:!?'\"()")
         answers = context.get("answers")
         names = _proper_words(answers) if isinstance(answers, Mapping) else frozenset()
-        keep = first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+        keep = (first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+                or first.lower() in _TITLES)
         return text if keep else text[0].lower() + text[1:]
 
     return clause
