@@ -267,23 +267,24 @@ class QuestionaryAsker:
         """Ask a question; inside a stage, Ctrl-S ends it with _SkipPressed, and after a
         quoted answer Ctrl-R with _RephrasePressed. Ctrl-C raises KeyboardInterrupt, as
         questionary's `unsafe_ask` does."""
-        if self._stage_title is not None or self._back_to is not None:
-            from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+        from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
-            def skip(event: Any) -> None:
-                event.app.exit(exception=_SkipPressed(), style="class:aborting")
+        def skip(event: Any) -> None:
+            event.app.exit(exception=_SkipPressed(), style="class:aborting")
 
-            def rephrase(event: Any) -> None:
+        def rephrase(event: Any) -> None:
+            # Elsewhere Ctrl-R does nothing, rather than open prompt_toolkit's search of a
+            # history these questions do not keep.
+            if self._back_to is not None:
                 event.app.exit(exception=_RephrasePressed(), style="class:aborting")
 
-            keys = KeyBindings()
-            if self._stage_title is not None:
-                keys.add(SKIP_KEY, eager=True)(skip)
-            if self._back_to is not None:
-                keys.add(REPHRASE_KEY, eager=True)(rephrase)
-            app = question.application
-            # later bindings win over earlier ones: these keys over a widget's own
-            app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
+        keys = KeyBindings()
+        if self._stage_title is not None:
+            keys.add(SKIP_KEY, eager=True)(skip)
+        keys.add(REPHRASE_KEY, eager=True)(rephrase)
+        app = question.application
+        # later bindings win over earlier ones: these keys over a widget's own
+        app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
         return question.unsafe_ask()
 
     def _skip_reason(self) -> str | None:
