@@ -25,7 +25,7 @@ from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import QuestionaryAsker
-from mea_culpa.run.runner import Review, Runner
+from mea_culpa.run.runner import Quote, Rephrase, Review, Runner
 from terminal_helpers import (
     BACKSPACE,
     CTRL_C,
@@ -801,3 +801,37 @@ def test_a_whole_run_through_the_widgets_completes_the_session(book: Playbook):
     assert stored.steps["responsibility"].value == "The export ran twice. That was my mistake."
     assert stored.steps["prevention_actions"].value[0]["due"] == "2026-12-01"
     assert stored.steps["apology_sent"].state == "done"
+
+
+# --- Ctrl-R: rephrase the answer just quoted -----------------------------------------------
+
+CTRL_R = "\x12"
+QUOTED = Quote("customer-apology", "Apology to affected customers", ("For you, that meant your apps couldn't sync.",))
+
+
+def test_ctrl_r_after_a_quoted_answer_goes_back_to_it(capsys):
+    asker, impact, workaround = QuestionaryAsker(), step("long-text", id="impact"), step("text", id="workaround")
+    with typed(Until("A text question"), "by ph" + CTRL_R), pytest.raises(Rephrase) as back:
+        asker.quoted(impact, [QUOTED])
+        asker.ask(workaround, None, checker(workaround))
+    assert back.value.step_id == "impact"
+    assert "Your apology to affected customers will say:  (Ctrl-R to rephrase it)" in capsys.readouterr().err
+
+
+def test_ctrl_r_goes_back_from_the_next_question_only():
+    asker, impact, workaround = QuestionaryAsker(), step("long-text", id="impact"), step("text", id="workaround")
+    asker.quoted(impact, [QUOTED])
+    with typed("use the dashboard" + ENTER, Until("A text question"), "by" + CTRL_R + " phone" + ENTER):
+        first = asker.ask(workaround, None, checker(workaround))
+        second = asker.ask(workaround, None, checker(workaround))  # nothing quoted before it: Ctrl-R does nothing
+    assert (first, second) == ("use the dashboard", "by phone")
+
+
+def test_ctrl_r_at_the_review_after_a_quoted_answer_changes_that_answer(book: Playbook):
+    asker = QuestionaryAsker()
+    session, _ = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    plan = sm.plan(book, session)
+    asker.quoted(book.step("what_happened"), [QUOTED])
+    with typed(Until("What next?"), CTRL_R):
+        review = asker.stage_review(plan.stages[0], plan, session)
+    assert review == Review("edit", "what_happened")

@@ -114,6 +114,11 @@ def test_names_keep_their_capital_after_a_colon():
     assert "putting it right: we have refunded your order." in text
 
 
+def test_a_title_before_a_name_keeps_its_capital_inside_a_sentence():
+    text = draft("internal-note", who_affected="Mrs Patel, and Ms Duval's daughter").body
+    assert "(Mrs Patel, and Ms Duval's daughter)." in text
+
+
 # --- tones ------------------------------------------------------------------------------
 
 

@@ -301,6 +301,48 @@ def test_draft_at_a_terminal_prints_the_draft_then_its_check(start: Start, isola
     assert screen.index("kept in session") > sign_off
 
 
+SELF_FOCUS = "I feel terrible about this."
+# An $EDITOR that adds the writer's own feelings after the apology: a `self-focus` finding.
+REWRITE = f"""\
+import sys
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+open(path, "w", encoding="utf-8").write(text.replace("I'm sorry.", "I'm sorry. {SELF_FOCUS}", 1))
+"""
+
+
+def test_draft_edit_checks_the_edited_text_and_the_export_sends_that_version(
+        start: Start, isolated_home: Path, tmp_path: Path):
+    from mea_culpa.apology import check_text
+
+    session_id = saved_general_session(isolated_home, tmp_path)
+    editor = tmp_path / "rewrite.py"
+    editor.write_text(REWRITE, encoding="utf-8")
+    term = start("draft", session_id, "-m", "customer-apology", "--edit", EDITOR=f"{sys.executable} {editor}")
+    assert term.exit_code() == 0
+    screen = term.transcript
+    rendered, edited = stored(session_id).drafts
+    assert (rendered.edited, edited.edited) == (False, True)
+    assert edited.text == rendered.text.replace("I'm sorry.", f"I'm sorry. {SELF_FOCUS}", 1)
+    # the score is the edited text's, not the rendered one's, and names the new finding
+    assert edited.score == check_text(edited.text, "customer").score != rendered.score
+    assert f"apology check: {edited.score}/100" in screen
+    assert f"apology check: {rendered.score}/100" not in screen
+    assert re.search(r"\d+:\d+ \w+ \[self-focus\] “I feel terrible about this”", screen), screen
+    assert screen.index(SELF_FOCUS) < screen.index("customer-apology · warm · edited · kept in session")
+
+    export = subprocess.run([sys.executable, "-m", "mea_culpa", "export", session_id, "-f", "md"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=run_env(isolated_home),
+                            cwd=tmp_path, timeout=60)
+    assert export.returncode == 0, export.stderr
+    messages = export.stdout[export.stdout.index("## Messages"):]
+    assert re.search(rf"### [^\n]* · edited · [^\n]* · apology check {edited.score}/100\n", messages), messages
+    assert edited.text.strip() in messages  # the version to send is the edited one…
+    assert rendered.text.split("\n\n")[2] not in messages  # …and the rendered paragraph it replaced is not shown
+    (finding,) = [f for f in edited.findings if f["category"] == "self-focus"]
+    assert f"line {finding['line']}: “{finding['match']}” {finding['level']}" in messages
+
+
 # --- skipping a stage, and a list item cut short ----------------------------------------------
 
 CTRL_S = "\x13"
@@ -402,3 +444,40 @@ def test_a_time_before_the_outage_began_is_questioned_and_can_be_fixed(start: St
     session = stored(only_session())
     assert session.steps["resolved_at"].value == "2026-01-10T12:50"
     assert session.steps["fix_cost"].value == {"number": 300, "typed": "£300"}
+
+
+# --- the drafts' words under an answer -----------------------------------------------------
+
+CTRL_R = "\x12"
+OUTAGE_FACTS = """\
+severity: major
+what_is_affected: the api
+still_happening: false
+what_happened: our api was down for 40 min, all requests failed
+happened_at: "2026-11-21 14:05"
+noticed_at: "2026-11-21 14:20"
+who_affected: every customer using the api
+affected_count: 310
+"""
+
+
+def test_a_quoted_answer_shows_the_apology_sentence_and_ctrl_r_rephrases_it(start: Start, tmp_path: Path):
+    answers = tmp_path / "facts.yaml"
+    answers.write_text(OUTAGE_FACTS, encoding="utf-8")
+    term = start("start", "service-outage", "--title", "api down", "--answers", str(answers))
+    term.answer("What did it mean for your customers?", "their apps couldnt sync" + ESC_ENTER)
+    term.wait(r"Your apology to affected customers will say:\S*  \S*\(Ctrl-R to rephrase it\)")
+    term.wait(re.escape("For you, that meant your apps couldn't sync."))  # reframed, under the answer
+    term.answer("Is there another way for customers to get what they need", CTRL_R)
+    term.wait(question("What did it mean for your customers?"))
+    term.wait(r"> (?:\x1b\[[0-9;]*m)*their apps couldnt sync")  # the answer to rephrase, as it was
+    term.child.send("\x15" + "you couldn't sync your apps or see your orders" + ESC_ENTER)
+    term.wait(re.escape("For you, that meant you couldn't sync your apps or see your orders."))
+    term.answer("Is there another way for customers to get what they need", "use the web dashboard" + ENTER)
+    term.wait(re.escape("In the meantime, use the web dashboard."))
+    term.answer("Could any customer data or orders have been lost?", CTRL_C)
+    assert term.exit_code() == 130
+    session = stored(only_session())
+    assert session.steps["impact"].value == "you couldn't sync your apps or see your orders"
+    assert session.steps["workaround"].value == "use the web dashboard"
+    assert [e.kind for e in session.events if e.step == "impact"] == ["answer", "answer-changed"]

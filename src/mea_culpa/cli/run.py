@@ -149,10 +149,11 @@ def _say(text: str) -> None:
 
 def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
          prefilled: tuple[dict[str, tuple[Any, str]], dict[str, str]], *, saved: bool) -> sm.Session:
+    from mea_culpa.messages.quotes import answer_quotes
     from mea_culpa.run.runner import Runner, SaveAndQuit
 
     answers, skips = prefilled
-    runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips)
+    runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips, quotes=answer_quotes)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
         with stop_signals_as_interrupt(), _keys_reach_the_questions():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from mea_culpa.run.runner import Quote
 
 STATE_MARKS = {
     "answered": ("✓", "green"),
@@ -132,6 +135,32 @@ def notice(text: str, *, style: str = "yellow") -> None:
     from rich.text import Text
 
     console().print(Text(text, style=style))
+
+
+def your(title: str) -> str:
+    """A message's title as the person's own: "Apology to readers" -> "Your apology to
+    readers"; a first word in capitals ("SMS to…") keeps them."""
+    first = title.split(" ", 1)[0]
+    keep = len(first) > 1 and first[1:2].isupper()
+    return "Your " + (title if keep else title[:1].lower() + title[1:])
+
+
+def answer_quotes(quotes: Sequence[Quote], *, hint: str = "") -> None:
+    """Under an answer, the sentences of the drafts that will carry it, each message's
+    under its name, so that the person sees the join and can rephrase at once."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    c = console()
+    for number, quote in enumerate(quotes):
+        label = Text(safe_for_terminal(f"{your(quote.title)} will say:"), style="dim")
+        if hint and number == 0:
+            label.append(f"  ({hint})", style="dim italic")
+        c.print(Padding(label, (0, 0, 0, 2)))
+        for sentence in quote.sentences:
+            c.print(Padding(Text(safe_for_terminal(sentence), style="italic"), (0, 0, 0, 4)))
+        if quote.more:
+            c.print(Padding(Text("…", style="dim"), (0, 0, 0, 4)))
 
 
 def answers_table(plan: Plan, *, title: str, only_stage: str | None = None, answered_only: bool = False) -> None:

@@ -27,6 +27,7 @@ from mea_culpa.text.terminal import safe_for_terminal
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
 
+
 # The phases of a status update, in the order an incident goes through them.
 PHASES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
 # Templates that are written per phase even when the playbook does not list the phases.
@@ -136,7 +137,7 @@ def find_message(playbook: Playbook, message_id: str) -> Message:
 # --- the context ---------------------------------------------------------------------
 
 
-def _filled(value: Any) -> bool:
+def filled(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
@@ -146,7 +147,7 @@ def _answered(plan_: Plan) -> dict[str, Any]:
         for planned in stage.steps:
             if planned.applicable and planned.record is not None:
                 value = plan_.context.get(planned.step.id)  # a number typed as "£300" prints so
-                if _filled(value):
+                if filled(value):
                     out[planned.step.id] = value
     return out
 
@@ -250,17 +251,22 @@ def template_context(
     phase: str | None = None,
     now: dt.datetime | None = None,
     plan_: Plan | None = None,
+    stand_ins: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything a message template can read (documented in docs/templates.md)."""
+    """Everything a message template can read (documented in docs/templates.md).
+    `stand_ins` give text for answers not given yet (a preview during the run)."""
     missing = _missing_class()
     plan_ = plan_ or plan(playbook, session)
     answers = _answered(plan_)
+    stand_ins = stand_ins or {}
     context: dict[str, Any] = {}
     for step_id in [s.id for s in playbook.steps] + sorted(VOCABULARY):
         if step_id in context:
             continue
         if step_id in answers:
             context[step_id] = answers[step_id]
+        elif step_id in stand_ins:
+            context[step_id] = stand_ins[step_id]
         else:
             context[step_id] = missing(hint=_missing_hint(step_id, playbook, session, plan_), name=step_id)
     moment = now or dt.datetime.now()
@@ -283,6 +289,8 @@ def template_context(
 
 
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][\w'-]*")
+# Titles that start a name: "Mrs Patel" keeps its capital inside a sentence.
+_TITLES = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady"])
 _NAME_STEPS = ("sender_name", "recipient_name", "organization")
 
 
@@ -319,14 +327,16 @@ def _clause_in_context() -> Callable[..., str]:
     @pass_context
     def clause(context: Any, value: Any) -> str:
         """User text to continue a sentence: trimmed and mended, trailing full stop removed,
-        the first letter lowered unless it starts "I", an acronym or a name the answers show."""
+        the first letter lowered unless it starts "I", an acronym, a title before a name
+        ("Mrs Patel") or a name the answers show."""
         text = wording.mend(value).strip().rstrip(".").rstrip()
         if not text or not text[0].isupper():
             return text
         first = re.split(r"[\s,;:]", text, maxsplit=1)[0].strip(".,;:!?'\"()")
         answers = context.get("answers")
         names = _proper_words(answers) if isinstance(answers, Mapping) else frozenset()
-        keep = first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+        keep = (first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+                or first.lower() in _TITLES)
         return text if keep else text[0].lower() + text[1:]
 
     return clause
@@ -519,17 +529,22 @@ def render(
     if message not in available(playbook, session, plan_):
         raise UsageError(not_offered(playbook, message, when_context(playbook, session, plan_)))
     context = template_context(playbook, session, message, tone=tone, phase=phase, now=now, plan_=plan_)
+    drafted = _drafted(playbook, message, context)
+    if message.channel == "social" and len(drafted.text.rstrip("\n")) > SOCIAL_LIMIT:
+        raise _over_limit(drafted.text.rstrip("\n"), context["answers"], message)
+    return drafted
+
+
+def _drafted(playbook: Playbook, message: Message, context: Mapping[str, Any], name: str | None = None) -> Rendered:
     env = _environment(tuple(_roots(playbook)))
     # What a template builds goes to a terminal, a file and the journal: never an escape
     # sequence, however it was made (validation refuses the ones it can see).
-    raw = safe_for_terminal(_run_template(env, _template_name(playbook, message), context))
+    raw = safe_for_terminal(_run_template(env, name or _template_name(playbook, message), context))
     subject, body = _split_subject(tidy(raw))
     body = tidy(body)
     if not body.strip():
         raise TemplateError(f"the {message.id} template produced no text for this session")
     text = f"Subject: {subject}\n\n{body}" if message.channel == "email" and subject else body
-    if message.channel == "social" and len(text.rstrip("\n")) > SOCIAL_LIMIT:
-        raise _over_limit(text.rstrip("\n"), context["answers"], message)
     return Rendered(subject=subject, body=body, text=text)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mea_culpa.playbook.model import Step
-from mea_culpa.run.runner import NeedsAnswer, Review, SkipStage
+from mea_culpa.run.runner import NeedsAnswer, Quote, Rephrase, Review, SkipStage
 from mea_culpa.run.session import Plan, PlannedStage, Session
 
 Check = Callable[[Any], "str | None"]
@@ -35,6 +35,8 @@ ACTION_REASONS = {
 REASON_NEEDED = "A reason is needed, so the record stays honest"
 SKIP_KEY = "c-s"  # Ctrl-S, at any question of a stage: skip the rest of it
 SKIP_HINT = "Not needed here? Ctrl-S at any question skips the rest of this stage; what you answered is kept."
+REPHRASE_KEY = "c-r"  # Ctrl-R, at the question after a quoted answer: rephrase that answer
+REPHRASE_HINT = "Ctrl-R to rephrase it"
 
 # questionary turns a Choice whose value is None into its title, so "no answer" and
 # "never mind" need a value of their own that no playbook choice can have.
@@ -44,6 +46,10 @@ _SELECT_HINT = "(↑↓ then Enter)"
 
 class _SkipPressed(Exception):
     """Ctrl-S at a question: the person may want to skip the rest of the stage."""
+
+
+class _RephrasePressed(Exception):
+    """Ctrl-R at the question after a quoted answer: the person wants to rephrase it."""
 
 
 class NoInputAsker:
@@ -56,6 +62,9 @@ class NoInputAsker:
             doubt: Doubt | None = None) -> Any:
         raise NeedsAnswer(step.id)
 
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        return None
+
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         return Review("continue")
 
@@ -66,7 +75,8 @@ class NoInputAsker:
 class ScriptedAsker:
     """Answers from a script, for tests: step id -> answer, or a list of answers tried in
     turn (the first ones may be invalid, to exercise re-asking). Reviews come from
-    `reviews[stage kind]` (a list consumed in order) and `final` (idem)."""
+    `reviews[stage kind]` (a list consumed in order) and `final` (idem). Where the drafts
+    quote an answer is kept in `quotes`, as (step id, quotes)."""
 
     def __init__(
         self,
@@ -86,6 +96,7 @@ class ScriptedAsker:
         self.problems: list[tuple[str, str]] = []
         self.doubts: list[tuple[str, str]] = []
         self.headers: list[tuple[str, int, int]] = []
+        self.quotes: list[tuple[str, tuple[Quote, ...]]] = []
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         self.headers.append((planned.stage.kind, position, total))
@@ -100,6 +111,8 @@ class ScriptedAsker:
             raw = attempts.pop(0)
             if isinstance(raw, _Skip):
                 raise SkipStage(str(raw))
+            if isinstance(raw, _Back):
+                raise Rephrase(str(raw))
             problem = check(raw)
             if problem is None:
                 line = doubt(raw) if doubt is not None else None
@@ -108,6 +121,9 @@ class ScriptedAsker:
                 return raw
             self.problems.append((step.id, problem))
         raise NeedsAnswer(step.id)
+
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        self.quotes.append((step.id, tuple(quotes)))
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         queue = self.reviews.get(planned.stage.kind)
@@ -123,6 +139,16 @@ class _Attempts(list):  # type: ignore[type-arg]
 
 class _Skip(str):
     """In a script, instead of an answer: skip the rest of the stage, for this reason."""
+
+
+class _Back(str):
+    """In a script, instead of an answer: go back and rephrase the answer to this step."""
+
+
+def back_to(step_id: str) -> _Back:
+    """A scripted answer that rephrases the answer to `step_id` first (as Ctrl-R does
+    after a quoted answer); the step's next scripted answer is the new one."""
+    return _Back(step_id)
 
 
 def skip_stage(reason: str) -> _Skip:
@@ -224,6 +250,8 @@ class QuestionaryAsker:
             ("highlighted", "fg:#5f87af"),
         ])
         self._stage_title: str | None = None  # the stage whose questions are being asked: Ctrl-S skips it
+        self._quoted: str | None = None  # the step whose answer was just quoted: the next question offers Ctrl-R
+        self._back_to: str | None = None  # while a question is asked: the step Ctrl-R goes back to
 
     # --- display -----------------------------------------------------------------------
 
@@ -236,20 +264,27 @@ class QuestionaryAsker:
     # --- Ctrl-S: skip the rest of the stage -----------------------------------------------
 
     def _unsafe_ask(self, question: Any) -> Any:
-        """Ask a question; inside a stage, Ctrl-S ends it with _SkipPressed. Ctrl-C raises
-        KeyboardInterrupt, as questionary's `unsafe_ask` does."""
+        """Ask a question; inside a stage, Ctrl-S ends it with _SkipPressed, and after a
+        quoted answer Ctrl-R with _RephrasePressed. Ctrl-C raises KeyboardInterrupt, as
+        questionary's `unsafe_ask` does."""
+        from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+        def skip(event: Any) -> None:
+            event.app.exit(exception=_SkipPressed(), style="class:aborting")
+
+        def rephrase(event: Any) -> None:
+            # Elsewhere Ctrl-R does nothing, rather than open prompt_toolkit's search of a
+            # history these questions do not keep.
+            if self._back_to is not None:
+                event.app.exit(exception=_RephrasePressed(), style="class:aborting")
+
+        keys = KeyBindings()
         if self._stage_title is not None:
-            from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
-
-            keys = KeyBindings()
-
-            @keys.add(SKIP_KEY, eager=True)
-            def _(event: Any) -> None:
-                event.app.exit(exception=_SkipPressed(), style="class:aborting")
-
-            app = question.application
-            # later bindings win over earlier ones: the skip key over a widget's own Ctrl-S
-            app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
+            keys.add(SKIP_KEY, eager=True)(skip)
+        keys.add(REPHRASE_KEY, eager=True)(rephrase)
+        app = question.application
+        # later bindings win over earlier ones: these keys over a widget's own
+        app.key_bindings = merge_key_bindings([app.key_bindings, keys]) if app.key_bindings else keys
         return question.unsafe_ask()
 
     def _skip_reason(self) -> str | None:
@@ -352,9 +387,23 @@ class QuestionaryAsker:
 
     def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
             doubt: Doubt | None = None) -> Any:
-        if step.type == "list":
-            return self._list(step, current, check, keep)
-        return self._skippable(lambda: self._ask(step, default, check, current, doubt))
+        back, self._quoted = self._quoted, None  # Ctrl-R goes back from this question only
+        self._back_to = back
+        try:
+            if step.type == "list":
+                return self._list(step, current, check, keep)
+            return self._skippable(lambda: self._ask(step, default, check, current, doubt))
+        except _RephrasePressed:
+            assert back is not None  # the key is bound only when there is an answer to go back to
+            raise Rephrase(back) from None
+        finally:
+            self._back_to = None
+
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        from mea_culpa.cli import ui
+
+        ui.answer_quotes(quotes, hint=REPHRASE_HINT)
+        self._quoted = step.id
 
     def _skippable(self, question: Callable[[], Any]) -> Any:
         """Ask; after Ctrl-S, offer to skip the rest of the stage, and ask again if not."""
@@ -593,10 +642,24 @@ class QuestionaryAsker:
         picked: str | None = self._select("Which answer do you want to change?", choices)
         return picked
 
+    def _review_choice(self, message: str, choices: list[Any]) -> Review | str:
+        """What to do at a review; right after a quoted answer, Ctrl-R is the shortcut to
+        changing that answer, as at a question."""
+        back, self._quoted = self._quoted, None
+        self._back_to = back
+        try:
+            choice: str = self._select(message, choices)
+        except _RephrasePressed:
+            assert back is not None  # the key is bound only when there is an answer to go back to
+            return Review("edit", back)
+        finally:
+            self._back_to = None
+        return choice
+
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         self._stage_title = None  # the stage's questions are over; an edit is not a skip
         q = self.q
-        choice = self._select(
+        choice = self._review_choice(
             f"{planned.stage.title}: done. What next?",
             [
                 q.Choice("Continue", value="continue"),
@@ -604,6 +667,8 @@ class QuestionaryAsker:
                 q.Choice("Save and quit for now", value="quit"),
             ],
         )
+        if isinstance(choice, Review):
+            return choice
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.stage_review(planned, plan, session)
@@ -615,11 +680,13 @@ class QuestionaryAsker:
         self._stage_title = None
         ui.answers_table(plan, title="Your session, before you finish")
         q = self.q
-        choice = self._select(
+        choice = self._review_choice(
             "Finish this session?",
             [q.Choice("Finish", value="continue"), q.Choice("Change an answer", value="edit"),
              q.Choice("Save and quit for now", value="quit")],
         )
+        if isinstance(choice, Review):
+            return choice
         if choice == "edit":
             step_id = self._pick_step(plan)
             return Review("edit", step_id) if step_id else self.final_review(plan, session)

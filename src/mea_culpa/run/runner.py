@@ -8,7 +8,7 @@ before the next question, so that an interrupted run loses nothing that was answ
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +31,22 @@ class Review:
     step_id: str | None = None  # for edit
 
 
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Where a draft will quote an answer just given: the message, and the sentences of
+    it that carry the answer (`more` when the draft has further ones)."""
+
+    message_id: str
+    title: str
+    sentences: tuple[str, ...]
+    more: bool = False
+
+
+# Where the drafts quote an answer (messages.quotes.answer_quotes): handed to the runner
+# by the command line, since the run layer does not draft.
+Quoter = Callable[[Playbook, Session, str], Sequence[Quote]]
+
+
 class NeedsAnswer(Exception):
     """Raised by an asker that cannot ask (no terminal, --no-input)."""
 
@@ -42,6 +58,15 @@ class SkipStage(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Rephrase(Exception):
+    """Raised by an asker instead of an answer: the person wants to change the answer
+    to `step_id` (the one just quoted) before this question."""
+
+    def __init__(self, step_id: str) -> None:
+        super().__init__(step_id)
+        self.step_id = step_id
 
 
 class SaveAndQuit(Exception):
@@ -62,6 +87,11 @@ class Asker(Protocol):
         an accepted answer looks impossible (a time still to come): the person may keep it."""
         ...
 
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        """Show where the drafts will quote the answer just given to `step`. The next
+        `ask` may raise Rephrase(step.id) to change it at once."""
+        ...
+
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review: ...
 
     def final_review(self, plan: Plan, session: Session) -> Review: ...
@@ -80,6 +110,7 @@ class Runner:
         prefilled: Mapping[str, tuple[Any, str]] | None = None,
         skip_stages: Mapping[str, str] | None = None,
         clock: Callable[[], str] = sm.utc_now,
+        quotes: Quoter | None = None,
     ) -> None:
         self.playbook = playbook
         self.session = session
@@ -88,6 +119,7 @@ class Runner:
         self.prefilled = dict(prefilled or {})
         self.skip_stages = dict(skip_stages or {})  # stage kind -> reason: skipped when reached (an answers file)
         self.clock = clock
+        self.quotes = quotes
         self.missing: dict[str, str] = {}  # step id -> why nobody could answer it (no input)
         self._plan: Plan | None = None
         self._plan_of: Session | None = None
@@ -162,13 +194,20 @@ class Runner:
 
     def _ask_stage(self, kind: str) -> None:
         # Re-plan after every answer: a `when` may switch on a step later in this stage.
+        rephrase: Step | None = None  # an answer just given, to change before going on
         while True:
-            planned = self._planned(kind)
-            step = next((p.step for p in planned.steps if p.state == "pending" and p.step.id not in self.missing), None)
-            if step is None:
-                return
+            if rephrase is not None:
+                step, again, rephrase = rephrase, True, None
+            else:
+                planned = self._planned(kind)
+                found = next((p.step for p in planned.steps if p.state == "pending" and p.step.id not in self.missing), None)
+                if found is None:
+                    return
+                step, again = found, False
             try:
-                self._ask_step(step)
+                self._ask_step(step, again=again)
+            except Rephrase as back:
+                rephrase = self.playbook.step(back.step_id)
             except SkipStage as skip:
                 self._keep_the_items(step)
                 self._commit(sm.skip_stage(self.session, kind, skip.reason, now=self.clock()))
@@ -232,6 +271,10 @@ class Runner:
             return
         value = answers_mod.coerce(step, raw)  # the asker already checked it; this normalises
         self._commit(sm.set_answer(self.session, step, value, now=self.clock(), source="typed"))
+        if self.quotes is not None:
+            quotes = self.quotes(self.playbook, self.session, step.id)
+            if quotes:
+                self.asker.quoted(step, quotes)
 
     def _handle_review(self, review: Review, kind: str) -> None:
         if review.action == "quit":
