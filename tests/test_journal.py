@@ -21,6 +21,7 @@ from sqlalchemy import inspect, text
 
 from mea_culpa.errors import NotFound, StorageError, UsageError
 from mea_culpa.journal import SCHEMA_VERSION, Journal, memory_journal, open_journal, stats
+from mea_culpa.journal.tables import HEAD
 from mea_culpa.playbook.model import Stage, Step
 from mea_culpa.run import session as sm
 
@@ -268,8 +269,19 @@ def test_an_unresolved_status_update_asks_for_the_next_one_at_the_chosen_interva
     assert "investigating" in nxt.what
     r.draft("status-update", "identified", minutes=40)
     assert follow_ups(journal)["status-update"].due == at(60)
-    r.draft("status-update", "resolved", minutes=90)
+    r.draft("status-update", "resolved", minutes=90)  # drafted is not posted: posting it is what is due now
+    nxt = follow_ups(journal)["status-update"]
+    assert (nxt.status, nxt.what, nxt.due) == ("open", "Post the resolved update", at(90))
+    r.apply(sm.mark_sent(r.s, r.s.drafts[-1], now=r.now(95)))
     assert follow_ups(journal)["status-update"].status == "done"
+
+
+def test_an_interval_typed_as_about_fifteen_is_read_as_its_number(journal):
+    """`next_update_minutes` answered "~15" is kept as typed ({number, typed}); the next
+    update falls due 15 minutes on, not after the default 30."""
+    r = record(journal, "a", fix=None, own=None, apologize=None, status="in-progress")
+    r.answer("next_update_minutes", {"number": 15, "typed": "~15"}).draft("status-update", "investigating", minutes=10)
+    assert follow_ups(journal)["status-update"].due == at(25)
 
 
 def test_without_an_interval_the_next_update_is_due_after_thirty_minutes(journal):
@@ -295,7 +307,18 @@ def test_after_the_fix_a_told_customer_is_owed_the_follow_up_message(journal):
     assert owed.status == "open"
     assert owed.due == ((START + dt.timedelta(minutes=120)).astimezone().date() + dt.timedelta(days=1)).isoformat()
     r.draft("follow-up", minutes=200)
+    assert follow_ups(journal)["follow-up"].status == "open"  # drafting is not sending
+    r.apply(sm.mark_sent(r.s, r.s.drafts[-1], now=r.now(210)))
     assert follow_ups(journal)["follow-up"].status == "done"
+
+
+@pytest.mark.parametrize(("message", "phase"), [("follow-up", None), ("status-update", "resolved"), ("status-update", "identified")])
+def test_no_draft_closes_a_follow_up(journal, message: str, phase: str | None):
+    """Whatever is drafted, what was owed stays open until it is marked sent or posted."""
+    r = record(journal, "a", fix=None, status="in-progress")
+    r.draft("status-update", "investigating", minutes=50).complete("fix", 120)
+    r.draft(message, phase, minutes=200)
+    assert {step: a.status for step, a in follow_ups(journal).items()} == {"status-update": "open", "follow-up": "open"}
 
 
 def test_marking_the_follow_up_step_done_settles_the_follow_up(journal):
@@ -533,7 +556,7 @@ def test_a_journal_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
 def test_a_journal_at_an_unknown_revision_is_refused(journal, store_url):
     with journal.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
-    with pytest.raises(StorageError, match=r"newer mea-culpa \(schema 9999_future; this one reads up to 0004_sent\)"):
+    with pytest.raises(StorageError, match=rf"newer mea-culpa \(schema 9999_future; this one reads up to {HEAD}\)"):
         open_journal(store_url)
 
 
@@ -581,7 +604,7 @@ def test_two_first_opens_of_a_new_journal_both_find_it_ready(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [("0004_sent",)]
+    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(journal):

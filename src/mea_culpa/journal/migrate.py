@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_WITH_FIGURES = "0002_stats"  # journals from before it get their derived figures computed
+FIRST_WITH_TO_DOS = "0005_to_dos"  # journals from before it get their to-dos derived and their milestones recounted
 LOCK_KEY = 0x6D65612D63  # PostgreSQL advisory lock held while a journal is upgraded ("mea-c")
 
 
@@ -97,8 +98,14 @@ def upgrade(conn: Connection, location: Location, *, author: str) -> tuple[str |
         assert found.revision is not None
         command.stamp(config, found.revision)
     command.upgrade(config, "head")
-    if found.revision is not None and REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_FIGURES):
+    if found.revision is not None:
         from mea_culpa.journal import upkeep
 
-        upkeep.refresh_all(conn)
+        before = REVISIONS.index(found.revision)
+        if before < REVISIONS.index(FIRST_WITH_FIGURES):
+            upkeep.refresh_all(conn)
+        elif before < REVISIONS.index(FIRST_WITH_TO_DOS):
+            upkeep.refresh_milestones(conn)  # only what happened counts now: a stage with a to-do put off is no milestone
+        if before < REVISIONS.index(FIRST_WITH_TO_DOS):
+            upkeep.refresh_to_dos(conn)
     return found.revision, HEAD
