@@ -39,6 +39,8 @@ STEPS = {
     "contributing_factors": Step_("contributing_factors", "long-text", "?", "cause"),
     "follow_up_sent": Step_("follow_up_sent", "action", "?", "move-on"),
     "resolved_notice": Step_("resolved_notice", "action", "?", "fix"),
+    "updates_posted": Step_("updates_posted", "action", "?", "apologize"),
+    "apology_sent": Step_("apology_sent", "action", "?", "apologize"),
     "prevention_actions": Step_("prevention_actions", "list", "?", "prevent", action_items=True),
     "lesson": Step_("lesson", "text", "?", "move-on"),
 }
@@ -383,6 +385,20 @@ def test_a_later_noticed_time_moves_the_medians(journal):
     assert journal.stats().medians[0].seconds == 80 * 60
     r.answer("noticed_at", (START - dt.timedelta(minutes=10)).isoformat())
     assert journal.stats().medians[0].seconds == 30 * 60
+
+
+def test_apologies_marked_later_are_no_apology_until_they_are_done(journal):
+    """Issue 19: `stats` said "to apologize 3 h 35 min" when both apologies were marked
+    later; the apology happens when the last of them is marked done."""
+    r = record(journal, "a", noticed_before=0, own=10, apologize=None, fix=None, status="in-progress")
+    r.answer("updates_posted", {"state": "later", "reason": "after the call"}, minutes=40)
+    r.answer("apology_sent", {"state": "later", "reason": ""}, minutes=41)
+    r.complete("apologize", 45)
+    assert [(m.milestone, m.sessions) for m in journal.stats().medians] == [("owned", 1), ("apologized", 0), ("fixed", 0)]
+    r.answer("updates_posted", {"state": "done", "reason": ""}, minutes=120)
+    assert journal.stats().medians[1].sessions == 0  # one apology is still to come
+    r.answer("apology_sent", {"state": "done", "reason": ""}, minutes=215)
+    assert (journal.stats().medians[1].seconds, journal.stats().medians[1].sessions) == (215 * 60, 1)
 
 
 def test_completion_rate_counts_prevention_actions_not_follow_ups(journal):

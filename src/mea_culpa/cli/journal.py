@@ -313,12 +313,13 @@ def actions(
     force: Annotated[bool, typer.Option("--force", help="With --ics: replace an existing file.")] = False,
     database: Database = None,
 ) -> None:
-    """Open prevention actions and follow-ups, soonest due first.
+    """Open prevention actions, to-dos and follow-ups, soonest due first.
 
-    The action items of every session (what, owner, due, status, session), and the
-    follow-ups their messages imply (the next status update, the follow-up after the fix),
-    marked as such. Overdue items are highlighted. Mark one with `actions done ID` or
-    `actions drop ID --reason TEXT`.
+    The action items of every session (what, owner, due, status, session), the to-dos a
+    session left open (put off until later or blocked, with the note and the date or time
+    it gives), and the follow-ups their messages imply (the next status update, the
+    follow-up after the fix), marked as such. Overdue items are highlighted. Mark one with
+    `actions done ID` or `actions drop ID --reason TEXT`.
 
     \b
     Examples:
@@ -373,6 +374,7 @@ def _action_json(a: ActionRow) -> dict[str, Any]:
         "id": a.id, "kind": a.kind, "follow_up": a.is_follow_up, "what": a.what, "owner": a.owner, "due": a.due,
         "effort": a.effort, "commitment": a.commitment, "status": a.status, "reason": a.reason, "overdue": a.overdue,
         "session": a.session_id, "session_title": a.session_title, "updated": a.updated_at, "uid": a.uid,
+        "step_state": a.step_state, "note": a.note,
     }
 
 
@@ -398,6 +400,9 @@ def _actions_table(out: Console, items: list[ActionRow]) -> None:
         what = _escape(a.what)
         if a.is_follow_up:
             what = f"[cyan]{mark}follow-up:[/] {what}"
+        elif a.step_state:  # a to-do left open: why, as the run's summary says it
+            state = "not marked yet" if a.step_state == "pending" else a.step_state
+            what += f" [dim]\u2014 {_escape(state)}{': ' + _escape(a.note) if a.note else ''}[/]"
         due = _due_text(a.due)
         status = a.status
         if a.overdue:
@@ -656,22 +661,22 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
 
 
 def _stacked(a: Any, *, unicode: bool, width: int = BAR_WIDTH) -> Any:
-    """One bar of the prevention actions: done, open (overdue in red), dropped."""
+    """One bar of the prevention actions, filled as far as they are done: done is drawn
+    solid; open (overdue in red) and dropped only as the empty track, so that nothing
+    done draws an empty bar."""
     from rich.text import Text
 
     parts = [
-        (a.done, "green", "done"),
-        (a.open - a.overdue, "yellow", "open"),
-        (a.overdue, "red", "overdue"),
-        (a.dropped, "dim", "dropped"),
+        (a.done, "green", "\u2588" if unicode else "#"),
+        (a.open - a.overdue, "yellow", "\u2591" if unicode else "-"),
+        (a.overdue, "red", "\u2591" if unicode else "-"),
+        (a.dropped, "dim", "\u2591" if unicode else "-"),
     ]
-    cells = [round(n / a.total * width) if a.total else 0 for n, _, _ in parts]
     text = Text()
-    for (n, style, _), count in zip(parts, cells, strict=True):
+    for n, style, cell in parts:
+        count = round(n / a.total * width) if a.total else 0
         if n and count:
-            text.append(("\u2588" if unicode else "#") * count, style=style)
-    if not unicode:  # without colour the parts need letters
-        text = Text("".join(label[0] * c for (n, _, label), c in zip(parts, cells, strict=True) if n))
+            text.append(cell * count, style=style)
     return text
 
 
