@@ -69,7 +69,7 @@ def export(
         from mea_culpa.files import check_output
 
         check_output(output, force=force)
-    with open_journal(database, create=False) as journal:
+    with open_journal(database, create=False, read_only=True) as journal:
         current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
         status = _action_status(journal, current.id)
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))

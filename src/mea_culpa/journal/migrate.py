@@ -40,14 +40,24 @@ class Revision:
 
 
 def read(conn: Connection, location: Location) -> Revision:
-    """The stored revision. A journal written by a newer mea-culpa is refused here, before
-    anything is written to it."""
+    """The stored revision. A journal written by a newer mea-culpa, and a SQLite file that
+    is another program's database, are refused here, before anything is written to them."""
     from sqlalchemy import inspect, text
 
-    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) if conn.dialect.name == "sqlite" else 0
+    sqlite = conn.dialect.name == "sqlite"
+    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) if sqlite else 0
     if version > SCHEMA_VERSION:
         raise _newer(location, str(version), str(SCHEMA_VERSION))
     inspector = inspect(conn)
+    if sqlite:
+        tables = set(inspector.get_table_names())
+        # every journal, from the first release on, has its sessions; an empty file is a new journal
+        if tables and "sessions" not in tables:
+            raise StorageError(
+                f"{location.shown} is not a mea-culpa journal: it is a SQLite database of another program "
+                f"(tables: {', '.join(sorted(tables)[:5])}{', …' if len(tables) > 5 else ''})",
+                hint="it was left untouched; move it aside, or name the journal's file with --database or MEA_CULPA_DATABASE_URL",
+            )
     if inspector.has_table("alembic_version"):
         found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         if found is not None and found not in REVISIONS:

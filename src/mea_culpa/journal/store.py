@@ -869,22 +869,55 @@ def _prepare_file(location: Location, *, create: bool) -> None:
         raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}", hint="set MEA_CULPA_HOME to a folder you can write, or use --no-save") from None
 
 
-def open_journal(target: Path | str | None = None, *, create: bool = True) -> Journal:
+def _reader(location: Location) -> tuple[Engine, migrate.Revision]:
+    """An engine to read the store with, and its revision. On a full disk a SQLite
+    journal is read alone (engine.create), writing nothing, when sharing it cannot work."""
+    engine = engines.create(location)
+    try:
+        with engine.connect() as conn:
+            return engine, migrate.read(conn, location)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        if location.path is None or not engines.disk_trouble(exc):
+            raise engines.storage_error(exc, location) from None
+    except MeaCulpaError:
+        engine.dispose()
+        raise
+    engine = engines.create(location, alone=True)
+    try:
+        with engine.connect() as conn:
+            return engine, migrate.read(conn, location)
+    except (SQLAlchemyError, MeaCulpaError) as exc:
+        engine.dispose()
+        if isinstance(exc, MeaCulpaError):
+            raise
+        raise engines.storage_error(exc, location) from None
+
+
+def open_journal(target: Path | str | None = None, *, create: bool = True, read_only: bool = False) -> Journal:
     """Open the journal `target` names (a SQLite file, a database URL), else the one
     MEA_CULPA_DATABASE_URL names, else the SQLite file in the home. A SQLite journal of an
     older schema is upgraded in place; a server's must be upgraded with `mea-culpa journal
-    upgrade`. A journal from a newer mea-culpa is refused and left untouched."""
+    upgrade`. A journal from a newer mea-culpa, or a file that is none, is refused and left
+    untouched. `read_only`: the caller only reads, and nothing but an upgrade is written,
+    so that on a full disk the journal can still be read (and exported)."""
     location = engines.locate(target)
     _prepare_file(location, create=create)
-    engine = engines.create(location)
+    if read_only:
+        engine, found = _reader(location)
+    else:
+        engine, found = engines.create(location), None
     journal = Journal(engine, location)
     try:
-        with engine.connect() as conn:
-            found = migrate.read(conn, location)
+        if found is None:
+            with engine.connect() as conn:
+                found = migrate.read(conn, location)
         if not found.current:
             if location.is_server:
                 raise _not_upgraded(location, found.revision)
             journal._write(lambda w: migrate.upgrade(w.conn, location, author=journal.user))
+        if location.path is not None and not read_only:
+            engines.write_ahead(engine)  # a journal of ours, as this mea-culpa writes it: only now is the file changed
     except SQLAlchemyError as exc:
         engine.dispose()
         raise engines.storage_error(exc, location) from None
@@ -916,6 +949,10 @@ def upgrade_journal(target: Path | str | None = None) -> tuple[str | None, str, 
     journal = Journal(engine, location)
     try:
         before, after = journal._write(lambda w: migrate.upgrade(w.conn, location, author=journal.user))
+        if location.path is not None:
+            engines.write_ahead(engine)
+    except SQLAlchemyError as exc:
+        raise engines.storage_error(exc, location) from None
     finally:
         engine.dispose()
     return before, after, location.shown
@@ -927,14 +964,13 @@ def describe(target: Path | str | None = None) -> Info:
     location = engines.locate(target)
     if location.path is not None and not location.path.exists():
         raise NotFound(f"there is no journal at {location.shown} yet", hint="start a session with: mea-culpa start")
-    engine = engines.create(location)
+    engine, found = _reader(location)
     try:
         with engine.connect() as conn:
             if location.is_server:
                 server = "PostgreSQL " + str(conn.exec_driver_sql("SHOW server_version").scalar()).split()[0]
             else:
                 server = "SQLite " + sqlite3.sqlite_version
-            found = migrate.read(conn, location)
             info = Info(location.shown, location.kind, server, found.revision, HEAD)
             if not found.current:
                 return info
