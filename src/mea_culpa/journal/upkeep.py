@@ -477,13 +477,13 @@ def refresh_milestones(conn: Connection) -> None:
     by an older rule, or never)."""
     kinds = [stage for _, stage in derived.MILESTONES]
     completed: dict[str, list[Any]] = {}
-    for r in conn.execute(select(events.c.session_id, events.c.at, events.c.kind, events.c.stage)
-                          .where(events.c.kind == "stage-completed", events.c.stage.in_(kinds))):
-        completed.setdefault(r.session_id, []).append(r)
+    for event in conn.execute(select(events.c.session_id, events.c.at, events.c.kind, events.c.stage)
+                              .where(events.c.kind == "stage-completed", events.c.stage.in_(kinds))):
+        completed.setdefault(event.session_id, []).append(event)
     to_dos: dict[str, list[Any]] = {}
-    for r in conn.execute(select(steps.c.session_id, steps.c.stage, steps.c.state, steps.c.at)
-                          .where(steps.c.stage.in_(kinds), steps.c.state.in_(("done", *derived.PUT_OFF)))):
-        to_dos.setdefault(r.session_id, []).append(r)
+    for step in conn.execute(select(steps.c.session_id, steps.c.stage, steps.c.state, steps.c.at)
+                             .where(steps.c.stage.in_(kinds), steps.c.state.in_(("done", *derived.PUT_OFF)))):
+        to_dos.setdefault(step.session_id, []).append(step)
     s = sessions.c
     changed = []
     for r in conn.execute(select(s.id, s.noticed_at, s.created_at, s.owned_s, s.apologized_s, s.fixed_s)).all():
