@@ -515,6 +515,19 @@ def test_forget_keeping_lessons_keeps_the_lesson_and_actions_and_nothing_else(jo
         assert SECRET.encode() not in file_bytes(journal.path)
 
 
+def test_forget_keeping_lessons_removes_the_notes_of_the_to_dos_left_open(journal):
+    """A to-do's note is the person's text ("call Bob about the invoice…"): a fact, not a lesson."""
+    from test_session import answered, book
+
+    general = book("general")
+    session = answered(general, {"apology_sent": {"state": "later", "reason": f"call Bob about {SECRET}"}})
+    journal.save(session, playbook=general)
+    assert [a.note for a in journal.actions(session=session.id) if a.kind == "to-do"] == [f"call Bob about {SECRET}"]
+    (_, new), = journal.forget([session.id], keep_lessons=True).kept
+    assert {a.kind for a in journal.actions(session=new, include_closed=True)} == {"action"}
+    assert SECRET not in every_text(journal)
+
+
 def test_forgetting_lessons_of_a_session_twice_changes_nothing_more(journal):
     secret_session(journal)
     (_, new), = journal.forget(["2026-03-02-invoice"], keep_lessons=True).kept

@@ -688,8 +688,8 @@ class Journal:
 
     def forget(self, session_ids: Iterable[str], *, keep_lessons: bool = False) -> Forgotten:
         """Delete sessions for good, or (`keep_lessons`) keep only the lesson and the action
-        items: every other answer, the drafts, the event and skip reasons, the factors and the
-        title go, and the id (made from the title) becomes `<date>-facts-forgotten`. Then the
+        items: every other answer, the drafts, the follow-ups and to-dos, the event and skip
+        reasons, the factors and the title go, and the id (made from the title) becomes `<date>-facts-forgotten`. Then the
         storage is compacted (`scrub`), and any copy in the local spool is removed."""
         ids = list(dict.fromkeys(session_ids))
 
@@ -727,7 +727,8 @@ class Journal:
         conn.execute(delete(drafts).where(drafts.c.session_id == sid))
         conn.execute(delete(sent).where(sent.c.session_id == sid))
         conn.execute(delete(factors).where(factors.c.session_id == sid))
-        conn.execute(delete(actions).where(actions.c.session_id == sid, actions.c.kind == "follow-up"))
+        # follow-ups and to-dos left open go: a to-do's note is the person's text, no lesson
+        conn.execute(delete(actions).where(actions.c.session_id == sid, actions.c.kind != upkeep.ACTION))
         conn.execute(update(events).where(events.c.session_id == sid).values(detail=""))
         conn.execute(update(stages).where(stages.c.session_id == sid).values(reason=""))
         new = self._free_id(conn, date, "facts-forgotten") if not sid.endswith("facts-forgotten") else sid
