@@ -342,6 +342,59 @@ def test_an_abandoned_session_drops_its_open_follow_ups(journal):
     assert follow_ups(journal)["status-update"].status == "dropped"
 
 
+# --- to-dos left open ---------------------------------------------------------------------
+
+
+def to_dos(journal: Journal, **kw: Any) -> dict[str, Any]:
+    return {a.step_id: a for a in journal.actions(include_closed=True, **kw) if a.kind == "to-do"}
+
+
+def test_a_run_keeps_its_open_to_dos_answer_by_answer(journal):
+    """Written as the runner writes (each change with the playbook): required to-dos are
+    open while the run has not marked them, one put off keeps its note, one marked done
+    leaves `actions`, and one closed with `actions done` stays closed through later answers."""
+    from test_session import book
+
+    general = book("general")
+    session, change = sm.new_session(general, session_id="run", title="Gate left open", now=at(0))
+    journal.apply(session, change, playbook=general)
+    pending = to_dos(journal)
+    assert {"apology_sent", "fix_status"} <= set(pending) and {a.step_state for a in pending.values()} == {"pending"}
+
+    def answer(step_id: str, value: Any, minutes: float) -> None:
+        nonlocal session
+        session, change = sm.set_answer(session, general.step(step_id), value, now=at(minutes))
+        journal.apply(session, change, playbook=general)
+
+    answer("apology_sent", {"state": "later", "reason": "call Grace first"}, 10)
+    answer("fix_status", {"state": "done", "reason": ""}, 11)
+    found = to_dos(journal)
+    assert (found["apology_sent"].step_state, found["apology_sent"].note, found["apology_sent"].status) == ("later", "call Grace first", "open")
+    assert "fix_status" not in found
+    journal.set_action_status(found["apology_sent"].id, "done")
+    answer("severity", "minor", 12)
+    assert to_dos(journal)["apology_sent"].status == "done"  # `actions done` is not undone by the next answer
+    answer("follow_up_sent", {"state": "later", "reason": "next week"}, 13)
+    session, change = sm.set_status(session, "abandoned", now=at(14))
+    journal.apply(session, change, playbook=general)
+    # abandoned: what was put off is dropped, what was never marked is no longer owed
+    assert {step: a.status for step, a in to_dos(journal).items()} == {"apology_sent": "done", "follow_up_sent": "dropped"}
+
+
+def test_writes_without_the_playbook_leave_the_to_dos_as_they_were(journal):
+    from test_session import TWO_LATER_ONE_BLOCKED, answered, book, drafted
+
+    general = book("general")
+    session = answered(general, TWO_LATER_ONE_BLOCKED)
+    journal.save(session, playbook=general)
+    before = to_dos(journal)
+    assert set(before) == {"stop_the_damage", "apology_sent", "fix_status"}
+    session = drafted(session, "customer-apology", at(30))
+    journal.apply(session, sm.Change("draft", "customer-apology", session.events[-1]))
+    journal.save(session)
+    assert to_dos(journal) == before
+
+
 # --- stats --------------------------------------------------------------------------------
 
 
