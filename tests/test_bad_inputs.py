@@ -1008,6 +1008,171 @@ def test_the_home_is_created_private_by_whichever_command_makes_it(command: str,
         assert not home.exists()
 
 
+# --- the journal's own file -----------------------------------------------------------
+
+
+def _copies_started_at(journal: Path, *starts: str) -> None:
+    """Copies of the journal's session whose start times are `starts`, as another
+    program (or a hand) could write them."""
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
+        (first,) = conn.execute("SELECT id FROM sessions ORDER BY rowid LIMIT 1").fetchone()
+        for n, start in enumerate(starts):
+            values = ", ".join({"id": "?", "uid": "NULL", "created_at": "?"}.get(c, c) for c in columns)
+            conn.execute(f"INSERT INTO sessions ({', '.join(columns)}) SELECT {values} FROM sessions WHERE id = ?",
+                         (f"{first}-{n}", start, first))
+    finally:
+        conn.close()
+    settle(journal)
+
+
+def test_stats_counts_a_start_time_that_is_no_date_in_no_month(baseline_journal: Path, tmp_path: Path):
+    """Row stats-start-not-iso: `stats` counted months from the first start time to the
+    last as text, and "yesterday" is never reached (it looped for ever); "March 2, 2026"
+    ended in "internal problem"."""
+    home = tmp_path / "home"
+    journal = install_journal(baseline_journal, home)
+    with sqlite3.connect(journal) as conn:
+        (month,) = conn.execute("SELECT substr(created_at, 1, 7) FROM sessions").fetchone()
+    conn.close()
+    _copies_started_at(journal, "yesterday", "March 2, 2026")
+    before = snapshot(journal)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    for args in (["stats"], ["stats", "--json"]):
+        proc = subprocess.run([sys.executable, "-m", "mea_culpa", *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={**environ, "MEA_CULPA_HOME": str(home), "NO_COLOR": "1"}, timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["sessions"], report["per_month"]) == (3, {month: 1})
+    assert snapshot(journal) == before
+
+
+def _another_programs_database(journal: Path) -> None:
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('the shopping list')")
+    finally:
+        conn.close()
+
+
+def _from_a_newer_mea_culpa(journal: Path) -> None:
+    """A journal at a revision this mea-culpa does not know, as a tool may leave it: in
+    SQLite's rollback-journal mode."""
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    finally:
+        conn.close()
+
+
+def _without_its_revision(journal: Path) -> None:
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("DROP TABLE alembic_version")
+    finally:
+        conn.close()
+
+
+REFUSED_FILES = [
+    ("journal-foreign-sqlite", _another_programs_database,
+     "error: {journal} is not a mea-culpa journal: it is a SQLite database of another program (tables: notes)"),
+    ("journal-refused-untouched", _from_a_newer_mea_culpa,
+     "error: the journal {journal} was written by a newer mea-culpa (schema 0099_future; this one reads up to {head})"),
+    ("journal-refused-untouched", _without_its_revision,
+     "error: the journal {journal} is damaged (schema {schema} without its revision)"),
+]
+
+
+@pytest.mark.parametrize(("row", "damage", "line"), REFUSED_FILES, ids=["foreign", "newer", "no-revision"])
+def test_a_file_refused_as_a_journal_is_left_byte_for_byte(row: str, damage, line: str, baseline_journal: Path, tmp_path: Path):
+    """Rows journal-foreign-sqlite and journal-refused-untouched: another program's SQLite
+    file at the journal's path was adopted (the journal's tables made in it, switched to
+    WAL); a journal refused on opening had been switched to WAL first."""
+    from mea_culpa.journal.tables import HEAD
+
+    home = tmp_path / "home"
+    journal = home / "journal.sqlite3"
+    if row != "journal-foreign-sqlite":
+        install_journal(baseline_journal, home)
+    damage(journal)
+    before = snapshot(journal)
+    expected = line.format(journal=journal, head=HEAD, schema=_schema())
+    for args in (
+        ("history",), ("stats",), ("export",), ("journal", "info"),
+        ("start", str(BAD / "base.yaml"), "--answers", str(BAD / "answers.yaml"), "--no-input"),
+    ):
+        result = run_process(*args, home=home, cwd=tmp_path)
+        assert_clean_failure(result, expected, 1)
+        assert snapshot(journal) == before, args
+        assert sorted(p.name for p in home.iterdir()) == ["journal.sqlite3"], args
+    if row == "journal-foreign-sqlite":
+        with sqlite3.connect(journal) as conn:
+            assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+        conn.close()
+
+
+def _on_a_full_disk() -> None:
+    """In the child: no file may grow past 16 KiB. SQLite cannot then give the shared
+    index of a WAL journal its 32 KiB, as on a disk with no room left."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the full disk is simulated with RLIMIT_FSIZE, as Linux applies it")
+def test_on_a_full_disk_the_journal_is_still_read_and_exported(baseline_journal: Path, tmp_path: Path):
+    """Row disk-full-reading: every command failed with "disk I/O error", even `export`."""
+    home = tmp_path / "home"
+    journal = install_journal(baseline_journal, home)
+    before = snapshot(journal)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1")
+
+    def run(*args: str) -> Result:
+        proc = subprocess.run([sys.executable, "-m", "mea_culpa", *args], cwd=tmp_path, env=environ, capture_output=True,
+                              text=True, timeout=60, preexec_fn=_on_a_full_disk)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    for args, seen in ((("history",), "Bad example"), (("actions", "--all"), "No action items"), (("stats",), "1 session"),
+                       (("journal", "info"), "sessions: 1"), (("export", "-f", "json"), '"title"'), (("export",), "# ")):
+        result = run(*args)
+        assert (result.code, "Traceback" in result.err) == (0, False), (args, result.err)
+        assert seen in result.out + result.err, args
+        assert snapshot(journal)[:2] == before[:2], args
+    result = run("start", str(BAD / "base.yaml"), "--answers", str(BAD / "answers.yaml"), "--no-input")
+    assert_clean_failure(result, f"error: cannot use the journal {journal}: disk I/O error", 1)
+    assert result.err.splitlines()[1].startswith("the disk may be full")
+    assert snapshot(journal)[:2] == before[:2]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["history", "--tag", "\udcff"], "--tag"),
+        (["history", "--playbook", "\udcff"], "--playbook"),
+        (["history", "--author", "\udcff"], "--author"),
+        (["actions", "--owner", "\udcff"], "--owner"),
+        (["actions", "--session", "\udcff"], "--session"),
+        (["actions", "drop", "1", "--reason", "\udcff"], "--reason"),
+        (["stats", "--author", "\udcff"], "--author"),
+        (["forget", "\udcff", "--yes"], "SESSION"),
+        (["history", "--database", "\udcff"], "--database"),
+        (["journal", "copy", "--to", "\udcff"], "--to"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(a for a in v if a != "\udcff"),
+)
+def test_a_journal_command_argument_that_is_not_utf8_is_one_line(args: list[str], option: str, cli, journal: Path):
+    """Row journal-argument-not-utf8: they ended in "internal problem (UnicodeEncodeError…)"."""
+    before = snapshot(journal)
+    assert_clean_failure(cli(*args), f"error: {option}: not valid UTF-8 (byte 0xff); give it as UTF-8 text", 2)
+    assert snapshot(journal) == before
+
+
 # --- user text: any unicode survives the journal and every export ----------------------
 
 ODD_TEXT = (
@@ -1105,6 +1270,11 @@ TESTED_ELSEWHERE = {
     "disk-full-exporting": test_disk_full_while_exporting_leaves_no_half_file,
     "stdin-not-a-terminal": test_stdin_not_a_terminal_runs_as_no_input_and_names_what_is_missing,
     "unicode-answers": test_unicode_in_every_answer_survives_the_journal_and_every_export,
+    "stats-start-not-iso": test_stats_counts_a_start_time_that_is_no_date_in_no_month,
+    "journal-foreign-sqlite": test_a_file_refused_as_a_journal_is_left_byte_for_byte,
+    "journal-refused-untouched": test_a_file_refused_as_a_journal_is_left_byte_for_byte,
+    "disk-full-reading": test_on_a_full_disk_the_journal_is_still_read_and_exported,
+    "journal-argument-not-utf8": test_a_journal_command_argument_that_is_not_utf8_is_one_line,
 }
 
 

@@ -119,7 +119,7 @@ def example(playbook_id: str) -> dict[str, Any]:
 class Unsaved:
     """A store that keeps nothing: these tests look at the session the runner returns."""
 
-    def apply(self, session: sm.Session, change: sm.Change) -> None:
+    def apply(self, session: sm.Session, change: sm.Change, *, playbook: object = None) -> None:
         return None
 
 

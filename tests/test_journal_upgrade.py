@@ -55,6 +55,8 @@ def test_history_actions_and_stats_read_the_same_after_the_upgrade(cli, upgraded
         return [{k: v for k, v in a.items() if k != "overdue"} for a in items]
 
     items = json.loads(cli("actions", "--all", "--json")[1])
+    # what this release adds to an item: a to-do's state and note (none: every to-do of these sessions was done)
+    assert {(a.pop("step_state"), a.pop("note")) for a in items} == {(None, "")}
     assert stable(items) == stable(_expected("actions.json"))
 
     stats = json.loads(cli("stats", "--json")[1])
@@ -160,3 +162,33 @@ def test_the_wheel_carries_the_migrations(tmp_path):
     for revision in REVISIONS:
         assert f"mea_culpa/journal/migrations/versions/{revision}.py" in names
     assert "mea_culpa/journal/migrations/env.py" in names
+
+
+def test_a_journal_from_before_0005_gets_the_to_dos_its_sessions_left_open_and_milestones_that_happened(cli, isolated_home, tmp_path):
+    """An upgrade derives the open to-dos of the sessions already kept (from their
+    playbooks) and counts again the milestones of sessions whose to-dos were put off."""
+    from test_session import TWO_LATER_ONE_BLOCKED, book, write_answers
+
+    code, out, err = cli("start", "general", "--answers", str(write_answers(tmp_path, "general", TWO_LATER_ONE_BLOCKED)), "--no-input")
+    assert code == 0, err
+    session_id = out.strip()
+    path = isolated_home / "journal.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # the journal as 0004_sent kept it: no to-dos, and an apology counted when the stage was completed
+        conn.execute("DELETE FROM actions WHERE kind = 'to-do'")
+        conn.execute("ALTER TABLE actions DROP COLUMN step_state")
+        conn.execute("ALTER TABLE actions DROP COLUMN note")
+        conn.execute("UPDATE alembic_version SET version_num = '0004_sent'")
+        conn.execute("UPDATE sessions SET apologized_s = 600, fixed_s = 900")
+    finally:
+        conn.close()
+    items = json.loads(cli("actions", "--json")[1])
+    general = book("general")
+    assert sorted((a["what"], a["step_state"], a["note"]) for a in items if a["kind"] == "to-do") == sorted([
+        (general.step("stop_the_damage").prompt, "later", "today 15:00, after the walk"),
+        (general.step("apology_sent").prompt, "later", "call Grace first"),
+        (general.step("fix_status").prompt, "blocked", "the locksmith comes on Monday"),
+    ])
+    assert {a["session"] for a in items} == {session_id}
+    medians = json.loads(cli("stats", "--json")[1])["time_from_noticed"]
+    assert (medians["apologized"]["sessions"], medians["fixed"]["sessions"]) == (0, 0)

@@ -848,7 +848,7 @@ def test_an_apology_does_not_say_the_same_thing_twice():
     session, _ = sm.new_session(playbook, session_id="2026-11-22-invoice", title="A bill sent twice", now="2026-11-22T10:00:00Z")
 
     class Unsaved:
-        def apply(self, session: sm.Session, change: sm.Change) -> None:
+        def apply(self, session: sm.Session, change: sm.Change, *, playbook: object = None) -> None:
             return None
 
     session = Runner(playbook, session, Unsaved(), NoInputAsker(), prefilled={k: (v, "file") for k, v in checked.items()}).run()

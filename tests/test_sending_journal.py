@@ -57,7 +57,7 @@ def test_a_posted_resolved_update_settles_the_status_updates(journal):
                                       at(10), "resolved"))[0]
     journal.apply(r.s, sm.Change("sent", "status-update", r.s.events[-1]))
     nxt = follow_ups(journal)["status-update"]
-    assert (nxt.status, nxt.reason) == ("done", "resolved update posted")  # …but the resolved one went out
+    assert (nxt.status, nxt.reason) == ("done", "resolved update sent")  # …but the resolved one went out
 
 
 def test_a_posted_follow_up_settles_the_follow_up(journal):

@@ -226,10 +226,6 @@ def test_mark_sent_records_the_latest_draft_of_a_message(cli, tmp_path):
     assert sm.follow_ups(session)[-1].state == "done"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "journal.py's _sync_follow_ups (journal/upkeep.py on the journal branch) still closes the follow-up when a "
-    "follow-up is drafted; it should take the states from run.session.follow_ups, which only sending settles. "
-    "Remove this mark when the journal does."))
 def test_drafting_the_follow_up_never_marks_the_reminder_done(cli, tmp_path):
     session_id = general_run(cli, tmp_path)
     assert journal_follow_ups(session_id) == {"follow-up": "open"}

@@ -99,6 +99,12 @@ def _hostile_journal(store_url):
             actions=[item(f"Add{ESC}[5m a canary", owner=f"Dana{ESC}[8m"), item("Alert", owner="Sam")],
         )
         record(journal, "2026-03-01-earlier", factors="no review step", start=START.replace(day=1))  # a pattern
+        # a to-do put off, its note typed by a colleague: `actions` shows the note
+        from test_session import answered, book
+
+        general = book("general")
+        journal.save(answered(general, {"apology_sent": {"state": "later", "reason": f"call{ESC}]52;c;cm0gLXJmIH4=\x07 Grace first"}}),
+                     playbook=general)
 
 
 @pytest.mark.parametrize("args", [("history",), ("actions",), ("actions", "--all"), ("stats",)], ids=" ".join)
@@ -112,7 +118,7 @@ def test_hostile_titles_answers_and_names_print_without_escapes(store_url, cli, 
     if args == ("history",):
         assert "Checkout down" in shown
     elif args[0] == "actions":
-        assert "Add a canary" in shown and "Dana" in shown
+        assert "Add a canary" in shown and "Dana" in shown and "later: call Grace first" in shown
     else:
         assert "No review step" in shown
 

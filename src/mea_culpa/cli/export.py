@@ -69,7 +69,7 @@ def export(
         from mea_culpa.files import check_output
 
         check_output(output, force=force)
-    with open_journal(database, create=False) as journal:
+    with open_journal(database, create=False, read_only=True) as journal:
         current = journal.load(journal.resolve(None if session is None else utf8_text(session, "SESSION")))
         status = _action_status(journal, current.id)
     playbook, changed = playbook_for_session(current, tuple(playbooks or ()))
@@ -89,7 +89,8 @@ def export(
 
 
 def _action_status(journal: Journal, session_id: str) -> dict[tuple[str, str], str]:
-    """The status the journal keeps for each action item (open, done, dropped), by list
-    step and text (the journal matches items by their text too)."""
+    """The status the journal keeps for each action item and open to-do (open, done,
+    dropped), by step and text (the journal matches items by their text too), so that
+    one marked done with `actions done` is no longer open in the export."""
     rows = journal.actions(session=session_id, include_closed=True)
-    return {(r.step_id, r.what): r.status for r in rows if r.kind == "action"}
+    return {(r.step_id, r.what): r.status for r in rows if not r.is_follow_up}

@@ -80,26 +80,38 @@ def parse_day(value: str, option: str, today: dt.date | None = None) -> dt.date:
         ) from None
 
 
+def _utf8(**options: str | None) -> None:
+    """Refuse, in one line (exit 2), text given on the command line that is not UTF-8:
+    Python keeps its bytes as lone surrogates, which no journal query can carry. Named
+    as the user typed them (`_utf8(**{"--tag": tag})`)."""
+    from mea_culpa.cli.run import utf8_text
+
+    for name, value in options.items():
+        if value is not None:
+            utf8_text(value, name)
+
+
 def _day_start_utc(day: dt.date) -> str:
     """Local midnight of `day` as the UTC text that session start times are stored in."""
     midnight = dt.datetime.combine(day, dt.time()).astimezone()
     return midnight.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _open(database: str | None, *, must_exist: bool = False) -> Journal | None:
-    """The journal, or None when nothing was ever saved in the SQLite file (an empty
-    journal is no error; nothing is created just to read it)."""
+def _open(database: str | None, *, writing: bool = False) -> Journal | None:
+    """The journal to read, or None when nothing was ever saved in the SQLite file (an
+    empty journal is no error; nothing is created just to read it, and reading writes
+    nothing, so that it works on a full disk). `writing`: one to change, which must exist."""
     from mea_culpa.journal import open_journal
     from mea_culpa.journal.engine import locate
 
     location = locate(database)
     if location.path is not None and not location.path.exists():
-        if must_exist:
+        if writing:
             from mea_culpa.errors import NotFound
 
             raise NotFound("the journal is empty", hint="start a session with: mea-culpa start")
         return None
-    return open_journal(database, create=False)
+    return open_journal(database, create=False, read_only=not writing)
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -184,6 +196,8 @@ def history(
     """
     from mea_culpa.errors import UsageError
 
+    _utf8(**{"--playbook": playbook, "--tag": tag, "--status": status, "--severity": severity, "--since": since,
+             "--author": author, "--database": database})
     if status and status not in STATUSES:
         raise UsageError(f"--status: {status!r} is not a status; use one of {', '.join(STATUSES)}")
     if mine and author:
@@ -313,12 +327,13 @@ def actions(
     force: Annotated[bool, typer.Option("--force", help="With --ics: replace an existing file.")] = False,
     database: Database = None,
 ) -> None:
-    """Open prevention actions and follow-ups, soonest due first.
+    """Open prevention actions, to-dos and follow-ups, soonest due first.
 
-    The action items of every session (what, owner, due, status, session), and the
-    follow-ups their messages imply (the next status update, the follow-up after the fix),
-    marked as such. Overdue items are highlighted. Mark one with `actions done ID` or
-    `actions drop ID --reason TEXT`.
+    The action items of every session (what, owner, due, status, session), the to-dos a
+    session left open (put off until later or blocked, with the note and the date or time
+    it gives), and the follow-ups their messages imply (the next status update, the
+    follow-up after the fix), marked as such. Overdue items are highlighted. Mark one with
+    `actions done ID` or `actions drop ID --reason TEXT`.
 
     \b
     Examples:
@@ -328,6 +343,7 @@ def actions(
       mea-culpa actions done 12
       mea-culpa actions drop 14 --reason "replaced by the release checklist"
     """
+    _utf8(**{"--owner": owner, "--session": session, "--database": database})
     ctx.obj = {"database": database}
     if ctx.invoked_subcommand:
         return
@@ -373,6 +389,7 @@ def _action_json(a: ActionRow) -> dict[str, Any]:
         "id": a.id, "kind": a.kind, "follow_up": a.is_follow_up, "what": a.what, "owner": a.owner, "due": a.due,
         "effort": a.effort, "commitment": a.commitment, "status": a.status, "reason": a.reason, "overdue": a.overdue,
         "session": a.session_id, "session_title": a.session_title, "updated": a.updated_at, "uid": a.uid,
+        "step_state": a.step_state, "note": a.note,
     }
 
 
@@ -398,6 +415,9 @@ def _actions_table(out: Console, items: list[ActionRow]) -> None:
         what = _escape(a.what)
         if a.is_follow_up:
             what = f"[cyan]{mark}follow-up:[/] {what}"
+        elif a.step_state:  # a to-do left open: why, as the run's summary says it
+            state = "not marked yet" if a.step_state == "pending" else a.step_state
+            what += f" [dim]\u2014 {_escape(state)}{': ' + _escape(a.note) if a.note else ''}[/]"
         due = _due_text(a.due)
         status = a.status
         if a.overdue:
@@ -433,9 +453,10 @@ def _write_ics(target: Path, items: list[ActionRow], *, force: bool) -> None:
 
 
 def _set_status(ctx: typer.Context, database: str | None, action_id: int, status: str, reason: str = "") -> None:
+    _utf8(**{"--reason": reason, "--database": database})
     if database is None and isinstance(ctx.obj, dict):
         database = ctx.obj.get("database")  # given before the subcommand: actions --database URL done 12
-    journal = _open(database, must_exist=True)
+    journal = _open(database, writing=True)
     assert journal is not None
     with journal:
         before = journal.action(action_id)
@@ -526,6 +547,7 @@ def stats(
     """
     from mea_culpa.journal import stats as st
 
+    _utf8(**{"--since": since, "--author": author, "--database": database})
     if mine and author:
         from mea_culpa.errors import UsageError
 
@@ -656,22 +678,22 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
 
 
 def _stacked(a: Any, *, unicode: bool, width: int = BAR_WIDTH) -> Any:
-    """One bar of the prevention actions: done, open (overdue in red), dropped."""
+    """One bar of the prevention actions, filled as far as they are done: done is drawn
+    solid; open (overdue in red) and dropped only as the empty track, so that nothing
+    done draws an empty bar."""
     from rich.text import Text
 
     parts = [
-        (a.done, "green", "done"),
-        (a.open - a.overdue, "yellow", "open"),
-        (a.overdue, "red", "overdue"),
-        (a.dropped, "dim", "dropped"),
+        (a.done, "green", "\u2588" if unicode else "#"),
+        (a.open - a.overdue, "yellow", "\u2591" if unicode else "-"),
+        (a.overdue, "red", "\u2591" if unicode else "-"),
+        (a.dropped, "dim", "\u2591" if unicode else "-"),
     ]
-    cells = [round(n / a.total * width) if a.total else 0 for n, _, _ in parts]
     text = Text()
-    for (n, style, _), count in zip(parts, cells, strict=True):
+    for n, style, cell in parts:
+        count = round(n / a.total * width) if a.total else 0
         if n and count:
-            text.append(("\u2588" if unicode else "#") * count, style=style)
-    if not unicode:  # without colour the parts need letters
-        text = Text("".join(label[0] * c for (n, _, label), c in zip(parts, cells, strict=True) if n))
+            text.append(cell * count, style=style)
     return text
 
 
@@ -709,6 +731,7 @@ def forget(
     """
     from mea_culpa.errors import StorageError, UsageError
 
+    _utf8(**{"SESSION": session, "--before": before, "--database": database})
     if vacuum and (session or before):
         raise UsageError("--vacuum only compacts the journal; run it without a session or --before")
     if session and before:
@@ -716,7 +739,7 @@ def forget(
     if not session and not before and not vacuum:
         raise UsageError("name the session to forget, or use --before DATE", hint="see the ids with: mea-culpa history")
     cutoff = parse_day(before, "--before") if before else None
-    journal = _open(database, must_exist=True)
+    journal = _open(database, writing=True)
     assert journal is not None
     _, err = _consoles()
     with journal:
@@ -802,6 +825,7 @@ def journal_upgrade(database: Database = None) -> None:
     """
     from mea_culpa.journal import upgrade_journal
 
+    _utf8(**{"--database": database})
     before, after, shown = upgrade_journal(database)
     _, err = _consoles()
     if before == after:
@@ -827,6 +851,7 @@ def journal_info(
     """
     from mea_culpa.journal import describe
 
+    _utf8(**{"--database": database})
     info = describe(database)
     data = {
         "store": info.store, "engine": info.server, "schema": info.revision, "schema_needed": info.head, "current": info.current,
@@ -879,6 +904,7 @@ def journal_copy(
     from mea_culpa.journal import open_journal
     from mea_culpa.journal.engine import DATABASE_ENV, locate
 
+    _utf8(**{"--to": to, "--from": source})
     target = to or os.environ.get(DATABASE_ENV)
     if not target:
         raise UsageError("name the journal to copy into with --to URL", hint=f"or set {DATABASE_ENV}")

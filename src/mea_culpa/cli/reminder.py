@@ -43,7 +43,7 @@ def overdue(database: str | None = None, *, journal: Journal | None = None, as_j
             location = locate(database)
             if location.path is not None and not location.path.exists():
                 return
-            with open_journal(database, create=False) as opened:
+            with open_journal(database, create=False, read_only=True) as opened:
                 count, team = _count(opened)
     except MeaCulpaError:
         return  # a reminder never turns a command that worked into one that failed

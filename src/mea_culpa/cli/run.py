@@ -138,7 +138,7 @@ class _Unsaved:
     nothing typed can be lost, so its steps are not written one by one; a run that is kept
     is written whole when it ends."""
 
-    def apply(self, session: sm.Session, change: sm.Change) -> None:
+    def apply(self, session: sm.Session, change: sm.Change, *, playbook: Playbook | None = None) -> None:
         pass
 
 
@@ -241,7 +241,7 @@ def start(
             final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         else:
             journal = open_journal(database)
-            session = journal.save_as_new(session, today, name, hold=True)
+            session = journal.save_as_new(session, today, name, hold=True, playbook=book)
             try:
                 final = _run(book, session, journal, asker, prefilled, saved=True)
             finally:
@@ -252,7 +252,7 @@ def start(
         # (and a fresh home without a journal file).
         final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         if not no_save:
-            final = open_journal(database).save_as_new(final, today, name)
+            final = open_journal(database).save_as_new(final, today, name, playbook=book)
     _finish(book, final, saved=not no_save)
 
 
@@ -304,7 +304,7 @@ def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, ass
     if interactive:
         from mea_culpa.run.asking import QuestionaryAsker
 
-        journal.apply(session, change)
+        journal.apply(session, change, playbook=book)
         ui.resumed(session, sm.plan(book, session), changed=changed)
         final = _run(book, session, journal, QuestionaryAsker(), prefilled, saved=True)
     else:
@@ -313,5 +313,5 @@ def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, ass
         if changed:
             ui.notice("The playbook changed since this session started; answers are matched by step id.")
         final = _run(book, session, _Unsaved(), NoInputAsker(), prefilled, saved=False)
-        journal.save(final)
+        journal.save(final, playbook=book)
     _finish(book, final, saved=True)

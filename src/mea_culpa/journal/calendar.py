@@ -1,7 +1,8 @@
 """Due action items as an iCalendar file (`actions --ics`), so they land in the user's calendar.
 
-Each open item with a due date becomes a VEVENT: all-day on its due date, or, for a
-follow-up due at a time (the next status update), a 15-minute event at that time. Events
+Each open item with a due date becomes a VEVENT: all-day on its due date, or, for an item
+due at a time (the next status update, a to-do whose note says "today 15:00"), a
+15-minute event at that time. Events
 are used rather than VTODOs because every calendar app imports them. UIDs are stable
 (see `ActionRow.uid`), so importing the file again updates the events instead of
 duplicating them.
@@ -70,6 +71,9 @@ def to_ics(items: Iterable[Any]) -> bytes:
             event.add("dtstart", at)
             event.add("dtend", at + TIMED_EVENT)
         lines = [f"Session: {item.session_id} ({item.session_title})"]
+        if item.step_state:  # a to-do left open, and why
+            state = "not marked yet" if item.step_state == "pending" else item.step_state
+            lines.append(f"{state.capitalize()}: {item.note}" if item.note else state.capitalize())
         if item.owner:
             lines.append(f"Owner: {item.owner}")
         if item.effort:
@@ -78,7 +82,7 @@ def to_ics(items: Iterable[Any]) -> bytes:
             lines.append("A commitment" if item.commitment else "An idea, not yet a commitment")
         lines.append(f"When it is done: mea-culpa actions done {item.id}")
         event.add("description", "\n".join(lines))
-        event.add("categories", ["mea-culpa", "follow-up" if follow_up else "prevention"])
+        event.add("categories", ["mea-culpa", {"follow-up": "follow-up", "to-do": "to-do"}.get(item.kind, "prevention")])
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", ("Due today: " if len(item.due) == 10 else "Due in 5 minutes: ") + item.what)

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Tabl
 # The Alembic revisions, oldest first; the last is what this code reads and writes. A
 # journal at an earlier one is upgraded, one at a revision not listed here is from a newer
 # mea-culpa and is refused. (tests/test_journal_upgrade.py checks this against migrations/.)
-REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent")
+REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent", "0005_to_dos")
 HEAD = REVISIONS[-1]
 # SQLite journals also carry a plain number (PRAGMA user_version), which mea-culpa read
 # before Alembic: 1 and 2 are REVISIONS[0] and [1]; the upgrade to 0003_team sets 3, so an
@@ -130,7 +130,7 @@ actions = Table(
     _session_id(),
     Column("step_id", Text, nullable=False),
     Column("position", Integer, nullable=False),
-    Column("kind", Text, nullable=False, server_default="action"),  # action | follow-up
+    Column("kind", Text, nullable=False, server_default="action"),  # action | follow-up | to-do
     Column("what", Text, nullable=False),
     Column("owner", Text),
     Column("due", Text),
@@ -139,6 +139,9 @@ actions = Table(
     Column("status", Text, nullable=False, server_default="open"),
     Column("reason", Text, nullable=False, server_default=""),
     Column("updated_at", Text, nullable=False),
+    # a to-do's state in its session (later, blocked, pending) and the note left with it (0005_to_dos)
+    Column("step_state", Text),
+    Column("note", Text, nullable=False, server_default=""),
 )
 Index("actions_status", actions.c.status, actions.c.kind, actions.c.due, actions.c.session_id)
 Index("actions_session", actions.c.session_id, actions.c.step_id)

@@ -1,7 +1,13 @@
 """What the journal keeps up to date on every write, so that reading stays cheap: the
-rows of a session (its answers, stages, events, drafts, action items), the follow-ups its
-messages imply, its contributing factors in their normal form, whether it shows learning,
-and the per-factor counts `stats` reads.
+rows of a session (its answers, stages, events, drafts, action items), the to-dos it
+leaves open and the follow-ups its messages imply (both as the run layer defines them:
+`run.session.open_items` and `follow_ups`), its contributing factors in their normal form,
+whether it shows learning, and the per-factor counts `stats` reads.
+
+Which to-dos a session leaves open depends on its playbook (which steps apply, which are
+required, what they ask), which the journal does not keep: a write that knows the
+playbook (the runner's, a whole save at the end of a run) derives them, and the rows stay
+as they were through writes that do not (a draft, a copy between journals).
 
 One code path for SQLite and PostgreSQL. Every function works inside the caller's write
 transaction (`Writes`); `Writes.settle` runs last, before the commit: it recomputes
@@ -14,12 +20,11 @@ committed.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, literal, not_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, not_, select, update
 
 from mea_culpa.journal import derived
 from mea_culpa.journal.tables import (
@@ -39,20 +44,17 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.engine import Connection
 
-    from mea_culpa.run.session import Draft, Event, Sent, Session
+    from mea_culpa.playbook.model import Playbook
+    from mea_culpa.run.session import Draft, Event, OpenItem, Sent, Session
 
 # Conventional step ids the journal reads (see playbook.VOCABULARY).
 FACTORS_STEP = "contributing_factors"
 LESSON_STEP = "lesson"
-NEXT_UPDATE_STEP = "next_update_minutes"
-RESOLVED_NOTICE_STEP = "resolved_notice"  # an action step: the resolved update was posted
-FOLLOW_UP_SENT_STEP = "follow_up_sent"  # an action step: the follow-up was sent
-# Message ids that tell the affected people something; after the fix they are owed a follow-up.
-TOLD_MESSAGES = ("customer-apology", "status-update", "personal-note", "social-post")
 STATUS_UPDATE = "status-update"
-FOLLOW_UP = "follow-up"
-DEFAULT_UPDATE_MINUTES = 30
 POSTED = ("slack", "webhook")  # ways of sending that deliver (run.session.POSTED)
+# The kinds of rows in `actions`: an item of an action-items list, a message a session's
+# other messages make due, and a to-do (an action step) the session leaves open.
+ACTION, FOLLOW_UP, TO_DO = "action", "follow-up", "to-do"
 
 
 def as_json(value: Any) -> str:
@@ -106,7 +108,7 @@ class Writes:
 
 
 def session_row(s: Session, *, author: str) -> dict[str, Any]:
-    milestones = derived.milestone_seconds(s.noticed_at, s.created_at, s.events)
+    milestones = derived.milestone_seconds(s.noticed_at, s.created_at, s.events, s.steps.values())
     return {
         "id": s.id, "title": s.title, "playbook_id": s.playbook_id, "playbook_title": s.playbook_title,
         "playbook_version": s.playbook_version, "playbook_hash": s.playbook_hash, "playbook_path": s.playbook_path,
@@ -187,9 +189,11 @@ def write_sent(w: Writes, session_id: str, s: Sent) -> None:
     ))
 
 
-def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False) -> None:
-    """Every row of a session, replacing an earlier copy. The action items are synced in
-    place rather than replaced: their ids and statuses (done, dropped) survive."""
+def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False,
+                playbook: Playbook | None = None) -> None:
+    """Every row of a session, replacing an earlier copy. The action items, to-dos and
+    follow-ups are synced in place rather than replaced: their ids and statuses (done,
+    dropped) survive. The to-dos are derived only with the `playbook`."""
     for table in (steps, stages, events, drafts, sent):
         w.conn.execute(delete(table).where(table.c.session_id == s.id))
     old_keys = [r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == s.id))]
@@ -209,7 +213,9 @@ def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, n
         write_draft(w, s.id, d)
     for item in s.sent:
         write_sent(w, s.id, item)
-    sync_follow_ups(w, s.id, s.updated_at)
+    sync_follow_ups(w, s)
+    if playbook is not None:
+        sync_to_dos(w, s, playbook)
     w.sessions.add(s.id)
 
 
@@ -231,7 +237,7 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
     old: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     rows = conn.execute(
         select(actions.c.id, actions.c.what, actions.c.position, actions.c.owner, actions.c.due, actions.c.effort, actions.c.commitment)
-        .where(actions.c.session_id == session_id, actions.c.step_id == step_id, actions.c.kind == "action")
+        .where(actions.c.session_id == session_id, actions.c.step_id == step_id, actions.c.kind == ACTION)
         .order_by(actions.c.position, actions.c.id)
     )
     for r in rows:
@@ -247,7 +253,7 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
                 conn.execute(update(actions).where(actions.c.id == action_id).values(**values, updated_at=at))
         else:
             conn.execute(insert(actions).values(
-                session_id=session_id, step_id=step_id, kind="action", what=what, status="open", reason="", updated_at=at, **values,
+                session_id=session_id, step_id=step_id, kind=ACTION, what=what, status="open", reason="", updated_at=at, **values,
             ))
     gone = [action_id for matches in old.values() for action_id, _ in matches]
     if gone:
@@ -255,118 +261,106 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
     w.sessions.add(session_id)
 
 
-def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
-    """Derive the follow-ups that the session's messages imply (kind "follow-up"):
+def _kept(conn: Connection, session_id: str) -> bool:
+    """Whether the session is kept whole (not only its lessons, after `forget --keep-lessons`)."""
+    row = conn.execute(select(sessions.c.lessons_only).where(sessions.c.id == session_id)).first()
+    return row is not None and not row.lessons_only
 
-    - the next status update: the latest `status-update` draft is not phase `resolved`
-      → due at that draft's time, or at the moment a status update was last posted if
-      that is later, + `next_update_minutes` (default 30); a newer update moves the due
-      time (and reopens it); a resolved update drafted or posted, or the action step
-      `resolved_notice` marked done, marks it done.
-    - the follow-up message: the fix stage is completed and the affected people were
-      told something (an apology, a status update, a personal note or a post) →
-      due the day after the fix; a `follow-up` drafted or posted, or the action step
-      `follow_up_sent` marked done, marks it done.
-    An abandoned session drops its open follow-ups. `actions done/drop` work on them
-    like on any item; a later draft that changes the due time reopens one.
-    """
+
+def sync_follow_ups(w: Writes, s: Session) -> None:
+    """The follow-ups the session's messages imply (kind "follow-up"), as
+    `run.session.follow_ups` says: the next status update, and the follow-up message
+    after the fix. Each is done only when the person said it went out (a draft marked
+    sent, or posted) or marked the to-do that says so; drafting settles nothing. A newer
+    status update moves the next one's due time and reopens it even if it was marked
+    done; `actions done/drop` work on them like on any item; an abandoned session drops
+    the open ones."""
+    from mea_culpa.run.session import follow_ups
+
     conn = w.conn
-    session = conn.execute(select(sessions.c.status, sessions.c.lessons_only).where(sessions.c.id == session_id)).first()
-    if session is None or session.lessons_only:
+    if not _kept(conn, s.id):
         return
-    abandoned = session.status == "abandoned"
     existing = {
         r.step_id: r
         for r in conn.execute(
-            select(actions.c.id, actions.c.step_id, actions.c.due, actions.c.status)
-            .where(actions.c.session_id == session_id, actions.c.kind == "follow-up")
+            select(actions.c.id, actions.c.step_id, actions.c.what, actions.c.due, actions.c.status)
+            .where(actions.c.session_id == s.id, actions.c.kind == FOLLOW_UP)
         )
     }
-
-    def put(step_id: str, what: str, due: str, *, reopen: bool) -> None:
-        row = existing.get(step_id)
+    owed = {f.message_id: f for f in follow_ups(s)}
+    for message_id, f in owed.items():
+        row = existing.get(message_id)
         if row is None:
-            conn.execute(insert(actions).values(
-                session_id=session_id, step_id=step_id, position=0, kind="follow-up", what=what, due=due,
-                status="open", reason="", updated_at=at,
-            ))
-        elif row.due != due and (reopen or row.status == "open"):
-            conn.execute(update(actions).where(actions.c.id == row.id).values(what=what, due=due, status="open", reason="", updated_at=at))
-
-    def close(step_id: str, status: str, reason: str) -> None:
-        row = existing.get(step_id)
-        if row is not None and row.status == "open":
-            conn.execute(update(actions).where(actions.c.id == row.id).values(status=status, reason=reason, updated_at=at))
-
-    def step_done(step_id: str) -> bool:
-        found = select(literal(1)).where(steps.c.session_id == session_id, steps.c.step_id == step_id, steps.c.state == "done")
-        return conn.execute(found).first() is not None
-
-    def last_posted(message: str) -> Any:
-        """The latest post of a message (its phase and time), or None."""
-        return conn.execute(
-            select(sent.c.phase, sent.c.sent_at)
-            .where(sent.c.session_id == session_id, sent.c.message_id == message, sent.c.how.in_(POSTED))
-            .order_by(sent.c.sent_at.desc(), sent.c.id.desc()).limit(1)
-        ).first()
-
-    latest = conn.execute(
-        select(drafts.c.phase, drafts.c.created_at)
-        .where(drafts.c.session_id == session_id, drafts.c.message_id == STATUS_UPDATE)
-        .order_by(drafts.c.id.desc()).limit(1)
-    ).first()
-    if latest is not None:
-        posted = last_posted(STATUS_UPDATE)
-        if abandoned:
-            close(STATUS_UPDATE, "dropped", "session abandoned")
-        elif posted is not None and posted.phase == "resolved":
-            close(STATUS_UPDATE, "done", "resolved update posted")
-        elif latest.phase == "resolved":
-            close(STATUS_UPDATE, "done", "resolved update drafted")
-        elif step_done(RESOLVED_NOTICE_STEP):
-            close(STATUS_UPDATE, "done", "resolved notice posted")
-        else:
-            minutes = number_answer(conn, session_id, NEXT_UPDATE_STEP) or DEFAULT_UPDATE_MINUTES
-            # the clock runs from the last update people saw: posted, or else drafted
-            since = max(latest.created_at, posted.sent_at) if posted is not None else latest.created_at
-            drafted = derived.parse_utc(since) or dt.datetime.now(dt.timezone.utc)
-            due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            phase = latest.phase or "no phase"
-            # a new update brings a new next one: reopen it even if the last was marked done
-            put(STATUS_UPDATE, f"Post the next status update (last: {phase})", due, reopen=True)
-
-    def any_draft(*messages: str) -> bool:
-        found = select(literal(1)).where(drafts.c.session_id == session_id, drafts.c.message_id.in_(messages)).limit(1)
-        return conn.execute(found).first() is not None
-
-    followed = any_draft(FOLLOW_UP) or last_posted(FOLLOW_UP) is not None
-    fixed = conn.execute(
-        select(stages.c.completed_at).where(stages.c.session_id == session_id, stages.c.stage == "fix", stages.c.state == "completed")
-    ).first()
-    told = any_draft(*TOLD_MESSAGES)
-    if followed or step_done(FOLLOW_UP_SENT_STEP):
-        close(FOLLOW_UP, "done", "follow-up drafted" if followed else "follow-up sent")
-    elif abandoned:
-        close(FOLLOW_UP, "dropped", "session abandoned")
-    elif fixed and told:
-        fixed_at = derived.parse_utc(fixed.completed_at) or dt.datetime.now(dt.timezone.utc)
-        due = (fixed_at.astimezone().date() + dt.timedelta(days=1)).isoformat()
-        put(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, reopen=False)
-    elif FOLLOW_UP in existing and existing[FOLLOW_UP].status == "open":
-        conn.execute(delete(actions).where(actions.c.id == existing[FOLLOW_UP].id))
+            if f.state != "dropped":
+                conn.execute(insert(actions).values(
+                    session_id=s.id, step_id=message_id, position=0, kind=FOLLOW_UP, what=f.what, due=f.due,
+                    status=f.state, reason=f.reason, updated_at=s.updated_at,
+                ))
+        elif f.state != "open":
+            if row.status == "open":
+                conn.execute(update(actions).where(actions.c.id == row.id).values(status=f.state, reason=f.reason, updated_at=s.updated_at))
+        elif (row.due, row.what) != (f.due, f.what):
+            # a new status update brings a new next one: open again, even if the last was marked done
+            values: dict[str, Any] = {"what": f.what, "due": f.due, "updated_at": s.updated_at}
+            if message_id == STATUS_UPDATE or row.status == "open":
+                values.update(status="open", reason="")
+            conn.execute(update(actions).where(actions.c.id == row.id).values(**values))
+    gone = [row.id for message_id, row in existing.items() if message_id not in owed and row.status == "open"]
+    if gone:
+        conn.execute(delete(actions).where(actions.c.id.in_(gone)))
 
 
-def number_answer(conn: Connection, session_id: str, step_id: str) -> float | None:
-    value = conn.execute(
-        select(steps.c.value).where(steps.c.session_id == session_id, steps.c.step_id == step_id, steps.c.state == "answered")
-    ).scalar()
-    if value is None:
-        return None
-    try:
-        number = json.loads(value)
-    except ValueError:
-        return None
-    return float(number) if isinstance(number, (int, float)) and not isinstance(number, bool) and number > 0 else None
+def to_do_due(item: OpenItem) -> str | None:
+    """A to-do's due date (YYYY-MM-DD, local, as typed) or time (UTC), as `actions` keeps
+    due dates: the note's "today 15:00" is a local time, kept in UTC like a status update's."""
+    from mea_culpa.run.session import local_to_utc
+
+    if item.due is None or len(item.due) == 10:
+        return item.due
+    return local_to_utc(item.due)
+
+
+def sync_to_dos(w: Writes, s: Session, playbook: Playbook) -> None:
+    """The to-dos the session leaves open (kind "to-do"), as `run.session.open_items`
+    says: each applicable action step answered later or blocked, with its note and the
+    date or time the note starts with, and each required one not marked yet while the
+    session runs. A to-do that stays open keeps its row, id and status (`actions done 12`
+    is not undone by the next answer); one marked done, skipped or no longer applicable
+    in the run leaves `actions`. An abandoned session drops the open ones."""
+    from mea_culpa.run.session import open_items
+
+    conn = w.conn
+    if not _kept(conn, s.id):
+        return
+    a = actions.c
+    existing = {
+        (r.step_id, r.what): r
+        for r in conn.execute(
+            select(a.id, a.step_id, a.what, a.position, a.due, a.step_state, a.note, a.status)
+            .where(a.session_id == s.id, a.kind == TO_DO)
+        )
+    }
+    abandoned = s.status == "abandoned"
+    to_dos = [item for item in open_items(playbook, s) if item.kind == TO_DO]
+    for position, item in enumerate(to_dos):
+        fields = {"position": position, "due": to_do_due(item), "step_state": item.state, "note": item.note}
+        row = existing.pop((item.step_id, item.what), None)
+        if row is None:
+            if not abandoned:
+                conn.execute(insert(actions).values(
+                    session_id=s.id, step_id=item.step_id, kind=TO_DO, what=item.what, status="open", reason="",
+                    updated_at=item.since or s.updated_at, **fields,
+                ))
+            continue
+        values: dict[str, Any] = {}
+        if (row.position, row.due, row.step_state, row.note) != tuple(fields.values()):
+            values.update(fields, updated_at=s.updated_at)
+        if abandoned and row.status == "open":
+            values.update(status="dropped", reason="session abandoned", updated_at=s.updated_at)
+        if values:
+            conn.execute(update(actions).where(a.id == row.id).values(**values))
+    if existing:
+        conn.execute(delete(actions).where(a.id.in_([row.id for row in existing.values()])))
 
 
 # --- contributing factors, learning, counts ------------------------------------------------
@@ -411,8 +405,8 @@ def learned(session_id: ColumnElement[Any]) -> ColumnElement[Any]:
         steps.c.session_id == session_id, steps.c.step_id == LESSON_STEP, steps.c.state == "answered",
         steps.c.value.is_not(None), steps.c.value.not_in(["null", '""']),
     )
-    any_action = exists().where(actions.c.session_id == session_id, actions.c.kind == "action")
-    open_action = exists().where(actions.c.session_id == session_id, actions.c.kind == "action", actions.c.status != "done")
+    any_action = exists().where(actions.c.session_id == session_id, actions.c.kind == ACTION)
+    open_action = exists().where(actions.c.session_id == session_id, actions.c.kind == ACTION, actions.c.status != "done")
     return case((and_(lesson, any_action, not_(open_action)), 1), else_=0)
 
 
@@ -444,31 +438,113 @@ def recount(conn: Connection, keys: Iterable[str]) -> None:
             conn.execute(delete(factor_counts).where(factor_counts.c.key == key))
 
 
+def read_session(conn: Connection, session_id: str) -> Session | None:
+    """The whole session as stored, or None when there is none."""
+    from types import MappingProxyType
+
+    from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord
+
+    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+    if row is None:
+        return None
+    step_rows = conn.execute(select(steps).where(steps.c.session_id == session_id)).all()
+    stage_rows = conn.execute(select(stages).where(stages.c.session_id == session_id)).all()
+    event_rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).all()
+    draft_rows = conn.execute(select(drafts).where(drafts.c.session_id == session_id).order_by(drafts.c.id)).all()
+    sent_rows = conn.execute(select(sent).where(sent.c.session_id == session_id).order_by(sent.c.id)).all()
+    return Session(
+        id=row.id, title=row.title, playbook_id=row.playbook_id, playbook_title=row.playbook_title,
+        playbook_version=row.playbook_version, playbook_hash=row.playbook_hash, playbook_path=row.playbook_path,
+        status=row.status, created_at=row.created_at, updated_at=row.updated_at, tags=tuple(json.loads(row.tags)),
+        happened_at=row.happened_at, noticed_at=row.noticed_at, author=row.author,
+        steps=MappingProxyType({
+            r.step_id: StepRecord(r.state, json.loads(r.value) if r.value is not None else None, r.reason, r.at, r.source, r.stage)
+            for r in step_rows
+        }),
+        stages=MappingProxyType({r.stage: StageRecord(r.state, r.reason, r.entered_at, r.completed_at) for r in stage_rows}),
+        events=tuple(Event(r.at, r.kind, r.stage, r.step, r.detail) for r in event_rows),
+        drafts=tuple(
+            Draft(r.message_id, r.tone, r.text, r.created_at, r.phase, bool(r.edited), r.score, tuple(json.loads(r.findings)))
+            for r in draft_rows
+        ),
+        sent=tuple(Sent(r.message_id, r.how, r.destination, r.text, r.sent_at, r.draft_created_at, r.phase) for r in sent_rows),
+    )
+
+
+def refresh_milestones(conn: Connection) -> None:
+    """Recompute every session's milestone seconds from its stored stage completions and
+    to-dos, in three passes over the tables (for a journal whose figures were computed
+    by an older rule, or never)."""
+    kinds = [stage for _, stage in derived.MILESTONES]
+    completed: dict[str, list[Any]] = {}
+    for event in conn.execute(select(events.c.session_id, events.c.at, events.c.kind, events.c.stage)
+                              .where(events.c.kind == "stage-completed", events.c.stage.in_(kinds))):
+        completed.setdefault(event.session_id, []).append(event)
+    to_dos: dict[str, list[Any]] = {}
+    for step in conn.execute(select(steps.c.session_id, steps.c.stage, steps.c.state, steps.c.at)
+                             .where(steps.c.stage.in_(kinds), steps.c.state.in_(("done", *derived.PUT_OFF)))):
+        to_dos.setdefault(step.session_id, []).append(step)
+    s = sessions.c
+    changed = []
+    for r in conn.execute(select(s.id, s.noticed_at, s.created_at, s.owned_s, s.apologized_s, s.fixed_s)).all():
+        m = derived.milestone_seconds(r.noticed_at, r.created_at, completed.get(r.id, ()), to_dos.get(r.id, ()))
+        if (m["owned"], m["apologized"], m["fixed"]) != (r.owned_s, r.apologized_s, r.fixed_s):
+            changed.append({"sid": r.id, "owned": m["owned"], "apologized": m["apologized"], "fixed": m["fixed"]})
+    if changed:
+        conn.execute(
+            update(sessions).where(s.id == bindparam("sid"))
+            .values(owned_s=bindparam("owned"), apologized_s=bindparam("apologized"), fixed_s=bindparam("fixed")),
+            changed,
+        )
+
+
+def refresh_to_dos(conn: Connection) -> int:
+    """Derive the open to-dos of the sessions already in the journal from their playbooks
+    (found as `draft` and `export` find them: the file the session was started from, else
+    its id on the search path). A session whose playbook is gone or no longer loads gets
+    none. Only sessions that can have one are read: those in progress, and those with a
+    to-do put off. Returns how many sessions were derived."""
+    from mea_culpa.errors import MeaCulpaError
+    from mea_culpa.playbook import catalog
+
+    s = sessions.c
+    put_off = select(steps.c.session_id).where(steps.c.state.in_(derived.PUT_OFF))
+    ids = [r[0] for r in conn.execute(
+        select(s.id).where(s.lessons_only == 0, (s.status == "in-progress") | s.id.in_(put_off)).order_by(s.id)
+    )]
+    w = Writes(conn)
+    books: dict[tuple[str, str], Playbook | None] = {}
+    derived_n = 0
+    for session_id in ids:
+        session = read_session(conn, session_id)
+        if session is None:
+            continue
+        key = (session.playbook_path, session.playbook_id)
+        if key not in books:
+            try:
+                books[key] = catalog.playbook_for_session(session)[0]
+            except MeaCulpaError:
+                books[key] = None
+        book = books[key]
+        if book is not None:
+            sync_to_dos(w, session, book)
+            derived_n += 1
+    return derived_n
+
+
 def refresh_all(conn: Connection) -> None:
     """Recompute everything derived, for every session, from what is stored: milestones,
     factors, learning, follow-ups and the counts. For a journal whose derived figures were
     never computed (one from before schema 2)."""
-    from mea_culpa.run.session import Event
-
     w = Writes(conn)
-    rows = conn.execute(select(sessions.c.id, sessions.c.noticed_at, sessions.c.created_at, sessions.c.updated_at)).all()
-    for row in rows:
-        completed = [
-            Event(e.at, e.kind, e.stage)
-            for e in conn.execute(
-                select(events.c.at, events.c.kind, events.c.stage)
-                .where(events.c.session_id == row.id, events.c.kind == "stage-completed").order_by(events.c.at)
-            )
-        ]
-        m = derived.milestone_seconds(row.noticed_at, row.created_at, completed)
-        conn.execute(update(sessions).where(sessions.c.id == row.id).values(
-            owned_s=m["owned"], apologized_s=m["apologized"], fixed_s=m["fixed"]
-        ))
-        answer = conn.execute(
-            select(steps.c.value).where(steps.c.session_id == row.id, steps.c.step_id == FACTORS_STEP, steps.c.state == "answered")
-        ).scalar()
-        sync_factors(w, row.id, json.loads(answer) if answer else None)
-        sync_follow_ups(w, row.id, row.updated_at)
-        w.sessions.add(row.id)
+    refresh_milestones(conn)
+    for (session_id,) in conn.execute(select(sessions.c.id)).all():
+        session = read_session(conn, session_id)
+        if session is None:
+            continue
+        record = session.steps.get(FACTORS_STEP)
+        sync_factors(w, session_id, record.value if record is not None and record.state == "answered" else None)
+        sync_follow_ups(w, session)
+        w.sessions.add(session_id)
     w.keys.update(r[0] for r in conn.execute(select(factor_counts.c.key)))
     w.settle()

@@ -20,7 +20,10 @@ from mea_culpa.run.session import Change, Plan, PlannedStage, Session
 
 
 class Store(Protocol):
-    def apply(self, session: Session, change: Change) -> None: ...
+    """Where every transition is committed. It is handed the playbook too: what a session
+    leaves open (run.session.open_items) depends on it, and the journal keeps that on write."""
+
+    def apply(self, session: Session, change: Change, *, playbook: Playbook | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,7 @@ class Runner:
     # every transition goes through here: the new state is committed before anything else
     def _commit(self, result: tuple[Session, Change]) -> None:
         session, change = result
-        self.store.apply(session, change)
+        self.store.apply(session, change, playbook=self.playbook)
         self.session = session
 
     def plan(self) -> Plan:

@@ -528,7 +528,8 @@ def open_items(
                 continue
             if step.type == "action":
                 state = planned.state
-                if state not in ("later", "blocked") and not (state == "pending" and step.required):
+                unmarked = state == "pending" and step.required and session.status == "in-progress"
+                if state not in ("later", "blocked") and not unmarked:
                     continue
                 if status.get((step.id, step.prompt), "open") != "open":
                     continue
