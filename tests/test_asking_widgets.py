@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
+from mea_culpa.cli.prompts import QuestionaryAsker
 from mea_culpa.journal import memory_journal
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
 from mea_culpa.run import session as sm
-from mea_culpa.run.asking import QuestionaryAsker
 from mea_culpa.run.runner import Quote, Rephrase, Review, Runner
 from terminal_helpers import (
     BACKSPACE,
@@ -524,7 +524,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
     import os
     import signal
 
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     stopped: list[bool] = []
 
@@ -547,7 +547,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
 
 
 def test_stop_prompt_without_a_question_says_so():
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     assert asking.stop_prompt() is False
 
@@ -760,7 +760,7 @@ def test_choose_playbook_wraps_a_long_summary_at_words():
 
 
 def test_module_choose_offers_value_label_pairs():
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     with typed(DOWN + ENTER):
         assert asking.choose("Which message?", [("apology", "Apology"), ("update", "Status update")]) == "update"

@@ -126,7 +126,7 @@ def test_without_a_message_and_a_terminal_the_ids_are_listed(cli):
 
 def test_without_a_message_at_a_terminal_the_asker_offers_a_choice(cli, monkeypatch):
     from mea_culpa.cli import draft as draft_command
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     save_session()
     asked = []

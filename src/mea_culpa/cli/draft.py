@@ -170,20 +170,11 @@ def _interactive() -> bool:
 
 
 def _choose(title: str, choices: list[tuple[str, str]]) -> str | None:
-    """Ask through the project's Asker when there is one and a terminal to ask on."""
+    """Ask at the terminal (cli/prompts.py's chooser); None where there is none to ask on."""
     if not _interactive():
         return None
-    try:
-        from mea_culpa.run import asking
-    except ImportError:
-        return None
-    # asking.py is the only module that talks to questionary; use its chooser.
-    choose = getattr(asking, "choose", None)
-    if not callable(choose):
-        asker = getattr(asking, "QuestionaryAsker", None)
-        if asker is None or not callable(getattr(asker, "choose", None)):
-            return None
-        choose = asker().choose
+    from mea_culpa.cli.prompts import choose
+
     picked = choose(title, choices)
     return picked if isinstance(picked, str) else None
 

@@ -91,8 +91,8 @@ def stop_signals_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         # A question on screen is ended through prompt_toolkit, so that it restores the
         # terminal; raising from inside its event loop would skip that clean-up.
-        asking = sys.modules.get("mea_culpa.run.asking")
-        if asking is None or not asking.stop_prompt():
+        prompts = sys.modules.get("mea_culpa.cli.prompts")  # only a person is asked a question to stop
+        if prompts is None or not prompts.stop_prompt():
             raise KeyboardInterrupt
 
     previous = {}
@@ -188,7 +188,7 @@ def start(
         _say("(no terminal to ask questions: running as with --no-input)")
     asker: Any
     if interactive:
-        from mea_culpa.run.asking import QuestionaryAsker
+        from mea_culpa.cli.prompts import QuestionaryAsker
 
         asker = QuestionaryAsker()
     else:
@@ -302,7 +302,7 @@ def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, ass
         _say("(no terminal to ask questions: running as with --no-input)")
     session, change = sm.note_resumed(session, now=sm.utc_now(), detail="playbook changed" if changed else "")
     if interactive:
-        from mea_culpa.run.asking import QuestionaryAsker
+        from mea_culpa.cli.prompts import QuestionaryAsker
 
         journal.apply(session, change, playbook=book)
         ui.resumed(session, sm.plan(book, session), changed=changed)

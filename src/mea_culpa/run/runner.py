@@ -77,7 +77,7 @@ class SaveAndQuit(Exception):
 
 
 class Asker(Protocol):
-    """The one seam between the runner and the person. Implementations: asking.py."""
+    """The one seam between the runner and the person. Implementations: run/asking.py (nobody, a script) and cli/prompts.py (a person)."""
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None: ...
 
