@@ -18,6 +18,7 @@ CTRL_U = "\x15"
 CTRL_E = "\x05"
 ESC_ENTER = "\x1b\r"
 CTRL_X_CTRL_E = "\x18\x05"
+PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"  # a prompt_toolkit widget starting, ending
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|[\x08\x07]")
 
@@ -89,9 +90,25 @@ class Terminal:
         return str(self.child.after)
 
     def answer(self, prompt: str, keys: str) -> None:
-        """Wait for the question `prompt`, then type `keys`."""
+        """Wait for the question `prompt`, then type `keys`.
+
+        Ctrl-C waits for the question's widget to be running too. Some questions are
+        written before their widget starts; in that moment the terminal is not yet in raw
+        mode, so Ctrl-C is a signal rather than a key, and on a loaded machine it can reach
+        prompt_toolkit while it sets up and be lost. Other keys typed ahead simply wait in
+        the terminal for the widget, as a person's would."""
         self.wait(question(prompt))
+        if keys.startswith(CTRL_C):
+            self.widget_running()
         self.child.send(keys)
+
+    def widget_running(self, *, timeout: float = 30) -> None:
+        """Wait until a prompt_toolkit widget is on screen: it turns bracketed paste on
+        when it starts and off when it ends, so the last of the two seen tells."""
+        raw = self._log.getvalue()
+        if raw.rfind(PASTE_ON) > raw.rfind(PASTE_OFF):
+            return
+        self.child.expect_exact(PASTE_ON, timeout=timeout)
 
     def play(self, script: list[tuple[str, str]]) -> None:
         for prompt, keys in script:

@@ -178,6 +178,7 @@ def test_ctrl_c_mid_stage_saves_then_resume_finishes(start: Start):
     term = start("start", MINI, "--title", "stopped early")
     play(term, FACTS[:2])
     term.answer("How many people?", "1")  # half typed, then Ctrl-C
+    term.widget_running()
     term.child.send(CTRL_C)
     term.wait("Everything you answered is saved")
     session_id = term.wait(RESUME_HINT).split()[-1]
