@@ -171,6 +171,18 @@ def test_the_chooser_lists_the_playbooks_and_asks_for_a_title(start: Start):
     assert stored(session_id).playbook_id == "mini"
 
 
+@pytest.mark.parametrize(("typed", "title"), [("printer jam", "printer jam"), ("", "Mini")])
+def test_the_title_typed_replaces_the_playbooks_and_enter_keeps_it(start: Start, typed: str, title: str):
+    """The playbook's title is shown greyed, not typed into the line: what the person
+    types is the whole title (not "Miniprinter jam")."""
+    term = start("start", MINI)
+    term.answer("A short name for this session", typed + ENTER)
+    term.answer("How bad?", CTRL_C)
+    assert term.exit_code() == 130
+    session_id = re.search(RESUME_HINT, term.transcript).group(1)  # type: ignore[union-attr]
+    assert stored(session_id).title == title
+
+
 # --- interrupted runs ----------------------------------------------------------------------
 
 

@@ -131,7 +131,7 @@ class QuestionaryAsker:
         self.style = questionary.Style([
             ("qmark", "fg:#5f87af bold"), ("question", "bold"), ("answer", "fg:#5faf5f"),
             ("instruction", "fg:#808080"), ("pointer", "fg:#5f87af bold"),
-            ("highlighted", "fg:#5f87af"),
+            ("highlighted", "fg:#5f87af"), ("placeholder", "fg:#808080"),
         ])
         self._stage_title: str | None = None  # the stage whose questions are being asked: Ctrl-S skips it
         self._quoted: str | None = None  # the step whose answer was just quoted: the next question offers Ctrl-R
@@ -592,4 +592,8 @@ class QuestionaryAsker:
         return picked
 
     def text(self, message: str, default: str = "") -> str:
-        return self._text(message, default=default)
+        # The default is shown greyed as a placeholder rather than typed into the line:
+        # what the person types then replaces it instead of landing after it
+        # ("Service outageapi down"), and Enter on the empty line keeps it.
+        answer = self._text(message, placeholder=[("class:placeholder", default)] if default else None)
+        return answer or default
