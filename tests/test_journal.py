@@ -21,6 +21,7 @@ from sqlalchemy import inspect, text
 
 from mea_culpa.errors import NotFound, StorageError, UsageError
 from mea_culpa.journal import SCHEMA_VERSION, Journal, memory_journal, open_journal, stats
+from mea_culpa.journal.tables import HEAD
 from mea_culpa.playbook.model import Stage, Step
 from mea_culpa.run import session as sm
 
@@ -533,7 +534,7 @@ def test_a_journal_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
 def test_a_journal_at_an_unknown_revision_is_refused(journal, store_url):
     with journal.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
-    with pytest.raises(StorageError, match=r"newer mea-culpa \(schema 9999_future; this one reads up to 0003_team\)"):
+    with pytest.raises(StorageError, match=rf"newer mea-culpa \(schema 9999_future; this one reads up to {HEAD}\)"):
         open_journal(store_url)
 
 
@@ -581,7 +582,7 @@ def test_two_first_opens_of_a_new_journal_both_find_it_ready(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [("0003_team",)]
+    assert rows(open_journal(path), "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(journal):
@@ -602,6 +603,61 @@ def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(jo
     kept = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats().patterns}
     recounted = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats(since="1970-01-01").patterns}
     assert kept == recounted and kept
+
+
+def _figures(report: stats.Report) -> dict[str, Any]:
+    data = stats.to_json(report)
+    return {k: v for k, v in data.items() if k not in ("since", "recurring_factors")}
+
+
+def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_forgets(journal):
+    """Over the whole journal `stats`, `history` and `actions` read tallies kept on write;
+    over a range they count. After every kind of write the two agree."""
+    rng = random.Random(11)
+    recorders = []
+    for n in range(24):
+        recorders.append(record(
+            journal, f"s{n:02d}", playbook=rng.choice(["general", "service-outage", "email-blunder"]),
+            start=START + dt.timedelta(days=9 * n), severity=rng.choice(["minor", "major", None]),
+            tags=tuple(rng.sample(["eu", "api", "billing"], rng.randint(0, 2))), noticed_before=rng.choice([None, 30, 600]),
+            own=rng.choice([None, 5, 20, 90]), apologize=rng.choice([None, 45, 300]), fix=rng.choice([None, 120, 4000]),
+            actions=[item(f"Check {k}", due=f"2026-0{rng.randint(3, 9)}-01") for k in range(rng.randint(0, 3))] or None,
+            lesson=rng.choice([None, "Slow down."]), status=rng.choice(["completed", "in-progress", "abandoned"]),
+        ))
+    recorders[0].answer("severity", "critical")
+    told = record(journal, "told", fix=120, status="in-progress")
+    told.draft("status-update", phase="investigating")  # owes the next update
+    told.draft("customer-apology")  # after the fix: owes the follow-up message
+    recorders[3].answer("prevention_actions", [item("Another check")])
+    recorders[4].clear("prevention_actions")
+    for a in journal.actions()[::3]:
+        journal.set_action_status(a.id, "done")
+    journal.set_action_statuses([(a.id, "dropped", "no budget") for a in journal.actions()[:2]])
+    again = journal.load("s05")
+    journal.save(sm.set_status(again, "completed", now=at(5000))[0])
+    journal.save_many([journal.load("s06"), sm.new_session(SimpleNamespace(  # type: ignore[arg-type]
+        id="general", title="General", version="1", content_hash="h", tags=(), path=None), session_id="s99", title="New", now=at(1))[0]])
+    journal.forget(["s07", "s08"])
+    journal.forget(["s09", "s10"], keep_lessons=True)
+    kept, counted = journal.stats(now=START), journal.stats(since="1970-01-01", now=START)
+    assert _figures(kept) == _figures(counted)
+    assert kept.sessions == 24 and kept.medians[0].sessions
+    assert journal.count_sessions() == len(journal.history(limit=100)) == 24
+    assert journal.count_sessions(status="completed") == len(journal.history(status="completed", limit=100))
+    assert journal.count_actions() == len(journal.actions())
+    assert journal.count_actions(include_closed=True) == len(journal.actions(include_closed=True))
+
+
+def test_a_median_is_read_across_buckets_as_the_pure_median(journal):
+    """Durations spread over many buckets, an even and an odd count: the middle is found
+    through the kept bucket counts, and is the exact middle value."""
+    for n, minutes in enumerate([1, 2, 3, 50, 51, 52, 400, 3000]):
+        record(journal, f"m{n}", start=START + dt.timedelta(days=n), noticed_before=None, own=minutes, severity="minor")
+    assert journal.stats().medians[0].seconds == (51 + 50) / 2 * 60
+    assert journal.stats().medians_by_severity["minor"][0].seconds == (51 + 50) / 2 * 60
+    record(journal, "m9", start=START + dt.timedelta(days=20), noticed_before=None, own=10, severity="minor")
+    assert journal.stats().medians[0].seconds == 50 * 60
+    assert _figures(journal.stats()) == _figures(journal.stats(since="1970-01-01"))
 
 
 def test_forget_says_when_another_reader_keeps_the_file_from_being_compacted(sqlite_journal, monkeypatch):

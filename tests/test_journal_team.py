@@ -20,6 +20,7 @@ import yaml
 from mea_culpa.errors import StorageError
 from mea_culpa.journal import SessionHeld, open_journal, spool, who
 from mea_culpa.journal.engine import ServerGone, locate
+from mea_culpa.journal.tables import HEAD
 from mea_culpa.playbook.loading import load
 from mea_culpa.run import session as sm
 from mea_culpa.run.asking import ScriptedAsker
@@ -86,20 +87,20 @@ def test_journal_info_names_the_store_its_schema_and_counts_with_the_password_ma
     info = json.loads(out)
     assert "hunter2" not in out
     assert (info["schema"], info["current"], info["sessions"], info["authors"], info["action_items"]) == (
-        "0003_team", True, 1, 1, {"open": 1},
+        HEAD, True, 1, 1, {"open": 1},
     )
     assert info["engine"].startswith("PostgreSQL " if "://" in store_url else "SQLite ")
     text = cli("journal", "info", "--database", store_url)[1]
-    assert "0003_team (current)" in text and "hunter2" not in text and ("***" in text or "://" not in store_url)
+    assert f"{HEAD} (current)" in text and "hunter2" not in text and ("***" in text or "://" not in store_url)
 
 
 def test_journal_upgrade_creates_the_journal_in_an_empty_database_once(postgres_database, cli):
     code, _, err = cli("history", "--database", postgres_database)
     assert code == 1 and "holds no journal yet" in err and "mea-culpa journal upgrade" in err
     code, _, err = cli("journal", "upgrade", "--database", postgres_database)
-    assert code == 0 and "Created the journal" in err and "0003_team" in err
+    assert code == 0 and "Created the journal" in err and HEAD in err
     code, _, err = cli("journal", "upgrade", "--database", postgres_database)
-    assert code == 0 and "already at schema 0003_team" in err
+    assert code == 0 and f"already at schema {HEAD}" in err
     assert cli("history", "--database", postgres_database)[0] == 0
 
 

@@ -8,6 +8,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -127,3 +128,23 @@ def milestone_seconds(noticed_at: str | None, created_at: str, events: Iterable[
         seconds = (at - start).total_seconds() if at and start else None
         out[name] = seconds if seconds is not None and seconds >= 0 else None
     return out
+
+
+def _bucket_bounds() -> tuple[int, ...]:
+    bounds, at = [], 1
+    while at < 10**10:  # some three centuries, in seconds
+        bounds.append(at)
+        at = max(at + 1, round(at * 1.1))
+    return tuple(bounds)
+
+
+# The lower bounds (whole seconds, each some 10% above the one before) of the buckets the
+# journal counts milestone durations in, for finding a median without reading them all.
+# Stored counts are by index in this tuple: changing it needs a migration that recounts.
+DURATION_BUCKETS = _bucket_bounds()
+
+
+def duration_bucket(seconds: float) -> int:
+    """The bucket a duration falls in: 0 below one second, then i + 1 from
+    DURATION_BUCKETS[i] up to (not including) the next bound."""
+    return bisect.bisect_right(DURATION_BUCKETS, seconds)

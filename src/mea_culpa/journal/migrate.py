@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_WITH_FIGURES = "0002_stats"  # journals from before it get their derived figures computed
+FIRST_WITH_TALLIES = "0004_kept_counts"  # ...and their tallies counted
 LOCK_KEY = 0x6D65612D63  # PostgreSQL advisory lock held while a journal is upgraded ("mea-c")
 
 
@@ -97,8 +98,11 @@ def upgrade(conn: Connection, location: Location, *, author: str) -> tuple[str |
         assert found.revision is not None
         command.stamp(config, found.revision)
     command.upgrade(config, "head")
-    if found.revision is not None and REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_FIGURES):
+    if found.revision is not None:
         from mea_culpa.journal import upkeep
 
-        upkeep.refresh_all(conn)
+        if REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_FIGURES):
+            upkeep.refresh_all(conn)
+        if REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_TALLIES):
+            upkeep.count_tallies(conn)
     return found.revision, HEAD

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Tabl
 # The Alembic revisions, oldest first; the last is what this code reads and writes. A
 # journal at an earlier one is upgraded, one at a revision not listed here is from a newer
 # mea-culpa and is refused. (tests/test_journal_upgrade.py checks this against migrations/.)
-REVISIONS = ("0001_sessions", "0002_stats", "0003_team")
+REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_kept_counts")
 HEAD = REVISIONS[-1]
 # SQLite journals also carry a plain number (PRAGMA user_version), which mea-culpa read
 # before Alembic: 1 and 2 are REVISIONS[0] and [1]; the upgrade to 0003_team sets 3, so an
@@ -142,6 +142,10 @@ actions = Table(
 )
 Index("actions_status", actions.c.status, actions.c.kind, actions.c.due, actions.c.session_id)
 Index("actions_session", actions.c.session_id, actions.c.step_id)
+# `actions` reads a page of items in this order (soonest due first), from the index
+# instead of sorting every open item; and `history` counts a session's open items.
+Index("actions_due", actions.c.status, actions.c.due, actions.c.session_id, actions.c.position, actions.c.id)
+Index("actions_session_status", actions.c.session_id, actions.c.status)
 
 drafts = Table(
     "drafts",
@@ -187,6 +191,32 @@ factor_counts = Table(
 )
 Index("factor_counts_rank", factor_counts.c.sessions, factor_counts.c.key)
 Index("factor_counts_unlearned", factor_counts.c.learned, factor_counts.c.sessions, factor_counts.c.key)
+
+# What `stats`, `history` and `actions` count over the whole journal, kept up to date by
+# every write (upkeep.Writes: each session's share before the write and after it), so
+# that they read a few dozen rows instead of counting every session (0004_kept_counts).
+# `figure` is status, playbook, severity, author, month (of the start, YYYY-MM), tag or
+# item ("<kind> <status>" of action items and follow-ups); `value` "" is none (a session
+# without severity or author).
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("figure", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# How many sessions reached each milestone (owned, apologized, fixed) after how long, by
+# severity ("" for none), in the buckets of derived.DURATION_BUCKETS: a median is then
+# found in the one bucket that holds it, not by walking half of every duration.
+durations = Table(
+    "durations",
+    metadata,
+    Column("milestone", Text, primary_key=True),
+    Column("severity", Text, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
 
 # Every table that holds something of a session, children first (for deleting in order).
 SESSION_TABLES = (factors, drafts, actions, events, stages, steps, session_tags)

@@ -15,8 +15,11 @@ committed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, not_, select, update
@@ -25,6 +28,7 @@ from mea_culpa.journal import derived
 from mea_culpa.journal.tables import (
     actions,
     drafts,
+    durations,
     events,
     factor_counts,
     factors,
@@ -32,13 +36,14 @@ from mea_culpa.journal.tables import (
     sessions,
     stages,
     steps,
+    tallies,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.engine import Connection
 
-    from mea_culpa.run.session import Draft, Event, Session
+    from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
 
 # Conventional step ids the journal reads (see playbook.VOCABULARY).
 FACTORS_STEP = "contributing_factors"
@@ -51,6 +56,7 @@ TOLD_MESSAGES = ("customer-apology", "status-update", "personal-note", "social-p
 STATUS_UPDATE = "status-update"
 FOLLOW_UP = "follow-up"
 DEFAULT_UPDATE_MINUTES = 30
+CHUNK = 500  # sessions named in one statement (SQLite allows some thousands of parameters)
 
 
 def as_json(value: Any) -> str:
@@ -63,19 +69,25 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], ke
     `keep`). INSERT … ON CONFLICT, which SQLite and PostgreSQL spell the same way."""
     if not rows:
         return
-    statement = _dialect_insert(conn, table)
-    columns = [c for c in rows[0] if c not in keys and c not in keep]
-    statement = statement.on_conflict_do_update(index_elements=list(keys), set_={c: statement.excluded[c] for c in columns})
-    conn.execute(statement, list(rows))
+    columns = tuple(c for c in rows[0] if c not in keys and c not in keep)
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), columns), list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """One statement per shape, built once: building `excluded` costs more than running
+    the statement (a run answers every question with two of them per answer)."""
+    statement = _dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(index_elements=list(keys), set_={c: statement.excluded[c] for c in columns})
 
 
 def insert_missing(conn: Connection, table: Table, row: Mapping[str, Any], keys: Sequence[str]) -> None:
     """Insert a row unless one with the same `keys` exists (INSERT … ON CONFLICT DO NOTHING)."""
-    conn.execute(_dialect_insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
+    conn.execute(_dialect_insert(conn.dialect.name, table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
@@ -85,19 +97,38 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
 
 
 class Writes:
-    """One write transaction: its connection, and what must be settled before it commits."""
+    """One write transaction: its connection, and what must be settled before it commits.
+
+    Whatever changes what a session adds to the kept tallies (tables.tallies, durations)
+    first calls `before` with its id: the session's share is read then, before the change,
+    and again when the transaction settles; the difference goes into the tallies."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sessions: set[str] = set()  # sessions whose `learned` may have changed
         self.keys: set[str] = set()  # factors whose counts may have changed
+        self.counted: set[str] = set()  # sessions whose share of the tallies may change
+        self.shares = Shares()  # their shares before this transaction changed them
+
+    def before(self, session_ids: Iterable[str]) -> None:
+        """Note the sessions' shares of the tallies as they are now, before a change
+        (once per transaction: the first call is the state before it)."""
+        new = sorted(set(session_ids) - self.counted)
+        if new:
+            self.shares.add(shares(self.conn, new))
+            self.counted.update(new)
 
     def settle(self) -> None:
-        for session_id in sorted(self.sessions):
-            refresh_learned(self, session_id)
+        refresh_learned(self, sorted(self.sessions))
         recount(self.conn, self.keys)
+        if self.counted:
+            change = shares(self.conn, sorted(self.counted))
+            change.subtract(self.shares)
+            add_to_tallies(self.conn, change)
         self.sessions.clear()
         self.keys.clear()
+        self.counted.clear()
+        self.shares = Shares()
 
 
 # --- a session's rows ------------------------------------------------------------------------
@@ -108,7 +139,7 @@ def session_row(s: Session, *, author: str) -> dict[str, Any]:
     return {
         "id": s.id, "title": s.title, "playbook_id": s.playbook_id, "playbook_title": s.playbook_title,
         "playbook_version": s.playbook_version, "playbook_hash": s.playbook_hash, "playbook_path": s.playbook_path,
-        "status": s.status, "severity": s.severity, "stage_reached": s.stage_reached, "tags": as_json(list(s.tags)),
+        "status": s.status, "severity": s.severity or None, "stage_reached": s.stage_reached, "tags": as_json(list(s.tags)),
         "created_at": s.created_at, "updated_at": s.updated_at,
         "completed_at": s.updated_at if s.status == "completed" else None,
         "happened_at": s.happened_at, "noticed_at": s.noticed_at,
@@ -123,6 +154,7 @@ def write_session_row(w: Writes, s: Session, *, author: str, uid: str | None = N
     that two people starting the same title at once cannot share one session)."""
     import uuid
 
+    w.before([s.id])
     row = session_row(s, author=author)
     if new:
         w.conn.execute(insert(sessions).values(**row, uid=uid or str(uuid.uuid4())))
@@ -139,6 +171,7 @@ def touch_session(w: Writes, s: Session) -> None:
 
 
 def write_step(w: Writes, s: Session, step_id: str) -> None:
+    w.before([s.id])  # its action items are counted
     record = s.steps.get(step_id)
     if step_id == FACTORS_STEP:
         sync_factors(w, s.id, record.value if record and record.state == "answered" else None)
@@ -149,38 +182,63 @@ def write_step(w: Writes, s: Session, step_id: str) -> None:
         w.conn.execute(delete(actions).where(actions.c.session_id == s.id, actions.c.step_id == step_id, actions.c.kind == "action"))
         w.sessions.add(s.id)
         return
-    upsert(w.conn, steps, [{
-        "session_id": s.id, "step_id": step_id, "stage": record.stage, "state": record.state,
-        "value": as_json(record.value), "reason": record.reason, "at": record.at, "source": record.source,
-    }], ["session_id", "step_id"])
-    if isinstance(record.value, list) and all(isinstance(i, dict) and "what" in i for i in record.value):
+    upsert(w.conn, steps, [step_row(s.id, step_id, record)], ["session_id", "step_id"])
+    if is_action_list(record.value):
         sync_actions(w, s.id, step_id, record.value, record.at)
 
 
+def step_row(session_id: str, step_id: str, record: StepRecord) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "step_id": step_id, "stage": record.stage, "state": record.state,
+        "value": as_json(record.value), "reason": record.reason, "at": record.at, "source": record.source,
+    }
+
+
+def is_action_list(value: Any) -> bool:
+    """An answer that is a list of action items (a list step with `action_items`)."""
+    return isinstance(value, list) and all(isinstance(i, dict) and "what" in i for i in value)
+
+
 def write_stage(w: Writes, s: Session, kind: str) -> None:
-    r = s.stages[kind]
-    upsert(w.conn, stages, [{
-        "session_id": s.id, "stage": kind, "state": r.state, "reason": r.reason,
+    upsert(w.conn, stages, [stage_row(s.id, kind, s.stages[kind])], ["session_id", "stage"])
+
+
+def stage_row(session_id: str, kind: str, r: StageRecord) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "stage": kind, "state": r.state, "reason": r.reason,
         "entered_at": r.entered_at, "completed_at": r.completed_at,
-    }], ["session_id", "stage"])
+    }
 
 
 def write_events(w: Writes, session_id: str, items: Iterable[Event]) -> None:
-    rows = [{"session_id": session_id, "at": e.at, "kind": e.kind, "stage": e.stage, "step": e.step, "detail": e.detail} for e in items]
+    rows = event_rows(session_id, items)
     if rows:
         w.conn.execute(insert(events), rows)
 
 
+def event_rows(session_id: str, items: Iterable[Event]) -> list[dict[str, Any]]:
+    return [{"session_id": session_id, "at": e.at, "kind": e.kind, "stage": e.stage, "step": e.step, "detail": e.detail} for e in items]
+
+
 def write_draft(w: Writes, session_id: str, d: Draft) -> None:
-    w.conn.execute(insert(drafts).values(
-        session_id=session_id, message_id=d.message_id, tone=d.tone, phase=d.phase, text=d.text, created_at=d.created_at,
-        edited=int(d.edited), score=d.score, findings=as_json([dict(f) for f in d.findings]),
-    ))
+    w.conn.execute(insert(drafts), [draft_row(session_id, d)])
+
+
+def draft_row(session_id: str, d: Draft) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "message_id": d.message_id, "tone": d.tone, "phase": d.phase, "text": d.text,
+        "created_at": d.created_at, "edited": int(d.edited), "score": d.score, "findings": as_json([dict(f) for f in d.findings]),
+    }
 
 
 def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False) -> None:
     """Every row of a session, replacing an earlier copy. The action items are synced in
-    place rather than replaced: their ids and statuses (done, dropped) survive."""
+    place rather than replaced: their ids and statuses (done, dropped) survive. A `new`
+    session (its id must be free) is written by `write_new`."""
+    if new:
+        write_new(w, [s], author=author, uids=[uid])
+        return
+    w.before([s.id])
     for table in (steps, stages, events, drafts):
         w.conn.execute(delete(table).where(table.c.session_id == s.id))
     old_keys = [r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == s.id))]
@@ -202,6 +260,46 @@ def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, n
     w.sessions.add(s.id)
 
 
+def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequence[str | None] = ()) -> None:
+    """Sessions the journal does not hold yet, every row of each, one multi-row insert per
+    table for the whole batch (importing a journal, filling the benchmark's): the rows
+    `write_whole` would write, without the replacing. Fails if an id is taken."""
+    import uuid
+
+    if not batch:
+        return
+    w.before(s.id for s in batch)  # nothing yet: they are counted when the transaction settles
+    uids = list(uids) + [None] * (len(batch) - len(uids))
+    conn = w.conn
+    rows: dict[Table, list[dict[str, Any]]] = {t: [] for t in (sessions, session_tags, steps, stages, events, drafts, actions, factors)}
+    for s, uid in zip(batch, uids, strict=True):
+        rows[sessions].append({**session_row(s, author=author), "uid": uid or str(uuid.uuid4())})
+        rows[session_tags] += [{"session_id": s.id, "tag": t} for t in dict.fromkeys(s.tags)]
+        for step_id, record in s.steps.items():
+            rows[steps].append(step_row(s.id, step_id, record))
+            if is_action_list(record.value):
+                rows[actions] += [
+                    {**action_fields(item, position), "session_id": s.id, "step_id": step_id, "kind": "action",
+                     "what": str(item.get("what") or ""), "status": "open", "reason": "", "updated_at": record.at}
+                    for position, item in enumerate(record.value)
+                ]
+            if step_id == FACTORS_STEP and record.state == "answered":
+                found = derived.factor_keys(factor_text(record.value))
+                rows[factors] += [
+                    {"key": key, "session_id": s.id, "text": text, "created_at": s.created_at, "learned": 0}
+                    for key, text in found.items()
+                ]
+                w.keys.update(found)
+        rows[stages] += [stage_row(s.id, kind, r) for kind, r in s.stages.items()]
+        rows[events] += event_rows(s.id, s.events)
+        rows[drafts] += [draft_row(s.id, d) for d in s.drafts]
+    for table, found in rows.items():  # parents first: `sessions` leads
+        if found:
+            conn.execute(insert(table), found)
+    sync_many_follow_ups(w, [(s.id, s.updated_at) for s in batch])
+    w.sessions.update(s.id for s in batch)
+
+
 # --- action items --------------------------------------------------------------------------
 
 
@@ -213,9 +311,18 @@ def commitment(value: Any) -> int | None:
     return int(bool(value))
 
 
+def action_fields(item: Mapping[str, Any], position: int) -> dict[str, Any]:
+    """An action item's own columns, as a list answer gives them."""
+    return {
+        "position": position, "owner": item.get("owner"), "due": item.get("due"), "effort": item.get("effort"),
+        "commitment": commitment(item.get("commitment")),
+    }
+
+
 def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str, Any]], at: str) -> None:
     """Items that survive an edit (matched by their text) keep their row, id and status,
     so an action marked done is not reopened and `actions done 12` still means it."""
+    w.before([session_id])
     conn = w.conn
     old: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     rows = conn.execute(
@@ -227,8 +334,8 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
         old.setdefault(r.what, []).append((r.id, (r.position, r.owner, r.due, r.effort, r.commitment)))
     for position, item in enumerate(items):
         what = str(item.get("what") or "")
-        fields = (position, item.get("owner"), item.get("due"), item.get("effort"), commitment(item.get("commitment")))
-        values = dict(zip(("position", "owner", "due", "effort", "commitment"), fields, strict=True))
+        values = action_fields(item, position)
+        fields = tuple(values.values())
         matches = old.get(what)
         if matches:
             action_id, before = matches.pop(0)
@@ -258,18 +365,77 @@ def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
     An abandoned session drops its open follow-ups. `actions done/drop` work on them
     like on any item; a later draft that changes the due time reopens one.
     """
-    conn = w.conn
-    session = conn.execute(select(sessions.c.status, sessions.c.lessons_only).where(sessions.c.id == session_id)).first()
-    if session is None or session.lessons_only:
-        return
-    abandoned = session.status == "abandoned"
-    existing = {
-        r.step_id: r
-        for r in conn.execute(
-            select(actions.c.id, actions.c.step_id, actions.c.due, actions.c.status)
-            .where(actions.c.session_id == session_id, actions.c.kind == "follow-up")
-        )
+    sync_many_follow_ups(w, [(session_id, at)])
+
+
+def sync_many_follow_ups(w: Writes, touched: Sequence[tuple[str, str]]) -> None:
+    """`sync_follow_ups` for many (session id, time of the change) at once: what the rules
+    read is fetched a few hundred sessions a query, then each session is decided alone."""
+    w.before(session_id for session_id, _ in touched)
+    for start in range(0, len(touched), CHUNK):
+        chunk = dict(touched[start:start + CHUNK])
+        facts = _follow_up_facts(w.conn, list(chunk))
+        for session_id, at in chunk.items():
+            if session_id in facts:
+                _settle_follow_ups(w.conn, session_id, at, facts[session_id])
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What the follow-up rules read of one session."""
+
+    abandoned: bool
+    existing: dict[str, Any] = field(default_factory=dict)  # step id -> (id, step_id, due, status) of its follow-up
+    latest_update: Any = None  # (id, phase, created_at) of the latest status update drafted
+    drafted: set[str] = field(default_factory=set)  # the message ids drafted
+    done_steps: set[str] = field(default_factory=set)
+    update_minutes: float | None = None
+    fixed: Any = None  # (completed_at,) when the fix stage is completed
+
+
+def _follow_up_facts(conn: Connection, ids: list[str]) -> dict[str, _Facts]:
+    """The facts of the sessions `ids` that have follow-ups (not those of which only the
+    lessons are kept), seven queries for them all."""
+    s, a, d, st = sessions.c, actions.c, drafts.c, steps.c
+    facts = {
+        r.id: _Facts(abandoned=r.status == "abandoned")
+        for r in conn.execute(select(s.id, s.status).where(s.id.in_(ids), s.lessons_only == 0))
     }
+    if not facts:
+        return facts
+    ids = list(facts)
+    for r in conn.execute(select(a.session_id, a.id, a.step_id, a.due, a.status).where(a.session_id.in_(ids), a.kind == "follow-up")):
+        facts[r.session_id].existing[r.step_id] = r
+    for r in conn.execute(
+        select(d.session_id, d.id, d.phase, d.created_at).where(d.session_id.in_(ids), d.message_id == STATUS_UPDATE)
+    ):
+        found = facts[r.session_id]
+        if found.latest_update is None or r.id > found.latest_update.id:
+            found.latest_update = r
+    for r in conn.execute(
+        select(d.session_id, d.message_id).distinct().where(d.session_id.in_(ids), d.message_id.in_((FOLLOW_UP, *TOLD_MESSAGES)))
+    ):
+        facts[r.session_id].drafted.add(r.message_id)
+    for r in conn.execute(
+        select(st.session_id, st.step_id)
+        .where(st.session_id.in_(ids), st.step_id.in_((RESOLVED_NOTICE_STEP, FOLLOW_UP_SENT_STEP)), st.state == "done")
+    ):
+        facts[r.session_id].done_steps.add(r.step_id)
+    for r in conn.execute(
+        select(st.session_id, st.value).where(st.session_id.in_(ids), st.step_id == NEXT_UPDATE_STEP, st.state == "answered")
+    ):
+        facts[r.session_id].update_minutes = positive_number(r.value)
+    for r in conn.execute(
+        select(stages.c.session_id, stages.c.completed_at)
+        .where(stages.c.session_id.in_(ids), stages.c.stage == "fix", stages.c.state == "completed")
+    ):
+        facts[r.session_id].fixed = r
+    return facts
+
+
+def _settle_follow_ups(conn: Connection, session_id: str, at: str, facts: _Facts) -> None:
+    """Apply the rules of `sync_follow_ups` to one session's facts."""
+    existing = facts.existing
 
     def put(step_id: str, what: str, due: str, *, reopen: bool) -> None:
         row = existing.get(step_id)
@@ -286,55 +452,38 @@ def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
         if row is not None and row.status == "open":
             conn.execute(update(actions).where(actions.c.id == row.id).values(status=status, reason=reason, updated_at=at))
 
-    def step_done(step_id: str) -> bool:
-        found = select(literal(1)).where(steps.c.session_id == session_id, steps.c.step_id == step_id, steps.c.state == "done")
-        return conn.execute(found).first() is not None
-
-    latest = conn.execute(
-        select(drafts.c.phase, drafts.c.created_at)
-        .where(drafts.c.session_id == session_id, drafts.c.message_id == STATUS_UPDATE)
-        .order_by(drafts.c.id.desc()).limit(1)
-    ).first()
+    latest = facts.latest_update
     if latest is not None:
-        if abandoned:
+        if facts.abandoned:
             close(STATUS_UPDATE, "dropped", "session abandoned")
         elif latest.phase == "resolved":
             close(STATUS_UPDATE, "done", "resolved update drafted")
-        elif step_done(RESOLVED_NOTICE_STEP):
+        elif RESOLVED_NOTICE_STEP in facts.done_steps:
             close(STATUS_UPDATE, "done", "resolved notice posted")
         else:
-            minutes = number_answer(conn, session_id, NEXT_UPDATE_STEP) or DEFAULT_UPDATE_MINUTES
+            minutes = facts.update_minutes or DEFAULT_UPDATE_MINUTES
             drafted = derived.parse_utc(latest.created_at) or dt.datetime.now(dt.timezone.utc)
             due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
             phase = latest.phase or "no phase"
             # a new update brings a new next one: reopen it even if the last was marked done
             put(STATUS_UPDATE, f"Post the next status update (last: {phase})", due, reopen=True)
 
-    def any_draft(*messages: str) -> bool:
-        found = select(literal(1)).where(drafts.c.session_id == session_id, drafts.c.message_id.in_(messages)).limit(1)
-        return conn.execute(found).first() is not None
-
-    followed = any_draft(FOLLOW_UP)
-    fixed = conn.execute(
-        select(stages.c.completed_at).where(stages.c.session_id == session_id, stages.c.stage == "fix", stages.c.state == "completed")
-    ).first()
-    told = any_draft(*TOLD_MESSAGES)
-    if followed or step_done(FOLLOW_UP_SENT_STEP):
+    followed = FOLLOW_UP in facts.drafted
+    told = bool(facts.drafted.intersection(TOLD_MESSAGES))
+    if followed or FOLLOW_UP_SENT_STEP in facts.done_steps:
         close(FOLLOW_UP, "done", "follow-up drafted" if followed else "follow-up sent")
-    elif abandoned:
+    elif facts.abandoned:
         close(FOLLOW_UP, "dropped", "session abandoned")
-    elif fixed and told:
-        fixed_at = derived.parse_utc(fixed.completed_at) or dt.datetime.now(dt.timezone.utc)
+    elif facts.fixed is not None and told:
+        fixed_at = derived.parse_utc(facts.fixed.completed_at) or dt.datetime.now(dt.timezone.utc)
         due = (fixed_at.astimezone().date() + dt.timedelta(days=1)).isoformat()
         put(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, reopen=False)
     elif FOLLOW_UP in existing and existing[FOLLOW_UP].status == "open":
         conn.execute(delete(actions).where(actions.c.id == existing[FOLLOW_UP].id))
 
 
-def number_answer(conn: Connection, session_id: str, step_id: str) -> float | None:
-    value = conn.execute(
-        select(steps.c.value).where(steps.c.session_id == session_id, steps.c.step_id == step_id, steps.c.state == "answered")
-    ).scalar()
+def positive_number(value: str | None) -> float | None:
+    """A stored answer (JSON) that is a positive number, else None."""
     if value is None:
         return None
     try:
@@ -391,17 +540,24 @@ def learned(session_id: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((and_(lesson, any_action, not_(open_action)), 1), else_=0)
 
 
-def refresh_learned(w: Writes, session_id: str) -> None:
-    """Recompute the session's learning flag; when it changes, its factors follow."""
+def refresh_learned(w: Writes, session_ids: Sequence[str]) -> None:
+    """Recompute the sessions' learning flags, a few hundred sessions a statement; the
+    factors of a session whose flag changed follow it."""
+    from sqlalchemy import bindparam
+
     conn = w.conn
-    row = conn.execute(
-        select(sessions.c.learned, learned(literal(session_id)).label("now")).where(sessions.c.id == session_id)
-    ).first()
-    if row is None or row.learned == row.now:
-        return
-    conn.execute(update(sessions).where(sessions.c.id == session_id).values(learned=row.now))
-    conn.execute(update(factors).where(factors.c.session_id == session_id).values(learned=row.now))
-    w.keys.update(r[0] for r in conn.execute(select(factors.c.key).where(factors.c.session_id == session_id)))
+    for start in range(0, len(session_ids), CHUNK):
+        chunk = session_ids[start:start + CHUNK]
+        rows = conn.execute(
+            select(sessions.c.id, sessions.c.learned, learned(sessions.c.id).label("now")).where(sessions.c.id.in_(chunk))
+        ).all()
+        changed = [{"sid": r.id, "now": r.now} for r in sorted(rows) if r.learned != r.now]
+        if not changed:
+            continue
+        conn.execute(update(sessions).where(sessions.c.id == bindparam("sid")).values(learned=bindparam("now")), changed)
+        conn.execute(update(factors).where(factors.c.session_id == bindparam("sid")).values(learned=bindparam("now")), changed)
+        ids = [c["sid"] for c in changed]
+        w.keys.update(r[0] for r in conn.execute(select(factors.c.key).distinct().where(factors.c.session_id.in_(ids))))
 
 
 def recount(conn: Connection, keys: Iterable[str]) -> None:
@@ -447,3 +603,83 @@ def refresh_all(conn: Connection) -> None:
         w.sessions.add(row.id)
     w.keys.update(r[0] for r in conn.execute(select(factor_counts.c.key)))
     w.settle()
+
+
+# --- the kept tallies ----------------------------------------------------------------------
+
+
+class Shares:
+    """What some sessions add to the tallies: (figure, value) -> sessions or items, and
+    (milestone, severity, bucket) -> sessions."""
+
+    def __init__(self) -> None:
+        self.figures: Counter[tuple[str, str]] = Counter()
+        self.durations: Counter[tuple[str, str, int]] = Counter()
+
+    def add(self, other: Shares) -> None:
+        self.figures.update(other.figures)
+        self.durations.update(other.durations)
+
+    def subtract(self, other: Shares) -> None:
+        self.figures.subtract(other.figures)
+        self.durations.subtract(other.durations)
+
+
+def shares(conn: Connection, session_ids: Sequence[str]) -> Shares:
+    """The sessions' shares of the tallies as the journal holds them now (a session not
+    there adds nothing), three queries a few hundred sessions."""
+    out = Shares()
+    s = sessions.c
+    milestones = [name for name, _ in derived.MILESTONES]
+    for start in range(0, len(session_ids), CHUNK):
+        chunk = session_ids[start:start + CHUNK]
+        rows = conn.execute(
+            select(s.status, s.playbook_id, s.severity, s.author, s.created_at, *(s[f"{m}_s"] for m in milestones))
+            .where(s.id.in_(chunk))
+        )
+        for r in rows:
+            severity = r.severity or ""
+            out.figures.update((
+                ("status", r.status), ("playbook", r.playbook_id), ("severity", severity), ("author", r.author or ""),
+                ("month", r.created_at[:7]),
+            ))
+            for m in milestones:
+                seconds = getattr(r, f"{m}_s")
+                if seconds is not None:
+                    out.durations[(m, severity, derived.duration_bucket(seconds))] += 1
+        n = func.count()
+        for tag, count in conn.execute(
+            select(session_tags.c.tag, n).where(session_tags.c.session_id.in_(chunk)).group_by(session_tags.c.tag)
+        ):
+            out.figures[("tag", tag)] += count
+        for kind, status, count in conn.execute(
+            select(actions.c.kind, actions.c.status, n).where(actions.c.session_id.in_(chunk)).group_by(actions.c.kind, actions.c.status)
+        ):
+            out.figures[("item", f"{kind} {status}")] += count
+    return out
+
+
+def add_to_tallies(conn: Connection, change: Shares) -> None:
+    """Add a change (what some sessions add now less what they added before) to the kept
+    tallies, in key order: two PostgreSQL writers then never wait on each other's rows in
+    a circle. A count that falls to nothing keeps its row, at 0."""
+    figures = [{"figure": f, "value": v, "n": n} for (f, v), n in sorted(change.figures.items()) if n]
+    if figures:
+        conn.execute(_adding_statement(conn.dialect.name, tallies, ("figure", "value")), figures)
+    buckets = [{"milestone": m, "severity": s, "bucket": b, "n": n} for (m, s, b), n in sorted(change.durations.items()) if n]
+    if buckets:
+        conn.execute(_adding_statement(conn.dialect.name, durations, ("milestone", "severity", "bucket")), buckets)
+
+
+@functools.lru_cache(maxsize=4)
+def _adding_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    statement = _dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n})
+
+
+def count_tallies(conn: Connection) -> None:
+    """Count the tallies afresh from every session (a journal upgraded to them)."""
+    conn.execute(delete(tallies))
+    conn.execute(delete(durations))
+    ids = [r[0] for r in conn.execute(select(sessions.c.id).order_by(sessions.c.id))]
+    add_to_tallies(conn, shares(conn, ids))

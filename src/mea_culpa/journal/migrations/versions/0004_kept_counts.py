@@ -1,0 +1,47 @@
+"""Counts kept on write, so that `history`, `actions` and `stats` read the same few rows
+whether the journal holds a thousand sessions or a hundred thousand: the tallies of
+sessions by status, playbook, severity, author, month and tag and of items by kind and
+status; the durations to each milestone in buckets (for medians); and the indexes that
+give `actions` a page of items in order and `history` each session's open items.
+
+The counts are derived from what the journal holds; a journal that comes through this
+revision has them counted by the current code once it reaches the head
+(migrate.upgrade), so no domain logic lives in a migration.
+
+Revision ID: 0004_kept_counts
+Revises: 0003_team
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from mea_culpa.journal.migrations import FORWARD_ONLY
+
+revision = "0004_kept_counts"
+down_revision = "0003_team"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tallies",
+        sa.Column("figure", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "durations",
+        sa.Column("milestone", sa.Text, primary_key=True),
+        sa.Column("severity", sa.Text, primary_key=True),
+        sa.Column("bucket", sa.Integer, primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_index("actions_due", "actions", ["status", "due", "session_id", "position", "id"])
+    op.create_index("actions_session_status", "actions", ["session_id", "status"])
+
+
+def downgrade() -> None:
+    raise NotImplementedError(FORWARD_ONLY)
