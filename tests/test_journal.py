@@ -639,9 +639,10 @@ def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_for
         id="general", title="General", version="1", content_hash="h", tags=(), path=None), session_id="s99", title="New", now=at(1))[0]])
     journal.forget(["s07", "s08"])
     journal.forget(["s09", "s10"], keep_lessons=True)
-    kept, counted = journal.stats(now=START), journal.stats(since="1970-01-01", now=START)
+    later = START + dt.timedelta(days=120)  # some items overdue, some not yet
+    kept, counted = journal.stats(now=later), journal.stats(since="1970-01-01", now=later)
     assert _figures(kept) == _figures(counted)
-    assert kept.sessions == 24 and kept.medians[0].sessions
+    assert kept.sessions == 24 and kept.medians[0].sessions and 0 < kept.actions.overdue < kept.actions.open
     assert journal.count_sessions() == len(journal.history(limit=100)) == 24
     assert journal.count_sessions(status="completed") == len(journal.history(status="completed", limit=100))
     assert journal.count_actions() == len(journal.actions())

@@ -33,11 +33,11 @@ def report(conn: Connection, *, since: str | None, author: str | None, today: st
         picked.append(s.created_at >= since)
     if author:
         picked.append(func.lower(s.author) == author.strip().lower())
+    if not picked:
+        return _kept_report(conn, today=today, patterns=patterns)
     overdue = select(func.count()).where(
         actions.c.status == "open", actions.c.kind == "action", actions.c.due < today, func.length(actions.c.due) == 10
     )
-    if not picked:
-        return _kept_report(conn, overdue=int(conn.execute(overdue).scalar() or 0), patterns=patterns)
     # Tables that hold a session id are narrowed to the picked sessions.
     in_picked = select(s.id).where(*picked)
 
@@ -76,11 +76,14 @@ def report(conn: Connection, *, since: str | None, author: str | None, today: st
     )
 
 
-def _kept_report(conn: Connection, *, overdue: int, patterns: int) -> st.Report:
+def _kept_report(conn: Connection, *, today: str, patterns: int) -> st.Report:
     """The report over the whole journal, from the kept tallies (see the module's docstring)."""
     c = tallies.c
+    overdue = conn.execute(
+        select(func.coalesce(func.sum(c.n), 0)).where(c.figure == "open action due", c.value < today)
+    ).scalar()
     figures: dict[str, list[tuple[str | None, int]]] = {}
-    for figure, value, n in conn.execute(select(c.figure, c.value, c.n).where(c.n > 0).order_by(c.figure, c.n.desc(), c.value)):
+    for figure, value, n in conn.execute(select(c.figure, c.value, c.n).where(c.n > 0, c.figure != "open action due").order_by(c.figure, c.n.desc(), c.value)):
         figures.setdefault(figure, []).append((value or None, int(n)))
     by_status = figures.get("status", [])
     items = dict(figures.get("item", []))
@@ -94,7 +97,7 @@ def _kept_report(conn: Connection, *, overdue: int, patterns: int) -> st.Report:
         per_month={str(month): n for month, n in figures.get("month", [])},
         medians=_kept_medians(conn),
         actions=st.ActionCounts(
-            open=items.get("action open", 0), overdue=overdue, done=items.get("action done", 0),
+            open=items.get("action open", 0), overdue=int(overdue or 0), done=items.get("action done", 0),
             dropped=items.get("action dropped", 0),
         ),
         patterns=_patterns(conn, in_picked=None, limit=patterns),

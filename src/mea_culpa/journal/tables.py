@@ -195,8 +195,9 @@ Index("factor_counts_unlearned", factor_counts.c.learned, factor_counts.c.sessio
 # What `stats`, `history` and `actions` count over the whole journal, kept up to date by
 # every write (upkeep.Writes: each session's share before the write and after it), so
 # that they read a few dozen rows instead of counting every session (0004_kept_counts).
-# `figure` is status, playbook, severity, author, month (of the start, YYYY-MM), tag or
-# item ("<kind> <status>" of action items and follow-ups); `value` "" is none (a session
+# `figure` is status, playbook, severity, author, month (of the start, YYYY-MM), tag, item
+# ("<kind> <status>" of action items and follow-ups) or "open action due" (open prevention
+# actions by due date: those before today are overdue); `value` "" is none (a session
 # without severity or author).
 tallies = Table(
     "tallies",

@@ -652,10 +652,13 @@ def shares(conn: Connection, session_ids: Sequence[str]) -> Shares:
             select(session_tags.c.tag, n).where(session_tags.c.session_id.in_(chunk)).group_by(session_tags.c.tag)
         ):
             out.figures[("tag", tag)] += count
-        for kind, status, count in conn.execute(
-            select(actions.c.kind, actions.c.status, n).where(actions.c.session_id.in_(chunk)).group_by(actions.c.kind, actions.c.status)
+        a = actions.c
+        for kind, status, due, count in conn.execute(
+            select(a.kind, a.status, a.due, n).where(a.session_id.in_(chunk)).group_by(a.kind, a.status, a.due)
         ):
             out.figures[("item", f"{kind} {status}")] += count
+            if kind == "action" and status == "open" and due and len(due) == 10:
+                out.figures[("open action due", due)] += count  # how many fall overdue on each day
     return out
 
 
