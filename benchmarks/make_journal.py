@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from mea_culpa.journal import Journal, open_journal, upgrade_journal
 from mea_culpa.playbook.model import STAGE_KINDS

@@ -82,16 +82,22 @@ def _kept_report(conn: Connection, *, today: str, patterns: int) -> st.Report:
     overdue = conn.execute(
         select(func.coalesce(func.sum(c.n), 0)).where(c.figure == "open action due", c.value < today)
     ).scalar()
-    figures: dict[str, list[tuple[str | None, int]]] = {}
-    for figure, value, n in conn.execute(select(c.figure, c.value, c.n).where(c.n > 0, c.figure != "open action due").order_by(c.figure, c.n.desc(), c.value)):
-        figures.setdefault(figure, []).append((value or None, int(n)))
+    figures: dict[str, list[tuple[str, int]]] = {}
+    for figure, value, n in conn.execute(
+        select(c.figure, c.value, c.n).where(c.n > 0, c.figure != "open action due").order_by(c.figure, c.n.desc(), c.value)
+    ):
+        figures.setdefault(figure, []).append((value, int(n)))
+
+    def or_none(figure: str) -> list[tuple[str | None, int]]:
+        return [(value or None, n) for value, n in figures.get(figure, [])]  # "": no severity, no author
+
     by_status = figures.get("status", [])
     items = dict(figures.get("item", []))
     return st.build_report(
         since=None,
         sessions=sum(n for _, n in by_status),
         by_playbook=figures.get("playbook", []),
-        by_severity=figures.get("severity", []),
+        by_severity=or_none("severity"),
         by_tag=figures.get("tag", []),
         by_status=by_status,
         per_month={str(month): n for month, n in figures.get("month", [])},
@@ -101,7 +107,7 @@ def _kept_report(conn: Connection, *, today: str, patterns: int) -> st.Report:
             dropped=items.get("action dropped", 0),
         ),
         patterns=_patterns(conn, in_picked=None, limit=patterns),
-        by_author=figures.get("author", []),
+        by_author=or_none("author"),
     )
 
 
@@ -132,7 +138,7 @@ def _kept_medians(conn: Connection) -> list[tuple[str | None, str, float | None,
                 if before + counts[bucket] > middle:
                     break
                 before += counts[bucket]
-            where = [column.is_not(None)]
+            where: list[ColumnElement[bool]] = [column.is_not(None)]
             if severity is not None:
                 where.append(sessions.c.severity == severity if severity else sessions.c.severity.is_(None))
             if bucket:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, literal, not_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, not_, select, update
 
 from mea_culpa.journal import derived
 from mea_culpa.journal.tables import (
@@ -293,9 +293,9 @@ def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequenc
         rows[stages] += [stage_row(s.id, kind, r) for kind, r in s.stages.items()]
         rows[events] += event_rows(s.id, s.events)
         rows[drafts] += [draft_row(s.id, d) for d in s.drafts]
-    for table, found in rows.items():  # parents first: `sessions` leads
-        if found:
-            conn.execute(insert(table), found)
+    for table, written in rows.items():  # parents first: `sessions` leads
+        if written:
+            conn.execute(insert(table), written)
     sync_many_follow_ups(w, [(s.id, s.updated_at) for s in batch])
     w.sessions.update(s.id for s in batch)
 
@@ -404,32 +404,32 @@ def _follow_up_facts(conn: Connection, ids: list[str]) -> dict[str, _Facts]:
     if not facts:
         return facts
     ids = list(facts)
-    for r in conn.execute(select(a.session_id, a.id, a.step_id, a.due, a.status).where(a.session_id.in_(ids), a.kind == "follow-up")):
-        facts[r.session_id].existing[r.step_id] = r
-    for r in conn.execute(
+    for item in conn.execute(select(a.session_id, a.id, a.step_id, a.due, a.status).where(a.session_id.in_(ids), a.kind == "follow-up")):
+        facts[item.session_id].existing[item.step_id] = item
+    for update_ in conn.execute(
         select(d.session_id, d.id, d.phase, d.created_at).where(d.session_id.in_(ids), d.message_id == STATUS_UPDATE)
     ):
-        found = facts[r.session_id]
-        if found.latest_update is None or r.id > found.latest_update.id:
-            found.latest_update = r
-    for r in conn.execute(
+        found = facts[update_.session_id]
+        if found.latest_update is None or update_.id > found.latest_update.id:
+            found.latest_update = update_
+    for session_id, message_id in conn.execute(
         select(d.session_id, d.message_id).distinct().where(d.session_id.in_(ids), d.message_id.in_((FOLLOW_UP, *TOLD_MESSAGES)))
     ):
-        facts[r.session_id].drafted.add(r.message_id)
-    for r in conn.execute(
+        facts[session_id].drafted.add(message_id)
+    for session_id, step_id in conn.execute(
         select(st.session_id, st.step_id)
         .where(st.session_id.in_(ids), st.step_id.in_((RESOLVED_NOTICE_STEP, FOLLOW_UP_SENT_STEP)), st.state == "done")
     ):
-        facts[r.session_id].done_steps.add(r.step_id)
-    for r in conn.execute(
+        facts[session_id].done_steps.add(step_id)
+    for session_id, value in conn.execute(
         select(st.session_id, st.value).where(st.session_id.in_(ids), st.step_id == NEXT_UPDATE_STEP, st.state == "answered")
     ):
-        facts[r.session_id].update_minutes = positive_number(r.value)
-    for r in conn.execute(
+        facts[session_id].update_minutes = positive_number(value)
+    for fix in conn.execute(
         select(stages.c.session_id, stages.c.completed_at)
         .where(stages.c.session_id.in_(ids), stages.c.stage == "fix", stages.c.state == "completed")
     ):
-        facts[r.session_id].fixed = r
+        facts[fix.session_id].fixed = fix
     return facts
 
 
