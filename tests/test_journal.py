@@ -647,6 +647,10 @@ def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_for
     assert journal.count_sessions(status="completed") == len(journal.history(status="completed", limit=100))
     assert journal.count_actions() == len(journal.actions())
     assert journal.count_actions(include_closed=True) == len(journal.actions(include_closed=True))
+    copy = memory_journal()  # `journal copy` writes each session anew, statuses and all
+    journal.copy_to(copy)
+    copied = copy.stats(now=later)
+    assert _figures(copied) == _figures(copy.stats(since="1970-01-01", now=later)) and copied.sessions == kept.sessions
 
 
 def test_a_median_is_read_across_buckets_as_the_pure_median(journal):
