@@ -653,6 +653,28 @@ def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_for
     assert _figures(copied) == _figures(copy.stats(since="1970-01-01", now=later)) and copied.sessions == kept.sessions
 
 
+def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(journal, store_url):
+    """A journal at 0003_team (sessions, no tallies) upgraded in place, or by `journal
+    upgrade` on a server: the tallies are counted from what it holds."""
+    from mea_culpa.journal import upgrade_journal
+
+    for n in range(5):
+        record(journal, f"u{n}", start=START + dt.timedelta(days=40 * n), severity=("minor", None)[n % 2],
+               tags=("eu",) * (n % 2), actions=[item("Check", due="2026-04-01")], own=10 * (n + 1))
+    expected = _figures(journal.stats(now=START + dt.timedelta(days=60)))
+    with journal.engine.begin() as conn:  # as 0003_team left it
+        conn.execute(text("DROP TABLE tallies"))
+        conn.execute(text("DROP TABLE durations"))
+        conn.execute(text("DROP INDEX actions_due"))
+        conn.execute(text("DROP INDEX actions_session_status"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0003_team'"))
+    journal.close()
+    assert upgrade_journal(store_url)[:2] == ("0003_team", HEAD)
+    with open_journal(store_url) as upgraded:
+        assert _figures(upgraded.stats(now=START + dt.timedelta(days=60))) == expected
+        assert upgraded.count_sessions() == 5 and upgraded.count_actions() == 5
+
+
 def test_a_median_is_read_across_buckets_as_the_pure_median(journal):
     """Durations spread over many buckets, an even and an odd count: the middle is found
     through the kept bucket counts, and is the exact middle value."""
