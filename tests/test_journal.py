@@ -667,6 +667,8 @@ def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(jo
         conn.execute(text("DROP TABLE durations"))
         conn.execute(text("DROP INDEX actions_due"))
         conn.execute(text("DROP INDEX actions_session_status"))
+        conn.execute(text("DROP INDEX sessions_author_lower"))
+        conn.execute(text("CREATE INDEX sessions_author ON sessions (author, created_at)"))
         conn.execute(text("UPDATE alembic_version SET version_num = '0003_team'"))
     journal.close()
     assert upgrade_journal(store_url)[:2] == ("0003_team", HEAD)

@@ -70,7 +70,7 @@ def report(conn: Connection, *, since: str | None, author: str | None, today: st
             open=action_counts.get("open", 0), overdue=int(conn.execute(overdue).scalar() or 0),
             done=action_counts.get("done", 0), dropped=action_counts.get("dropped", 0),
         ),
-        patterns=_patterns(conn, in_picked=in_picked, limit=patterns),
+        patterns=_patterns(conn, picked=_factors_picked(since, author), limit=patterns),
         by_author=by_author,
         author=author,
     )
@@ -106,7 +106,7 @@ def _kept_report(conn: Connection, *, today: str, patterns: int) -> st.Report:
             open=items.get("action open", 0), overdue=int(overdue or 0), done=items.get("action done", 0),
             dropped=items.get("action dropped", 0),
         ),
-        patterns=_patterns(conn, in_picked=None, limit=patterns),
+        patterns=_patterns(conn, picked=None, limit=patterns),
         by_author=or_none("author"),
     )
 
@@ -193,11 +193,24 @@ def _medians(conn: Connection, picked: list[ColumnElement[bool]], severities: li
     return out
 
 
-def _patterns(conn: Connection, *, in_picked: Any, limit: int) -> list[st.Pattern]:
+def _factors_picked(since: str | None, author: str | None) -> list[ColumnElement[bool]]:
+    """The factors of the sessions picked, said of the factors themselves where they can be:
+    each carries its session's start, so a range needs no list of sessions."""
+    f = factors.c
+    picked: list[ColumnElement[bool]] = []
+    if since:
+        picked.append(f.created_at >= since)
+    if author:
+        picked.append(f.session_id.in_(select(sessions.c.id).where(func.lower(sessions.c.author) == author.strip().lower())))
+    return picked
+
+
+def _patterns(conn: Connection, *, picked: list[ColumnElement[bool]] | None, limit: int) -> list[st.Pattern]:
     """The most frequent recurring factors, and those without learning (however rare), up
-    to `limit` each: over the whole journal from the kept factor_counts, else counted."""
+    to `limit` each: over the whole journal from the kept factor_counts, else counted over
+    the factors `picked`."""
     least = st.PATTERN_MIN_SESSIONS
-    if in_picked is None:
+    if picked is None:
         c = factor_counts.c
         ranked = select(c.key, c.sessions, c.learned, c.first, c.last).where(c.sessions >= least).order_by(c.sessions.desc(), c.key)
         top = conn.execute(ranked.limit(limit)).all()
@@ -207,7 +220,7 @@ def _patterns(conn: Connection, *, in_picked: Any, limit: int) -> list[st.Patter
         n = func.count().label("sessions")
         counted = (
             select(f.key, n, func.sum(f.learned).label("learned"), func.min(f.created_at), func.max(f.created_at))
-            .where(f.session_id.in_(in_picked)).group_by(f.key).having(func.count() >= least).order_by(n.desc(), f.key)
+            .where(*picked).group_by(f.key).having(func.count() >= least).order_by(n.desc(), f.key)
         )
         top = conn.execute(counted.limit(limit)).all()
         unlearned = conn.execute(counted.having(func.sum(f.learned) == 0).limit(2 * limit)).all()
@@ -217,8 +230,6 @@ def _patterns(conn: Connection, *, in_picked: Any, limit: int) -> list[st.Patter
     labelled = []
     for p in found:
         # the factor as most recently written
-        label = select(factors.c.text).where(factors.c.key == p.key).order_by(factors.c.created_at.desc()).limit(1)
-        if in_picked is not None:
-            label = label.where(factors.c.session_id.in_(in_picked))
+        label = select(factors.c.text).where(factors.c.key == p.key, *(picked or [])).order_by(factors.c.created_at.desc()).limit(1)
         labelled.append(replace(p, label=conn.execute(label).scalar() or p.key))
     return labelled

@@ -2,7 +2,8 @@
 whether the journal holds a thousand sessions or a hundred thousand: the tallies of
 sessions by status, playbook, severity, author, month and tag and of items by kind and
 status; the durations to each milestone in buckets (for medians); and the indexes that
-give `actions` a page of items in order and `history` each session's open items.
+give `actions` a page of items in order and `history` each session's open items; the
+index by author becomes one by the author in lower case, as `--author` and `--mine` ask.
 
 The counts are derived from what the journal holds; a journal that comes through this
 revision has them counted by the current code once it reaches the head
@@ -41,6 +42,8 @@ def upgrade() -> None:
     )
     op.create_index("actions_due", "actions", ["status", "due", "session_id", "position", "id"])
     op.create_index("actions_session_status", "actions", ["session_id", "status"])
+    op.drop_index("sessions_author", table_name="sessions")
+    op.create_index("sessions_author_lower", "sessions", [sa.text("lower(author)"), "created_at"])
 
 
 def downgrade() -> None:
