@@ -1,15 +1,21 @@
 """What the journal keeps up to date on every write, so that reading stays cheap: the
 rows of a session (its answers, stages, events, drafts, action items), the follow-ups its
 messages imply, its contributing factors in their normal form, whether it shows learning,
-and the per-factor counts `stats` reads.
+the per-factor counts `stats` reads, and the tallies (sessions by status, playbook,
+severity, author, month and tag; items by kind and status; durations in buckets) that
+`history`, `actions` and `stats` read instead of counting.
 
 One code path for SQLite and PostgreSQL. Every function works inside the caller's write
 transaction (`Writes`); `Writes.settle` runs last, before the commit: it recomputes
-`learned` for the sessions touched and recounts the factors whose counts may have
-changed. On PostgreSQL two writers may touch the same factor at once, so a count is
-recomputed only while its row is locked (`SELECT … FOR UPDATE`, in key order so that two
-writers cannot wait on each other), and each statement then sees what the other
-committed.
+`learned` for the sessions touched, recounts the factors whose counts may have changed,
+and adds to the tallies what the sessions touched add now less what they added before.
+On PostgreSQL two writers may touch the same factor at once, so a count is recomputed
+only while its row is locked (`SELECT … FOR UPDATE`, in key order so that two writers
+cannot wait on each other), and each statement then sees what the other committed; a
+tally is only ever added to (`n = n + change`), also in key order.
+
+Many new sessions at once (`write_new`) go in a few hundred at a time, one insert per
+table, with their follow-ups and learning derived a few queries per few hundred sessions.
 """
 
 from __future__ import annotations
@@ -608,13 +614,13 @@ def refresh_all(conn: Connection) -> None:
 # --- the kept tallies ----------------------------------------------------------------------
 
 
+@dataclass(slots=True)
 class Shares:
     """What some sessions add to the tallies: (figure, value) -> sessions or items, and
     (milestone, severity, bucket) -> sessions."""
 
-    def __init__(self) -> None:
-        self.figures: Counter[tuple[str, str]] = Counter()
-        self.durations: Counter[tuple[str, str, int]] = Counter()
+    figures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    durations: Counter[tuple[str, str, int]] = field(default_factory=Counter)
 
     def add(self, other: Shares) -> None:
         self.figures.update(other.figures)
