@@ -50,7 +50,7 @@ def run_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def spawn(args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 10) -> Any:
+def spawn(args: list[str], env: dict[str, str], cwd: Path, *, timeout: float = 30) -> Any:
     """`python -m mea_culpa ARGS` in a 40x120 pseudo-terminal."""
     import pexpect
 
@@ -83,7 +83,7 @@ class Terminal:
     def transcript(self) -> str:
         return plain(self._log.getvalue())
 
-    def wait(self, pattern: str, *, timeout: float = 10) -> str:
+    def wait(self, pattern: str, *, timeout: float = 30) -> str:
         """Wait for a regex on the screen; returns what matched."""
         self.child.expect(pattern, timeout=timeout)
         return str(self.child.after)
@@ -97,7 +97,7 @@ class Terminal:
         for prompt, keys in script:
             self.answer(prompt, keys)
 
-    def exit_code(self, *, timeout: float = 10) -> int:
+    def exit_code(self, *, timeout: float = 30) -> int:
         """Wait for the program to end; its exit status (128 + N when killed by signal N)."""
         import pexpect
 
@@ -127,7 +127,7 @@ def keys_for(kind: str, choices: int = 0) -> str:
     }[kind]
 
 
-def walk(term: Terminal, book: Any, *, timeout: float = 10) -> list[str]:
+def walk(term: Terminal, book: Any, *, timeout: float = 30) -> list[str]:
     """Answer whatever the playbook asks, in whatever order its `when`s produce, continue
     at every review and finish. Returns the ids of the steps answered, in order.
 

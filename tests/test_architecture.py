@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "paths": {"errors"},
     "files": {"errors", "paths"},
-    "yamlfile": {"errors"},
+    "yamlfile": {"errors", "files", "paths"},
     "playbook": BASE,
     "apology": BASE,
     "run": BASE | {"playbook"},
@@ -28,9 +28,8 @@ ALLOWED: dict[str, set[str]] = {
 TRANSITIONAL: dict[str, str] = {}
 
 
-# Known, and being undone on branches that have not merged yet: the questionary asker still
-# lives in run/asking.py and draws through cli/ui.py (it moves to cli/ with the run fixes).
-PENDING = {("mea_culpa.run.asking", "mea_culpa.cli.ui")}
+# Nothing is known to break the layers: a pair here would be an import the test lets pass.
+PENDING: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from mea_culpa.cli.prompts import QuestionaryAsker
 from mea_culpa.journal import memory_journal
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Choice, Field, Playbook, Stage, Step, Validation
 from mea_culpa.run import session as sm
-from mea_culpa.run.asking import QuestionaryAsker
-from mea_culpa.run.runner import Review, Runner
+from mea_culpa.run.runner import Quote, Rephrase, Review, Runner
 from terminal_helpers import (
     BACKSPACE,
     CTRL_C,
@@ -161,7 +161,7 @@ def test_text_is_not_validated_while_typing():
         checked.append(raw)
         return checker(s)(raw)
 
-    with typed("yes", Until("days) yes"), "terday" + ENTER) as screen:
+    with typed("yes", Until("of month) yes"), "terday" + ENTER) as screen:
         raw = QuestionaryAsker().ask(s, None, check)
     assert raw == "yesterday"
     assert checked == ["yesterday"]
@@ -336,6 +336,43 @@ def test_multi_choice_required_refuses_nothing_ticked():
     assert seen[-1] == (["chat"], None)
 
 
+def test_multi_choice_refuses_an_exclusive_choice_ticked_with_another():
+    choices = (Choice(value="nobody", label="Nobody else", exclusive=True), Choice(value="colleague", label="A colleague"))
+    s = step("multi-choice", choices=choices)
+    seen: list[tuple[Any, str | None]] = []
+
+    def check(raw: Any) -> str | None:  # the refusal is drawn in a toolbar the pipe cannot show
+        seen.append((raw, checker(s)(raw)))
+        return seen[-1][1]
+
+    with typed(SPACE + DOWN + SPACE + ENTER + SPACE + ENTER):
+        raw = QuestionaryAsker().ask(s, None, check)
+    assert raw == ["nobody"]
+    assert (["nobody", "colleague"], "“Nobody else” goes on its own: untick “A colleague”") in seen
+
+
+def test_a_doubtful_time_is_said_in_one_line_and_can_be_changed_or_kept():
+    s = step("datetime", id="resolved_at", prompt="When did it work normally again?")
+    doubtful = functools.partial(answers_mod.doubt, s, answers={"happened_at": "2026-01-10T12:05"},
+                                 prompts={"happened_at": "When did it stop working?"})
+    with typed(CTRL_U + "2026-01-10 11:00" + ENTER, Until("Keep it, or change it?"), ENTER,
+               Until("again?"), CTRL_U + "2026-01-10 13:00" + ENTER) as screen:
+        raw = QuestionaryAsker().ask(s, None, checker(s), doubt=doubtful)
+    assert raw == "2026-01-10 13:00"
+    said = "! 11:00 Sat 10 Jan 2026 is before your answer to “When did it stop working?” (12:05 Sat 10 Jan 2026)."
+    assert " ".join(said.split()) in " ".join(screen.text.split())
+    with typed(CTRL_U + "2026-01-10 11:00" + ENTER, Until("Keep it, or change it?"), DOWN + ENTER):
+        assert QuestionaryAsker().ask(s, None, checker(s), doubt=doubtful) == "2026-01-10 11:00"
+
+
+def test_a_number_typed_with_a_currency_is_taken_and_offered_back_as_typed():
+    s = step("number")
+    raw, _ = ask(s, "£300" + ENTER)
+    assert answers_mod.coerce(s, raw) == {"number": 300, "typed": "£300"}
+    raw, screen = ask(s, ENTER, current={"number": 300, "typed": "£300"})
+    assert raw == "£300"
+
+
 def test_multi_choice_keeps_the_current_ticks():
     raw, _ = ask(step("multi-choice", choices=CHANNELS), DOWN + SPACE + ENTER, current=["email", "phone"])
     assert raw == ["email"]
@@ -487,7 +524,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
     import os
     import signal
 
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     stopped: list[bool] = []
 
@@ -510,7 +547,7 @@ def test_stop_prompt_ends_the_question_like_ctrl_c_and_restores_the_terminal():
 
 
 def test_stop_prompt_without_a_question_says_so():
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     assert asking.stop_prompt() is False
 
@@ -564,16 +601,100 @@ def test_stage_review_edit_never_mind_returns_to_the_review(book: Playbook):
     assert result == Review("continue")
 
 
-def test_stage_review_skip_requires_a_reason(book: Playbook):
-    result, screen = review(book, answered(book, **FACTS), DOWN * 2 + ENTER + ENTER, Until("A reason is needed"),
-                            "Done by phone" + ENTER)
-    assert result == Review("skip", reason="Done by phone")
-    assert "A reason is needed" in screen
+def test_stage_review_offers_no_skip_once_the_stage_is_answered(book: Playbook):
+    _, screen = review(book, answered(book, **FACTS), ENTER)
+    assert "Skip" not in screen
 
 
 def test_stage_review_save_and_quit(book: Playbook):
-    result, _ = review(book, answered(book, **FACTS), DOWN * 3 + ENTER)
+    result, _ = review(book, answered(book, **FACTS), DOWN * 2 + ENTER)
     assert result == Review("quit")
+
+
+# --- Ctrl-S: skip the rest of a stage from any question -----------------------------------
+
+
+def run_until_interrupted(book: Playbook, *script: str | Callable[[], object]) -> tuple[sm.Session, str]:
+    """Run the mini playbook through the widgets on `script`, which ends in Ctrl-C."""
+    journal = memory_journal()
+    session, change = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    with typed(*script) as screen, pytest.raises(KeyboardInterrupt):
+        Runner(book, session, journal, QuestionaryAsker()).run()
+    return journal.load("s"), screen.text
+
+
+CTRL_S = "\x13"
+
+
+def test_ctrl_s_at_a_question_skips_the_rest_of_the_stage_and_keeps_its_answers(book: Playbook, capsys):
+    stored, screen = run_until_interrupted(
+        book,
+        DOWN + DOWN + ENTER,                              # severity: major
+        Until("What happened?"), CTRL_S,
+        Until("Everything you answered is already saved"), DOWN + ENTER,   # yes, skip it
+        Until("Why skip it?"), ENTER, Until("A reason is needed"),
+        "It is all in the ticket" + ENTER,
+        Until("What made it possible?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "skipped"
+    assert stored.stages["facts"].reason == "It is all in the ticket"
+    assert stored.steps["severity"].value == "major"
+    assert "what_happened" not in stored.steps
+    assert "Collect the facts: done" not in screen  # no review of a skipped stage
+    assert "Ctrl-S at any question skips the rest of this stage" in capsys.readouterr().err
+    states = {p.step.id: p.state for p in sm.plan(book, stored).stages[0].steps}
+    assert states == {"severity": "answered", "what_happened": "skipped", "affected_count": "skipped",
+                      "noticed_at": "skipped"}
+
+
+def test_ctrl_s_at_the_first_question_skips_the_whole_stage(book: Playbook):
+    stored, _ = run_until_interrupted(
+        book, Until("How bad?"), CTRL_S, Until("already saved"), DOWN + ENTER,
+        Until("Why skip it?"), "Not for this one" + ENTER, Until("What made it possible?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "skipped" and not stored.steps
+
+
+def test_ctrl_s_then_no_goes_back_to_the_same_question(book: Playbook):
+    stored, screen = run_until_interrupted(
+        book, DOWN + DOWN + ENTER, Until("What happened?"), "half" + CTRL_S, Until("already saved"), ENTER,
+        Until("What happened?"), "The export ran twice." + ESC_ENTER, Until("How many people?"), CTRL_C,
+    )
+    assert stored.stages["facts"].state == "entered"
+    assert stored.steps["what_happened"].value == "The export ran twice."
+
+
+def test_ctrl_c_inside_a_list_item_keeps_its_answered_fields_and_resume_goes_on_from_them(book: Playbook):
+    journal = memory_journal()
+    values = {"severity": "minor", "what_happened": "Twice.", "affected_count": 3, "noticed_at": "2026-11-20 09:30",
+              "contributing_factors": "No check.", "responsibility": "Mine.", "channels": ["email"],
+              "apology_sent": {"state": "done"}, "fixed": True}
+    session, change = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    for stage in book.stages[:5]:
+        session, change = sm.enter_stage(session, stage.kind, now="2026-11-22T10:00:00Z")
+        journal.apply(session, change)
+        for one in stage.steps:
+            if one.id in values:
+                session, change = sm.set_answer(session, one, answers_mod.coerce(one, values[one.id]), now="2026-11-22T10:01:00Z")
+                journal.apply(session, change)
+        session, change = sm.complete_stage(session, stage.kind, now="2026-11-22T10:02:00Z")
+        journal.apply(session, change)
+    with typed(item_keys("First", "Ana", "2026-12-01") + DOWN + ENTER + "Second" + ENTER + "Bo" + ENTER,
+               Until("When?"), CTRL_C), pytest.raises(KeyboardInterrupt):
+        Runner(book, session, journal, QuestionaryAsker()).run()
+    stored = journal.load("s")
+    assert "prevention_actions" not in stored.steps  # not answered until the list is done
+    assert sm.partial_answer(stored, "prevention_actions") == {
+        "items": [{"what": "First", "owner": "Ana", "due": "2026-12-01"}], "item": {"what": "Second", "owner": "Bo"}}
+
+    with typed(Until("going on from what: Second, owner: Bo"), "2026-12-02" + ENTER, Until("2 items"), ENTER, Until("What next?"), ENTER,
+               Until("The lesson"), CTRL_C) as screen, pytest.raises(KeyboardInterrupt):
+        Runner(book, stored, journal, QuestionaryAsker()).run()
+    assert "Who?" not in screen.text.split("going on from")[1]  # only the field still missing is asked
+    assert journal.load("s").steps["prevention_actions"].value == [
+        {"what": "First", "owner": "Ana", "due": "2026-12-01"}, {"what": "Second", "owner": "Bo", "due": "2026-12-02"}]
 
 
 def test_final_review_shows_the_answers_then_finishes(book: Playbook, capsys: pytest.CaptureFixture[str]):
@@ -612,8 +733,34 @@ def test_choose_playbook_returns_the_id():
     assert "Any mistake  (general)" in screen.text
 
 
+def test_choose_playbook_wraps_a_long_summary_at_words():
+    """questionary writes a description on one line; the terminal would cut it mid-word."""
+    from types import SimpleNamespace
+
+    summary = ("For an order, a delivery or an invoice that went wrong: the wrong item, the wrong "
+               "address, a double charge, a late parcel, or an invoice sent to the wrong customer.")
+    entries = [SimpleNamespace(id="order-mistake", title="Order went wrong", summary=summary)]
+    with typed(ENTER, columns=60) as screen:
+        QuestionaryAsker().choose_playbook(entries)
+    lines = [line.rstrip() for line in screen.text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if "Description:" in line)
+    block = lines[start:start + 8]
+    shown = []
+    for line in block:
+        line = line.split("?")[0].rstrip()  # the widget's last redraw follows on the same row
+        words = line.replace("Description:", "").split()
+        if not words:
+            break
+        assert len(line) < 60, line
+        shown += words
+        if line.endswith("customer."):
+            break
+    assert " ".join(shown).startswith(" ".join(summary.split()[:12]))
+    assert all(word in summary.split() for word in shown), shown
+
+
 def test_module_choose_offers_value_label_pairs():
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     with typed(DOWN + ENTER):
         assert asking.choose("Which message?", [("apology", "Apology"), ("update", "Status update")]) == "update"
@@ -654,3 +801,37 @@ def test_a_whole_run_through_the_widgets_completes_the_session(book: Playbook):
     assert stored.steps["responsibility"].value == "The export ran twice. That was my mistake."
     assert stored.steps["prevention_actions"].value[0]["due"] == "2026-12-01"
     assert stored.steps["apology_sent"].state == "done"
+
+
+# --- Ctrl-R: rephrase the answer just quoted -----------------------------------------------
+
+CTRL_R = "\x12"
+QUOTED = Quote("customer-apology", "Apology to affected customers", ("For you, that meant your apps couldn't sync.",))
+
+
+def test_ctrl_r_after_a_quoted_answer_goes_back_to_it(capsys):
+    asker, impact, workaround = QuestionaryAsker(), step("long-text", id="impact"), step("text", id="workaround")
+    with typed(Until("A text question"), "by ph" + CTRL_R), pytest.raises(Rephrase) as back:
+        asker.quoted(impact, [QUOTED])
+        asker.ask(workaround, None, checker(workaround))
+    assert back.value.step_id == "impact"
+    assert "Your apology to affected customers will say:  (Ctrl-R to rephrase it)" in capsys.readouterr().err
+
+
+def test_ctrl_r_goes_back_from_the_next_question_only():
+    asker, impact, workaround = QuestionaryAsker(), step("long-text", id="impact"), step("text", id="workaround")
+    asker.quoted(impact, [QUOTED])
+    with typed("use the dashboard" + ENTER, Until("A text question"), "by" + CTRL_R + " phone" + ENTER):
+        first = asker.ask(workaround, None, checker(workaround))
+        second = asker.ask(workaround, None, checker(workaround))  # nothing quoted before it: Ctrl-R does nothing
+    assert (first, second) == ("use the dashboard", "by phone")
+
+
+def test_ctrl_r_at_the_review_after_a_quoted_answer_changes_that_answer(book: Playbook):
+    asker = QuestionaryAsker()
+    session, _ = sm.new_session(book, session_id="s", title="T", now="2026-11-22T10:00:00Z")
+    plan = sm.plan(book, session)
+    asker.quoted(book.step("what_happened"), [QUOTED])
+    with typed(Until("What next?"), CTRL_R):
+        review = asker.stage_review(plan.stages[0], plan, session)
+    assert review == Review("edit", "what_happened")

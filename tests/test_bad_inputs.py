@@ -14,8 +14,10 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +164,25 @@ def _symlinked_include(folder: Path) -> str:
     return "include-symlink.yaml"
 
 
+def _alias_text_bomb(folder: Path) -> str:
+    """481 kB: one 36,000-character string, aliased 111,000 times (4 GB of text)."""
+    anchored = "summary: &s \"" + "x" * 36_000 + "\"\ntags: [" + ", ".join(["*s"] * 111_000) + "]"
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("summary: A playbook to break, one mistake at a time.", anchored)
+    (folder / "alias-text-bomb.yaml").write_text(text, encoding="utf-8")
+    return "alias-text-bomb.yaml"
+
+
+def _include_chain(folder: Path) -> str:
+    """A message template that includes another, which includes another… 120 deep; the
+    last includes a 150 kB template (as well it might a 2 GB one)."""
+    for i in range(120):
+        (folder / f"chain-{i}.j2").write_text(f'{{{{ what_happened }}}}\n{{% include "chain-{i + 1}.j2" %}}\n', encoding="utf-8")
+    (folder / "chain-120.j2").write_text("x" * 150_000, encoding="utf-8")
+    text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("template: note.j2", "template: chain-0.j2")
+    (folder / "include-chain-too-long.yaml").write_text(text, encoding="utf-8")
+    return "include-chain-too-long.yaml"
+
+
 def _long_template_name(folder: Path) -> str:
     text = (BAD / "base.yaml").read_text(encoding="utf-8").replace("template: note.j2", f"template: {'n' * 5000}.j2")
     (folder / "template-name-too-long.yaml").write_text(text, encoding="utf-8")
@@ -202,6 +223,10 @@ PLAYBOOK_ROWS = [
     PlaybookRow(
         "alias-bomb", "alias-bomb.yaml",
         "{file}:2:7: lol6[0][6][8][8][8][7]: expands to more than 200,000 values (repeated aliases?); write the data out plainly",
+    ),
+    PlaybookRow(
+        "alias-text-bomb", _alias_text_bomb,
+        "{file}:4:10: tags[54]: expands to more than 2,000,000 characters of text (repeated aliases?); write the data out plainly",
     ),
     PlaybookRow(
         "alias-to-itself", "alias-to-itself.yaml",
@@ -264,6 +289,11 @@ PLAYBOOK_ROWS = [
         "include-symlink", _symlinked_include,
         f"{{file}}:28:15: {_KEY_TEMPLATE}: template include-link.j2: refused: the include 'partials/footer.j2' is a link "
         "that leads outside its folder; copy the file in instead",
+    ),
+    PlaybookRow(
+        "include-chain-too-long", _include_chain,
+        f"{{file}}:28:15: {_KEY_TEMPLATE}: template chain-50.j2: refused: a message may use at most 50 templates with "
+        "everything they include; combine some",
     ),
     PlaybookRow(
         "include-other-file", "include-other-file.yaml",
@@ -341,6 +371,11 @@ RUNTIME_ROWS = [
     RuntimeRow(
         "sandbox-repeat", "sandbox-repeat.yaml",
         "error: sandbox-repeat.yaml: step responsibility: when: refused by the sandbox: repeating a value 100000000 times builds more than 10,000 items",
+    ),
+    RuntimeRow(
+        "sandbox-repeat-nested", "sandbox-repeat-nested.yaml",
+        "error: sandbox-repeat-nested.yaml: step responsibility: when: refused by the sandbox: repeating a value 10000 "
+        "times builds more than 200,000 characters or items",
     ),
     RuntimeRow(
         "sandbox-padding", "sandbox-padding.yaml",
@@ -442,6 +477,10 @@ class AnswersRow:
 ANSWERS_ROWS = [
     AnswersRow("answers-wrong-type", _answers(affected_count=[1, 2]), "{file}: affected_count: expected a number"),
     AnswersRow(
+        "answers-json-surrogate", '{"lesson": "\\udcff"}',
+        "{file}: lesson: contains U+DCFF, half of a UTF-16 pair and not a character; write the text as UTF-8", suffix=".json",
+    ),
+    AnswersRow(
         "answers-unknown-id", "sevrity: major\n",
         "{file}: sevrity: no step with this id in playbook 'mini' (did you mean 'severity'?)",
     ),
@@ -451,13 +490,13 @@ ANSWERS_ROWS = [
     AnswersRow(
         "answers-invalid-date", _answers(noticed_at="2026-02-30 10:00"),
         "{file}: noticed_at: '2026-02-30 10:00' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, "
-        "yesterday 09:00",
+        "yesterday 09:00, last friday 14:30",
     ),
     AnswersRow(
         "answers-invalid-date-in-a-list",
         _answers(prevention_actions=[{"what": "Check", "owner": "Sam", "due": "2026-13-01"}]),
         "{file}: prevention_actions: item 1: due: '2026-13-01' is not a date; write it like 2026-03-31, or today, "
-        "yesterday, in 3 days",
+        "friday, next friday, in 2 weeks, end of month",
     ),
     AnswersRow("answers-list-for-text", _answers(what_happened=["a", "b"]), "{file}: what_happened: expected text, found a list"),
     AnswersRow(
@@ -750,12 +789,399 @@ def test_the_run_works_in_an_odd_terminal_and_ctrl_c_keeps_the_answers(row: Term
     assert session.steps["what_happened"].value == "A typo in the price list"
 
 
+# --- files, streams and arguments -------------------------------------------------------
+# What the command line can name that is not a plain file, text that is not UTF-8, and the
+# reader of a pipe that leaves early.
+
+
+def test_check_refuses_a_device_at_once(cli):
+    """Row check-a-device: it used to read /dev/zero until memory ran out."""
+    result = cli("check", "/dev/zero")
+    assert_clean_failure(
+        result, "error: cannot read '/dev/zero': it is a character device, not a regular file; give a file path or - for standard input", 2
+    )
+
+
+def test_check_refuses_a_fifo_without_waiting(cli, tmp_path: Path, monkeypatch):
+    """Row check-a-fifo: nobody writes to it; it used to wait for ever."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.txt")
+    result = cli("check", "pipe.txt")
+    assert_clean_failure(
+        result, "error: cannot read 'pipe.txt': it is a FIFO (named pipe), not a regular file; give a file path or - for standard input", 2
+    )
+
+
+def test_check_reads_at_most_its_limit_from_standard_input(tmp_path: Path):
+    """Row check-endless-stdin: `check - < /dev/zero` used to read until memory ran out."""
+    with open("/dev/zero", "rb") as zero:
+        result = run_process("check", "-", home=tmp_path / "home", cwd=tmp_path, stdin=zero.fileno())
+    assert_clean_failure(result, "error: standard input holds more than 1,000,000 bytes; check a shorter text", 2)
+
+
+def test_validate_and_start_refuse_a_device_or_a_fifo_at_once(cli, tmp_path: Path, monkeypatch, journal: Path):
+    """Rows validate-a-device and playbook-fifo: they used to read /dev/zero until memory ran
+    out, and to wait for ever on a FIFO."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe.yaml")
+    for name, line in (
+        ("/dev/zero", "/dev/zero: is a character device, not a regular file"),
+        ("pipe.yaml", "pipe.yaml: is a FIFO (named pipe), not a regular file"),
+    ):
+        checked = cli("validate", name)
+        assert (checked.code, checked.out) == (2, line + "\n")
+        assert_clean_failure(cli("start", name, "--answers", str(BAD / "answers.yaml"), "--no-input"), line, 2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "-f", "md"], ["export", "-f", "json"], ["draft", "-m", "note"], ["list"], ["show", "general"], ["schema"],
+        ["validate", str(BAD / "base.yaml")], ["check", str(BAD / "note.j2")],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_a_reader_that_leaves_early_is_no_error(args: list[str], baseline_journal: Path, tmp_path: Path):
+    """Row broken-pipe: `mea-culpa export | head -0` used to exit 1."""
+    home = tmp_path / "home"
+    install_journal(baseline_journal, home)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1")
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has left before anything is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mea_culpa", *args], stdout=writer, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, env=environ, cwd=BAD, text=True, timeout=60)
+    finally:
+        os.close(writer)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and not any(line.startswith("error") for line in proc.stderr.splitlines())
+
+
+def test_output_through_a_link_to_a_device_or_into_a_fifo_is_written_not_replaced(cli, journal: Path, tmp_path: Path, monkeypatch):
+    """Row output-device: `export -o /dev/stdout --force` (as root) used to replace /dev/stdout,
+    a link, with a regular file. Here the link is the test's own, to /dev/null."""
+    monkeypatch.chdir(tmp_path)
+    Path("stdout").symlink_to("/dev/null")
+    result = cli("export", "-o", "stdout", "--force")
+    assert result.code == 0, result.err
+    assert Path("stdout").is_symlink() and os.readlink("stdout") == "/dev/null"
+    assert cli("export", "-o", "stdout").code == 0  # nothing is replaced: no --force needed
+
+    import threading
+
+    os.mkfifo("pipe")
+    got: list[bytes] = []
+    reading = threading.Thread(target=lambda: got.append(Path("pipe").read_bytes()))
+    reading.start()
+    try:
+        for _ in range(200):  # wait until the reader has the FIFO open
+            result = cli("export", "-o", "pipe", "-f", "json")
+            if result.code == 0:
+                break
+            assert result.first_error == "error: cannot write pipe: nobody is reading from it"
+            time.sleep(0.01)
+    finally:
+        reading.join(timeout=10)
+    assert result.code == 0, result.err
+    assert json.loads(got[0])["schema_version"] == 2
+    assert Path("pipe").is_fifo()
+
+
+def test_output_to_a_fifo_nobody_reads_is_refused_without_waiting(cli, journal: Path, tmp_path: Path, monkeypatch):
+    """Row output-fifo-nobody-reading."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe")
+    assert_clean_failure(cli("export", "-o", "pipe"), "error: cannot write pipe: nobody is reading from it", 1)
+
+
+def test_output_to_a_socket_is_refused(cli, journal: Path, tmp_path: Path, monkeypatch):
+    """Row output-not-a-file."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind("sock")
+        assert_clean_failure(cli("export", "-o", "sock", "--force"), "error: sock is a socket; name a regular file to write", 2)
+
+
+def test_an_output_name_too_long_for_the_system_is_one_line(cli, journal: Path, tmp_path: Path, monkeypatch):
+    """Row output-name-too-long: it used to end in "internal problem (OSError…)"."""
+    monkeypatch.chdir(tmp_path)
+    name = "a" * 300 + ".md"
+    for command in ("export", "draft"):
+        args = [command, "-o", name] + (["-m", "note"] if command == "draft" else [])
+        assert_clean_failure(
+            cli(*args), f"error: cannot write {name[:79]}…: the name is too long for this system; choose a shorter one", 2
+        )
+
+
+def test_a_playbook_name_too_long_for_the_system_is_one_line(cli, journal: Path):
+    """Row playbook-name-too-long: `start` and `show` ended in "internal problem (OSError…)"."""
+    name = "a" * 300 + ".yaml"
+    line = f"{name}: the name is too long for this system"
+    assert_clean_failure(cli("start", name, "--no-input"), line, 2)
+    assert_clean_failure(cli("show", name), line, 2)
+    checked = cli("validate", name)
+    assert (checked.code, checked.out) == (2, line + "\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--title", "inv\udcffoice"], "error: --title: not valid UTF-8 (byte 0xff); give it as UTF-8 text"),
+        (["--tag", "\udcff"], "error: --tag: not valid UTF-8 (byte 0xff); give it as UTF-8 text"),
+        (["--set", "lesson=\udcff"], "error: --set: not valid UTF-8 (byte 0xff); give it as UTF-8 text"),
+    ],
+    ids=["title", "tag", "set"],
+)
+def test_an_argument_that_is_not_utf8_is_one_line(args: list[str], line: str, cli, journal: Path):
+    """Row argument-not-utf8: Python keeps the byte 0xff of an argument as U+DCFF, which
+    the journal cannot store; it used to end in "internal problem (UnicodeEncodeError…)"."""
+    before = snapshot(journal)
+    result = cli("start", str(MINI), "--answers", str(BAD / "answers.yaml"), "--no-input", *args)
+    assert_clean_failure(result, line, 2)
+    assert snapshot(journal) == before
+
+
+def test_a_session_id_that_is_not_utf8_is_one_line(cli, journal: Path):
+    for command in ("export", "draft", "resume"):
+        assert_clean_failure(cli(command, "\udcff"), "error: SESSION: not valid UTF-8 (byte 0xff); give it as UTF-8 text", 2)
+
+
+def test_a_page_number_too_large_for_the_journal_is_one_line(cli, journal: Path):
+    """Row history-page-huge: it ends in "internal problem (OverflowError…)"."""
+    result = cli("history", "--page", "99999999999999999999")
+    assert result.code == 2 and "internal problem" not in result.err
+
+
+def test_draft_edit_stopped_by_a_signal_leaves_no_temporary_file(baseline_journal: Path, tmp_path: Path):
+    """Rows edit-sigterm: the editor's temporary folder used to stay behind on SIGTERM
+    and SIGHUP."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        home = tmp_path / sig.name / "home"
+        install_journal(baseline_journal, home)
+        seen = tmp_path / sig.name / "editing"
+        editor = tmp_path / sig.name / "editor.py"
+        editor.write_text(f"import sys, time\nopen({str(seen)!r}, 'w').write(sys.argv[1])\ntime.sleep(60)\n", encoding="utf-8")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEA_CULPA_", "VISUAL", "EDITOR"))}
+        environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1",
+                       EDITOR=f"{sys.executable} {editor}")
+        proc = subprocess.Popen([sys.executable, "-m", "mea_culpa", "draft", "-m", "note", "--edit"], cwd=BAD, env=environ,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            for _ in range(1000):
+                if seen.exists() and seen.read_text():
+                    break
+                time.sleep(0.01)
+            draft_file = Path(seen.read_text())
+            assert draft_file.exists()
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[-1].startswith("Stopped. The draft as rendered is kept in session ")
+        assert not draft_file.parent.exists(), f"{draft_file.parent} was left behind"
+
+
+@pytest.mark.parametrize("command", ["start", "check", "list"])
+def test_the_home_is_created_private_by_whichever_command_makes_it(command: str, tmp_path: Path):
+    """Row home-created-private: `check` on a fresh home used to create it 0755 (the
+    apology check's caches were written first). Now only what writes the journal makes
+    the home, 0700; `check` and `list` write nothing there and make none."""
+    home = tmp_path / "new" / "home"
+    (tmp_path / "apology.txt").write_text("I'm sorry.\n", encoding="utf-8")
+    args = {
+        "start": ["start", str(BAD / "base.yaml"), "--answers", str(BAD / "answers.yaml"), "--no-input"],
+        "check": ["check", str(tmp_path / "apology.txt")],
+        "list": ["list"],
+    }[command]
+    result = run_process(*args, home=home, cwd=tmp_path)
+    assert result.code in (0, 1), result.err  # check: 1 when the apology falls short
+    if command == "start":
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    else:
+        assert not home.exists()
+
+
+# --- the journal's own file -----------------------------------------------------------
+
+
+def _copies_started_at(journal: Path, *starts: str) -> None:
+    """Copies of the journal's session whose start times are `starts`, as another
+    program (or a hand) could write them."""
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
+        (first,) = conn.execute("SELECT id FROM sessions ORDER BY rowid LIMIT 1").fetchone()
+        for n, start in enumerate(starts):
+            values = ", ".join({"id": "?", "uid": "NULL", "created_at": "?"}.get(c, c) for c in columns)
+            conn.execute(f"INSERT INTO sessions ({', '.join(columns)}) SELECT {values} FROM sessions WHERE id = ?",
+                         (f"{first}-{n}", start, first))
+    finally:
+        conn.close()
+    settle(journal)
+
+
+def test_stats_counts_a_start_time_that_is_no_date_in_no_month(baseline_journal: Path, tmp_path: Path):
+    """Row stats-start-not-iso: `stats` counted months from the first start time to the
+    last as text, and "yesterday" is never reached (it looped for ever); "March 2, 2026"
+    ended in "internal problem"."""
+    home = tmp_path / "home"
+    journal = install_journal(baseline_journal, home)
+    with sqlite3.connect(journal) as conn:
+        (month,) = conn.execute("SELECT substr(created_at, 1, 7) FROM sessions").fetchone()
+    conn.close()
+    _copies_started_at(journal, "yesterday", "March 2, 2026")
+    before = snapshot(journal)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    for args in (["stats"], ["stats", "--json"]):
+        proc = subprocess.run([sys.executable, "-m", "mea_culpa", *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={**environ, "MEA_CULPA_HOME": str(home), "NO_COLOR": "1"}, timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["sessions"], report["per_month"]) == (3, {month: 1})
+    assert snapshot(journal) == before
+
+
+def _another_programs_database(journal: Path) -> None:
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('the shopping list')")
+    finally:
+        conn.close()
+
+
+def _from_a_newer_mea_culpa(journal: Path) -> None:
+    """A journal at a revision this mea-culpa does not know, as a tool may leave it: in
+    SQLite's rollback-journal mode."""
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("UPDATE alembic_version SET version_num = '0099_future'")
+    finally:
+        conn.close()
+
+
+def _without_its_revision(journal: Path) -> None:
+    conn = sqlite3.connect(journal, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute("DROP TABLE alembic_version")
+    finally:
+        conn.close()
+
+
+REFUSED_FILES = [
+    ("journal-foreign-sqlite", _another_programs_database,
+     "error: {journal} is not a mea-culpa journal: it is a SQLite database of another program (tables: notes)"),
+    ("journal-refused-untouched", _from_a_newer_mea_culpa,
+     "error: the journal {journal} was written by a newer mea-culpa (schema 0099_future; this one reads up to {head})"),
+    ("journal-refused-untouched", _without_its_revision,
+     "error: the journal {journal} is damaged (schema {schema} without its revision)"),
+]
+
+
+@pytest.mark.parametrize(("row", "damage", "line"), REFUSED_FILES, ids=["foreign", "newer", "no-revision"])
+def test_a_file_refused_as_a_journal_is_left_byte_for_byte(row: str, damage, line: str, baseline_journal: Path, tmp_path: Path):
+    """Rows journal-foreign-sqlite and journal-refused-untouched: another program's SQLite
+    file at the journal's path was adopted (the journal's tables made in it, switched to
+    WAL); a journal refused on opening had been switched to WAL first."""
+    from mea_culpa.journal.tables import HEAD
+
+    home = tmp_path / "home"
+    journal = home / "journal.sqlite3"
+    if row != "journal-foreign-sqlite":
+        install_journal(baseline_journal, home)
+    damage(journal)
+    before = snapshot(journal)
+    expected = line.format(journal=journal, head=HEAD, schema=_schema())
+    for args in (
+        ("history",), ("stats",), ("export",), ("journal", "info"),
+        ("start", str(BAD / "base.yaml"), "--answers", str(BAD / "answers.yaml"), "--no-input"),
+    ):
+        result = run_process(*args, home=home, cwd=tmp_path)
+        assert_clean_failure(result, expected, 1)
+        assert snapshot(journal) == before, args
+        assert sorted(p.name for p in home.iterdir()) == ["journal.sqlite3"], args
+    if row == "journal-foreign-sqlite":
+        with sqlite3.connect(journal) as conn:
+            assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+        conn.close()
+
+
+def _on_a_full_disk() -> None:
+    """In the child: no file may grow past 16 KiB. SQLite cannot then give the shared
+    index of a WAL journal its 32 KiB, as on a disk with no room left."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the full disk is simulated with RLIMIT_FSIZE, as Linux applies it")
+def test_on_a_full_disk_the_journal_is_still_read_and_exported(baseline_journal: Path, tmp_path: Path):
+    """Row disk-full-reading: every command failed with "disk I/O error", even `export`."""
+    home = tmp_path / "home"
+    journal = install_journal(baseline_journal, home)
+    before = snapshot(journal)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEA_CULPA_")}
+    environ.update(MEA_CULPA_HOME=str(home), MEA_CULPA_CONFIG=str(tmp_path / "config"), NO_COLOR="1")
+
+    def run(*args: str) -> Result:
+        proc = subprocess.run([sys.executable, "-m", "mea_culpa", *args], cwd=tmp_path, env=environ, capture_output=True,
+                              text=True, timeout=60, preexec_fn=_on_a_full_disk)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    for args, seen in ((("history",), "Bad example"), (("actions", "--all"), "No action items"), (("stats",), "1 session"),
+                       (("journal", "info"), "sessions: 1"), (("export", "-f", "json"), '"title"'), (("export",), "# ")):
+        result = run(*args)
+        assert (result.code, "Traceback" in result.err) == (0, False), (args, result.err)
+        assert seen in result.out + result.err, args
+        assert snapshot(journal)[:2] == before[:2], args
+    result = run("start", str(BAD / "base.yaml"), "--answers", str(BAD / "answers.yaml"), "--no-input")
+    assert_clean_failure(result, f"error: cannot use the journal {journal}: disk I/O error", 1)
+    assert result.err.splitlines()[1].startswith("the disk may be full")
+    assert snapshot(journal)[:2] == before[:2]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["history", "--tag", "\udcff"], "--tag"),
+        (["history", "--playbook", "\udcff"], "--playbook"),
+        (["history", "--author", "\udcff"], "--author"),
+        (["actions", "--owner", "\udcff"], "--owner"),
+        (["actions", "--session", "\udcff"], "--session"),
+        (["actions", "drop", "1", "--reason", "\udcff"], "--reason"),
+        (["stats", "--author", "\udcff"], "--author"),
+        (["forget", "\udcff", "--yes"], "SESSION"),
+        (["history", "--database", "\udcff"], "--database"),
+        (["journal", "copy", "--to", "\udcff"], "--to"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(a for a in v if a != "\udcff"),
+)
+def test_a_journal_command_argument_that_is_not_utf8_is_one_line(args: list[str], option: str, cli, journal: Path):
+    """Row journal-argument-not-utf8: they ended in "internal problem (UnicodeEncodeError…)"."""
+    before = snapshot(journal)
+    assert_clean_failure(cli(*args), f"error: {option}: not valid UTF-8 (byte 0xff); give it as UTF-8 text", 2)
+    assert snapshot(journal) == before
+
+
 # --- user text: any unicode survives the journal and every export ----------------------
 
 ODD_TEXT = (
     "Sorry 🙏🏽 — we failed you. שלום, عذرًا (right to left) ‮reversed‬ "
     "tab\there, a bell\x07, an escape \x1b[31mred\x1b[0m, zero\u200bwidth, <b>bold</b> & \"quotes\" 'too'"
 )
+# What a text export (Markdown, HTML) shows of it: every character but the bell, the
+# escape sequence and the bidirectional override, which a terminal would act on.
+ODD_TEXT_SHOWN = ODD_TEXT.replace("\x07", "").replace("\x1b[31m", "").replace("\x1b[0m", "").replace("\u202e", "").replace("\u202c", "")
 
 
 def test_unicode_in_every_answer_survives_the_journal_and_every_export(cli, tmp_path: Path, monkeypatch, journal: Path):
@@ -800,25 +1226,43 @@ def test_unicode_in_every_answer_survives_the_journal_and_every_export(cli, tmp_
     import html
 
     as_html = export("html")
-    assert html.escape(answers["lesson"], quote=True) in as_html
+    assert html.escape(f"lesson: {ODD_TEXT_SHOWN}", quote=True) in as_html
     assert "<b>bold</b>" not in as_html  # user text never becomes markup
 
-    assert answers["lesson"].replace("<", "\\<") in export("md")  # Markdown escapes only `<`
+    # Markdown escapes `<`, and leaves out what would act on a terminal
+    assert f"lesson: {ODD_TEXT_SHOWN}".replace("<", "\\<") in export("md")
 
 
-def test_an_export_piped_to_stdout_keeps_the_text_unchanged(cli, tmp_path: Path, monkeypatch, journal: Path):
+def test_an_export_piped_to_stdout_keeps_the_text_but_not_its_escape_sequences(cli, tmp_path: Path, monkeypatch, journal: Path):
     monkeypatch.chdir(tmp_path)
     answers = dict(MINI_ANSWERS, lesson=ODD_TEXT)
     started = cli("start", str(MINI), "--answers", _write_answers(tmp_path, answers), "--no-input")
     assert started.code == 0, started.err
     exported = cli("export", started.out.strip().splitlines()[-1], "--format", "md")
     assert exported.code == 0
-    assert ODD_TEXT.replace("<", "\\<") in exported.out
+    assert ODD_TEXT_SHOWN.replace("<", "\\<") in exported.out
+    assert "\x1b" not in exported.out and "\x07" not in exported.out
 
 
 # --- the table and the tests agree ---------------------------------------------------
 
 TESTED_ELSEWHERE = {
+    "check-a-device": test_check_refuses_a_device_at_once,
+    "check-a-fifo": test_check_refuses_a_fifo_without_waiting,
+    "check-endless-stdin": test_check_reads_at_most_its_limit_from_standard_input,
+    "validate-a-device": test_validate_and_start_refuse_a_device_or_a_fifo_at_once,
+    "playbook-fifo": test_validate_and_start_refuse_a_device_or_a_fifo_at_once,
+    "broken-pipe": test_a_reader_that_leaves_early_is_no_error,
+    "output-device": test_output_through_a_link_to_a_device_or_into_a_fifo_is_written_not_replaced,
+    "output-fifo-nobody-reading": test_output_to_a_fifo_nobody_reads_is_refused_without_waiting,
+    "output-not-a-file": test_output_to_a_socket_is_refused,
+    "output-name-too-long": test_an_output_name_too_long_for_the_system_is_one_line,
+    "argument-not-utf8": test_an_argument_that_is_not_utf8_is_one_line,
+    "playbook-name-too-long": test_a_playbook_name_too_long_for_the_system_is_one_line,
+    "session-not-utf8": test_a_session_id_that_is_not_utf8_is_one_line,
+    "history-page-huge": test_a_page_number_too_large_for_the_journal_is_one_line,
+    "edit-sigterm": test_draft_edit_stopped_by_a_signal_leaves_no_temporary_file,
+    "home-created-private": test_the_home_is_created_private_by_whichever_command_makes_it,
     "sandbox-recursion": test_sandbox_recursion_in_a_message_template_is_refused_when_drafted,
     "home-not-writable": test_home_not_writable_says_where_and_what_to_do,
     "home-read-only": test_home_read_only_by_permissions_is_refused_with_the_same_hint,
@@ -826,6 +1270,11 @@ TESTED_ELSEWHERE = {
     "disk-full-exporting": test_disk_full_while_exporting_leaves_no_half_file,
     "stdin-not-a-terminal": test_stdin_not_a_terminal_runs_as_no_input_and_names_what_is_missing,
     "unicode-answers": test_unicode_in_every_answer_survives_the_journal_and_every_export,
+    "stats-start-not-iso": test_stats_counts_a_start_time_that_is_no_date_in_no_month,
+    "journal-foreign-sqlite": test_a_file_refused_as_a_journal_is_left_byte_for_byte,
+    "journal-refused-untouched": test_a_file_refused_as_a_journal_is_left_byte_for_byte,
+    "disk-full-reading": test_on_a_full_disk_the_journal_is_still_read_and_exported,
+    "journal-argument-not-utf8": test_a_journal_command_argument_that_is_not_utf8_is_one_line,
 }
 
 

@@ -68,6 +68,7 @@ VOCABULARY_TYPES = {
     "repair": "long-text",
     "make_good": "text",
     "next_update_minutes": "number",
+    "resolved_at": "datetime",
     "prevention_actions": "list",
     "prevention_summary": "long-text",
     "lesson": "text",
@@ -118,7 +119,7 @@ def example(playbook_id: str) -> dict[str, Any]:
 class Unsaved:
     """A store that keeps nothing: these tests look at the session the runner returns."""
 
-    def apply(self, session: sm.Session, change: sm.Change) -> None:
+    def apply(self, session: sm.Session, change: sm.Change, *, playbook: object = None) -> None:
         return None
 
 
@@ -314,6 +315,17 @@ def test_outage_updates_come_more_often_when_it_is_critical():
 
 
 # --- each situation's own wisdom ----------------------------------------------------------
+
+
+def test_outage_team_note_timeline_says_when_it_worked_again():
+    from mea_culpa.messages import drafting
+
+    playbook, session = run("service-outage")
+    text = drafting.render(playbook, session, "internal-note").text
+    timeline = text[text.index("Timeline"):text.index("Cause")]
+    lines = [line for line in timeline.splitlines() if line.startswith("- ")]
+    assert [line.split(": ", 1)[1].split(",")[0] for line in lines] == ["it started.", "we noticed", "working again"]
+    assert "10:40: working again" in timeline and "after it started." in timeline
 
 
 def test_outage_tells_customers_early_and_offers_status_updates_for_every_phase():

@@ -78,3 +78,35 @@ def test_actions_ics_dash_prints_the_calendar(journal, cli):
     record(journal, "a", actions=[item("Add a canary", owner="Sam")])
     code, out, _ = cli("actions", "--ics", "-", "--owner", "sam")
     assert code == 0 and out.startswith("BEGIN:VCALENDAR") and "Add a canary" in out
+
+
+def _alarms(event) -> list:
+    return list(event.walk("VALARM"))
+
+
+def test_an_all_day_item_rings_at_nine_on_the_morning_it_is_due(journal):
+    record(journal, "a", actions=[item("Add a canary", due="2026-04-01")])
+    (event,) = events(calendar.to_ics(journal.actions()))
+    (alarm,) = _alarms(event)
+    assert str(alarm["action"]) == "DISPLAY" and str(alarm["description"]) == "Due today: Add a canary"
+    assert alarm.decoded("trigger") == dt.timedelta(hours=9)
+    assert alarm["trigger"].params.get("RELATED", "START") == "START"
+
+
+def test_a_status_update_due_at_a_time_rings_five_minutes_before(journal):
+    r = record(journal, "a", fix=None, status="in-progress")
+    r.draft("status-update", "investigating", minutes=10)
+    (event,) = events(calendar.to_ics(journal.actions()))
+    (alarm,) = _alarms(event)
+    assert alarm.decoded("trigger") == dt.timedelta(minutes=-5)
+
+
+def test_actions_ics_to_stdout_holds_all_day_events_with_alarms_and_stable_uids(cli, journal):
+    record(journal, "2026-03-02-checkout-down", actions=[item("Add a canary", due="2026-04-01"), item("Alert on errors", due="2026-04-08")])
+    code, first, _ = cli("actions", "--ics", "-")
+    assert code == 0
+    found = events(first.encode())
+    assert [e.decoded("dtstart") for e in found] == [dt.date(2026, 4, 1), dt.date(2026, 4, 8)]
+    assert all("VALUE=DATE" in e.to_ical().decode() and len(_alarms(e)) == 1 for e in found)
+    again = cli("actions", "--ics", "-")[1]
+    assert [str(e["uid"]) for e in events(again.encode())] == [str(e["uid"]) for e in found] and len({str(e["uid"]) for e in found}) == 2

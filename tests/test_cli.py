@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,22 @@ def test_help_lists_every_command_with_an_example(cli):
         assert f"  {command}" in out
         _, sub, _ = cli(command, "--help")
         assert "Example" in sub, command
+
+
+@pytest.mark.parametrize("command", ["list", "show", "new", "schema", "validate", "start", "resume", "draft", "export", "check"])
+def test_help_names_arguments_and_values_in_plain_words(cli, command):
+    """`[PLAYBOOK]`, `FILE...`, `--tag TAG`: never `[[PLAYBOOK]]`, `{FILE...}...` or a
+    Python type such as `<list[str]>`."""
+    code, out, _ = cli(command, "--help")
+    assert code == 0
+    assert "[[" not in out
+    assert not re.search(r"\{[A-Z]", out), out
+    assert not re.search(r"<(?:str|int|path|list|Path|float)", out), out
+    usage = out.splitlines()[0]
+    expected = {"show": "ID|FILE", "new": "NAME", "validate": "FILE...", "start": "[PLAYBOOK]", "resume": "[SESSION]",
+                "draft": "[SESSION]", "export": "[SESSION]", "check": "FILE..."}
+    if command in expected:
+        assert usage.endswith(f"[OPTIONS] {expected[command]}"), usage
 
 
 def test_list_shows_the_search_path_in_order_and_marks_shadowed_ids(cli, tmp_path, monkeypatch):
@@ -90,7 +107,7 @@ def test_show_json_gives_the_playbook_as_data(cli):
     assert {k: step[k] for k in ("id", "type", "prompt", "required")} == {
         "id": "severity", "type": "choice", "prompt": "How bad?", "required": True,
     }
-    assert step["choices"] == [{"value": v, "label": v, "help": ""} for v in ("none", "minor", "major", "critical")]
+    assert step["choices"] == [{"value": v, "label": v, "help": "", "exclusive": False} for v in ("none", "minor", "major", "critical")]
     assert "validate" in step and "stage" not in step  # the format's own keys
     assert data["messages"] == []
 
@@ -216,9 +233,9 @@ def test_answers_that_do_not_fit_name_every_id_and_touch_nothing(cli, tmp_path):
     assert code == 2
     assert err.splitlines() == [
         f"{answers}: severity: 'huge' is not one of none, minor, major, critical",
-        f"{answers}: affected_count: 'many' is not a number",
+        f"{answers}: affected_count: 'many' is not a number; write it like 1200, 1,200, ~1200, about 40 or £300",
         f"{answers}: not_a_step: no step with this id in playbook 'mini' (did you mean 'noticed_at'?)",
-        f"{answers}: noticed_at: 'someday' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00",
+        f"{answers}: noticed_at: 'someday' is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00, last friday 14:30",
     ]
     from mea_culpa.paths import journal_path
 

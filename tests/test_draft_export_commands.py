@@ -126,7 +126,7 @@ def test_without_a_message_and_a_terminal_the_ids_are_listed(cli):
 
 def test_without_a_message_at_a_terminal_the_asker_offers_a_choice(cli, monkeypatch):
     from mea_culpa.cli import draft as draft_command
-    from mea_culpa.run import asking
+    from mea_culpa.cli import prompts as asking
 
     save_session()
     asked = []
@@ -268,7 +268,7 @@ def test_export_never_overwrites_without_force(cli, tmp_path):
     assert code == 2 and err == f"error: {target} exists; pass --force to overwrite\n"
     assert target.read_text(encoding="utf-8") == "mine"
     assert cli("export", "-o", str(target), "--force")[0] == 0
-    assert target.read_text(encoding="utf-8").startswith("{\n  \"schema_version\": 1,")
+    assert target.read_text(encoding="utf-8").startswith("{\n  \"schema_version\": 2,")
 
 
 def test_export_yaml_replays_and_redacts_unless_asked(cli, tmp_path):

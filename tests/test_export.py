@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from mea_culpa.errors import UsageError
-from mea_culpa.export import document as export
+from mea_culpa.export import document
+from mea_culpa.export import formats as export
 from mea_culpa.playbook import answers as answers_mod
 from mea_culpa.playbook.loading import load
 from mea_culpa.playbook.model import Playbook
@@ -144,10 +145,11 @@ def test_a_draft_with_backticks_keeps_its_fence_closed():
 def test_json_has_the_documented_shape():
     playbook, session = golden_session()
     data = json.loads(export.export_session(playbook, session, "json"))
-    assert data["schema_version"] == export.SCHEMA_VERSION == 1
+    assert data["schema_version"] == document.SCHEMA_VERSION == 2
     assert list(data) == [
         "schema_version", "id", "title", "author", "playbook", "status", "severity", "tags", "created", "updated", "completed",
-        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "actions", "messages",
+        "duration_seconds", "happened_at", "noticed_at", "redacted", "stages", "still_open", "actions", "messages",
+        "drafts_not_shown", "sent", "audience",
     ]
     assert data["playbook"] == {"id": "draft-fixture", "title": "Fixture for drafts and exports", "version": "1"}
     assert [s["stage"] for s in data["stages"]] == ["facts", "cause", "own", "apologize", "fix", "prevent", "move-on"]
@@ -163,12 +165,49 @@ def test_json_has_the_documented_shape():
     assert states["make_good"] == ("not-applicable", "")
     assert data["actions"][2] == {"step": "prevention_actions", "what": "Look at a second courier for holiday weekends", "owner": "Priya", "due": "2026-05-01", "effort": None, "commitment": False, "status": "open"}
     assert data["messages"][0]["score"] == 95 and data["messages"][0]["findings"][0]["category"] == "padding"
+    assert (data["messages"][0]["latest"], data["messages"][0]["sent"], data["drafts_not_shown"]) == (True, None, 0)
+    assert data["still_open"][0] == {
+        "kind": "to-do", "step": "share_lesson", "stage": "move-on", "what": "Share the lesson at the team meeting",
+        "state": "blocked", "note": "the next team meeting is on Monday", "due": None, "since": "2026-03-14T18:42:00Z",
+        "owner": None}
+    assert [(i["kind"], i["what"]) for i in data["still_open"][1:]] == [("action", a["what"]) for a in data["actions"]]
+
+
+def redrafted(session: sm.Session) -> sm.Session:
+    """Four runs of the same apology, an edited one abandoned in between, one marked sent."""
+    texts = ["Run 1\n", "Run 2\n", "Edited and abandoned\n", "Run 3\n", "Run 4\n"]
+    for minute, text in enumerate(texts):
+        draft = sm.Draft("customer-apology", "warm", text, f"2026-03-14T19:0{minute}:00Z", None, text.startswith("Edited"))
+        session, _ = sm.add_draft(session, draft)
+        if text == "Run 2\n":
+            session, _ = sm.mark_sent(session, draft, now="2026-03-14T19:10:00Z")
+    return session
+
+
+def test_messages_show_the_latest_draft_of_each_message_and_the_one_sent():
+    playbook, session = golden_session()
+    session = redrafted(session)
+    text = export.export_session(playbook, session, "md")
+    messages = text[text.index("## Messages"):]
+    assert messages.count("### Apology to the customer") == 2
+    assert "Run 4" in messages and "Run 2" in messages
+    assert "Run 1" not in messages and "Run 3" not in messages and "Edited and abandoned" not in messages
+    assert "sent 2026-03-14 19:10 UTC · an earlier draft" in messages
+    assert "*4 earlier drafts are not shown; export with --all-drafts to include every draft.*" in messages
+    every = export.export_session(playbook, session, "md", all_drafts=True)
+    assert every.count("### Apology to the customer") == 6 and "Edited and abandoned" in every
+    assert "not shown" not in every
+    data = document.session_data(playbook, session)
+    assert [(m["text"].strip(), m["latest"], m["sent"]) for m in data["messages"]] == [
+        ("Run 2", False, "2026-03-14T19:10:00Z"), ("Run 4", True, None)]
+    assert data["drafts_not_shown"] == 4
+    assert "4 earlier drafts are not shown" in export.export_session(playbook, session, "html")
 
 
 def test_action_status_comes_from_the_journal_when_given():
     playbook, session = golden_session()
     done = {("prevention_actions", "Add a test order to every checkout release and compare its courier label"): "done"}
-    data = export.session_data(playbook, session, action_status=done)
+    data = document.session_data(playbook, session, action_status=done)
     assert [a["status"] for a in data["actions"]] == ["done", "open", "open"]
     assert "- [x] Add a test order" in export.export_session(playbook, session, "md", action_status=done)
 
@@ -278,3 +317,70 @@ def test_the_format_follows_the_file_name(name, fmt):
 def test_aliases_are_accepted():
     assert export.normalise_format("Markdown") == "md"
     assert export.normalise_format("yml") == "yaml"
+
+
+# --- skipped stages -------------------------------------------------------------------------
+
+
+def skipped_part_way(playbook_id: str, skips: dict[str, str]) -> tuple[Playbook, sm.Session]:
+    """A built-in run from its example answers, with each stage of `skips` skipped at the
+    first step it still had to ask (keeping the answers before it)."""
+    from mea_culpa.journal import memory_journal
+    from mea_culpa.run.asking import ScriptedAsker, skip_stage
+    from mea_culpa.run.runner import Runner
+
+    playbook = load(REPO / "playbooks" / f"{playbook_id}.yaml")
+    values = answers_mod.check_all(playbook, answers_mod.load_file(REPO / "tests" / "data" / "answers" / f"{playbook_id}.yaml"), source="example")
+    for kind, reason in skips.items():
+        stage = next(s for s in playbook.stages if s.kind == kind)
+        last = [s.id for s in stage.steps if s.type == "action"][-1]
+        values[last] = skip_stage(reason)
+    journal = memory_journal()
+    session, change = sm.new_session(playbook, session_id="2026-11-22-skips", title="skips", now="2026-11-22T10:00:00Z")
+    journal.apply(session, change)
+    return playbook, Runner(playbook, session, journal, ScriptedAsker(values)).run()
+
+
+def test_a_skipped_stage_shows_the_same_in_every_format():
+    playbook, session = skipped_part_way("general", {"apologize": "we told Grace in person at the door"})
+    data = document.session_data(playbook, session)
+    apologize = next(s for s in data["stages"] if s["stage"] == "apologize")
+    assert (apologize["state"], apologize["reason"]) == ("skipped", "we told Grace in person at the door")
+    states = {s["id"]: s["state"] for s in apologize["steps"] if s["state"] != "not-applicable"}
+    assert states["apology_sent"] == "skipped" and "answered" in states.values()
+    md = export.export_session(playbook, session, "md")
+    section = md[md.index("Apologize"):md.index("## 5.")]
+    assert "*Skipped: we told Grace in person at the door · 4 of 5 answered before skipping ·" in section
+    assert "~~Send the apology on each of those channels~~ — skipped" in section
+    assert "Skipped: we told Grace in person at the door" in export.export_session(playbook, session, "html")
+    assert "apology_sent" not in [i["step"] for i in data["still_open"]]
+
+
+def test_skipped_stages_replay_from_the_yaml_export(cli, tmp_path):
+    from mea_culpa.journal import open_journal
+
+    playbook, session = skipped_part_way("general", {"apologize": "we told Grace in person at the door",
+                                                      "move-on": "we close this at Friday's meeting"})
+    with open_journal() as journal:
+        journal.save(session)
+    code, text, err = cli("export", session.id, "-f", "yaml", "--include-sensitive")
+    assert code == 0, err
+    assert "skipped_stages:\n  apologize: we told Grace in person at the door\n  move-on: we close this at Friday's meeting\n" in text
+    path = tmp_path / "replay.yaml"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = cli("start", "general", "--answers", str(path), "--no-input", "--title", "replayed")
+    assert code == 0, err
+    with open_journal() as journal:
+        replayed = journal.load(out.strip())
+    stages = lambda s: {k: (r.state, r.reason) for k, r in s.stages.items()}  # noqa: E731
+    assert stages(replayed) == stages(session)
+    assert {k: sm.step_value(r) for k, r in replayed.steps.items()} == {k: sm.step_value(r) for k, r in session.steps.items()}
+
+
+def test_an_answers_file_naming_a_stage_the_playbook_lacks_is_refused(cli, tmp_path):
+    path = tmp_path / "answers.yaml"
+    path.write_text("playbook: general\nskipped_stages:\n  apologise: no\n  fix: ''\nanswers: {}\n", encoding="utf-8")
+    code, _, err = cli("start", "general", "--answers", str(path), "--no-input")
+    assert code == 2
+    assert f"{path}: skipped_stages.apologise: playbook 'general' has no such stage (did you mean 'apologize'?)" in err
+    assert "skipped_stages.fix: the reason it was skipped: an answer is needed" in err

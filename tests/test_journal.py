@@ -39,6 +39,8 @@ STEPS = {
     "contributing_factors": Step_("contributing_factors", "long-text", "?", "cause"),
     "follow_up_sent": Step_("follow_up_sent", "action", "?", "move-on"),
     "resolved_notice": Step_("resolved_notice", "action", "?", "fix"),
+    "updates_posted": Step_("updates_posted", "action", "?", "apologize"),
+    "apology_sent": Step_("apology_sent", "action", "?", "apologize"),
     "prevention_actions": Step_("prevention_actions", "list", "?", "prevent", action_items=True),
     "lesson": Step_("lesson", "text", "?", "move-on"),
 }
@@ -269,8 +271,19 @@ def test_an_unresolved_status_update_asks_for_the_next_one_at_the_chosen_interva
     assert "investigating" in nxt.what
     r.draft("status-update", "identified", minutes=40)
     assert follow_ups(journal)["status-update"].due == at(60)
-    r.draft("status-update", "resolved", minutes=90)
+    r.draft("status-update", "resolved", minutes=90)  # drafted is not posted: posting it is what is due now
+    nxt = follow_ups(journal)["status-update"]
+    assert (nxt.status, nxt.what, nxt.due) == ("open", "Post the resolved update", at(90))
+    r.apply(sm.mark_sent(r.s, r.s.drafts[-1], now=r.now(95)))
     assert follow_ups(journal)["status-update"].status == "done"
+
+
+def test_an_interval_typed_as_about_fifteen_is_read_as_its_number(journal):
+    """`next_update_minutes` answered "~15" is kept as typed ({number, typed}); the next
+    update falls due 15 minutes on, not after the default 30."""
+    r = record(journal, "a", fix=None, own=None, apologize=None, status="in-progress")
+    r.answer("next_update_minutes", {"number": 15, "typed": "~15"}).draft("status-update", "investigating", minutes=10)
+    assert follow_ups(journal)["status-update"].due == at(25)
 
 
 def test_without_an_interval_the_next_update_is_due_after_thirty_minutes(journal):
@@ -296,7 +309,18 @@ def test_after_the_fix_a_told_customer_is_owed_the_follow_up_message(journal):
     assert owed.status == "open"
     assert owed.due == ((START + dt.timedelta(minutes=120)).astimezone().date() + dt.timedelta(days=1)).isoformat()
     r.draft("follow-up", minutes=200)
+    assert follow_ups(journal)["follow-up"].status == "open"  # drafting is not sending
+    r.apply(sm.mark_sent(r.s, r.s.drafts[-1], now=r.now(210)))
     assert follow_ups(journal)["follow-up"].status == "done"
+
+
+@pytest.mark.parametrize(("message", "phase"), [("follow-up", None), ("status-update", "resolved"), ("status-update", "identified")])
+def test_no_draft_closes_a_follow_up(journal, message: str, phase: str | None):
+    """Whatever is drafted, what was owed stays open until it is marked sent or posted."""
+    r = record(journal, "a", fix=None, status="in-progress")
+    r.draft("status-update", "investigating", minutes=50).complete("fix", 120)
+    r.draft(message, phase, minutes=200)
+    assert {step: a.status for step, a in follow_ups(journal).items()} == {"status-update": "open", "follow-up": "open"}
 
 
 def test_marking_the_follow_up_step_done_settles_the_follow_up(journal):
@@ -316,6 +340,59 @@ def test_an_abandoned_session_drops_its_open_follow_ups(journal):
     r.draft("status-update", "identified", minutes=10)
     r.status("abandoned")
     assert follow_ups(journal)["status-update"].status == "dropped"
+
+
+# --- to-dos left open ---------------------------------------------------------------------
+
+
+def to_dos(journal: Journal, **kw: Any) -> dict[str, Any]:
+    return {a.step_id: a for a in journal.actions(include_closed=True, **kw) if a.kind == "to-do"}
+
+
+def test_a_run_keeps_its_open_to_dos_answer_by_answer(journal):
+    """Written as the runner writes (each change with the playbook): required to-dos are
+    open while the run has not marked them, one put off keeps its note, one marked done
+    leaves `actions`, and one closed with `actions done` stays closed through later answers."""
+    from test_session import book
+
+    general = book("general")
+    session, change = sm.new_session(general, session_id="run", title="Gate left open", now=at(0))
+    journal.apply(session, change, playbook=general)
+    pending = to_dos(journal)
+    assert {"apology_sent", "fix_status"} <= set(pending) and {a.step_state for a in pending.values()} == {"pending"}
+
+    def answer(step_id: str, value: Any, minutes: float) -> None:
+        nonlocal session
+        session, change = sm.set_answer(session, general.step(step_id), value, now=at(minutes))
+        journal.apply(session, change, playbook=general)
+
+    answer("apology_sent", {"state": "later", "reason": "call Grace first"}, 10)
+    answer("fix_status", {"state": "done", "reason": ""}, 11)
+    found = to_dos(journal)
+    assert (found["apology_sent"].step_state, found["apology_sent"].note, found["apology_sent"].status) == ("later", "call Grace first", "open")
+    assert "fix_status" not in found
+    journal.set_action_status(found["apology_sent"].id, "done")
+    answer("severity", "minor", 12)
+    assert to_dos(journal)["apology_sent"].status == "done"  # `actions done` is not undone by the next answer
+    answer("follow_up_sent", {"state": "later", "reason": "next week"}, 13)
+    session, change = sm.set_status(session, "abandoned", now=at(14))
+    journal.apply(session, change, playbook=general)
+    # abandoned: what was put off is dropped, what was never marked is no longer owed
+    assert {step: a.status for step, a in to_dos(journal).items()} == {"apology_sent": "done", "follow_up_sent": "dropped"}
+
+
+def test_writes_without_the_playbook_leave_the_to_dos_as_they_were(journal):
+    from test_session import TWO_LATER_ONE_BLOCKED, answered, book, drafted
+
+    general = book("general")
+    session = answered(general, TWO_LATER_ONE_BLOCKED)
+    journal.save(session, playbook=general)
+    before = to_dos(journal)
+    assert set(before) == {"stop_the_damage", "apology_sent", "fix_status"}
+    session = drafted(session, "customer-apology", at(30))
+    journal.apply(session, sm.Change("draft", "customer-apology", session.events[-1]))
+    journal.save(session)
+    assert to_dos(journal) == before
 
 
 # --- stats --------------------------------------------------------------------------------
@@ -361,6 +438,20 @@ def test_a_later_noticed_time_moves_the_medians(journal):
     assert journal.stats().medians[0].seconds == 80 * 60
     r.answer("noticed_at", (START - dt.timedelta(minutes=10)).isoformat())
     assert journal.stats().medians[0].seconds == 30 * 60
+
+
+def test_apologies_marked_later_are_no_apology_until_they_are_done(journal):
+    """Issue 19: `stats` said "to apologize 3 h 35 min" when both apologies were marked
+    later; the apology happens when the last of them is marked done."""
+    r = record(journal, "a", noticed_before=0, own=10, apologize=None, fix=None, status="in-progress")
+    r.answer("updates_posted", {"state": "later", "reason": "after the call"}, minutes=40)
+    r.answer("apology_sent", {"state": "later", "reason": ""}, minutes=41)
+    r.complete("apologize", 45)
+    assert [(m.milestone, m.sessions) for m in journal.stats().medians] == [("owned", 1), ("apologized", 0), ("fixed", 0)]
+    r.answer("updates_posted", {"state": "done", "reason": ""}, minutes=120)
+    assert journal.stats().medians[1].sessions == 0  # one apology is still to come
+    r.answer("apology_sent", {"state": "done", "reason": ""}, minutes=215)
+    assert (journal.stats().medians[1].seconds, journal.stats().medians[1].sessions) == (215 * 60, 1)
 
 
 def test_completion_rate_counts_prevention_actions_not_follow_ups(journal):
@@ -475,6 +566,19 @@ def test_forget_keeping_lessons_keeps_the_lesson_and_actions_and_nothing_else(jo
     assert "Type the address" in remaining
     if journal.path is not None:
         assert SECRET.encode() not in file_bytes(journal.path)
+
+
+def test_forget_keeping_lessons_removes_the_notes_of_the_to_dos_left_open(journal):
+    """A to-do's note is the person's text ("call Bob about the invoice…"): a fact, not a lesson."""
+    from test_session import answered, book
+
+    general = book("general")
+    session = answered(general, {"apology_sent": {"state": "later", "reason": f"call Bob about {SECRET}"}})
+    journal.save(session, playbook=general)
+    assert [a.note for a in journal.actions(session=session.id) if a.kind == "to-do"] == [f"call Bob about {SECRET}"]
+    (_, new), = journal.forget([session.id], keep_lessons=True).kept
+    assert {a.kind for a in journal.actions(session=new, include_closed=True)} == {"action"}
+    assert SECRET not in every_text(journal)
 
 
 def test_forgetting_lessons_of_a_session_twice_changes_nothing_more(journal):
@@ -654,7 +758,7 @@ def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_for
 
 
 def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(journal, store_url):
-    """A journal at 0003_team (sessions, no tallies) upgraded in place, or by `journal
+    """A journal at 0005_to_dos (sessions, no tallies) upgraded in place, or by `journal
     upgrade` on a server: the tallies are counted from what it holds."""
     from mea_culpa.journal import upgrade_journal
 
@@ -662,16 +766,16 @@ def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(jo
         record(journal, f"u{n}", start=START + dt.timedelta(days=40 * n), severity=("minor", None)[n % 2],
                tags=("eu",) * (n % 2), actions=[item("Check", due="2026-04-01")], own=10 * (n + 1))
     expected = _figures(journal.stats(now=START + dt.timedelta(days=60)))
-    with journal.engine.begin() as conn:  # as 0003_team left it
+    with journal.engine.begin() as conn:  # as 0005_to_dos left it
         conn.execute(text("DROP TABLE tallies"))
         conn.execute(text("DROP TABLE durations"))
         conn.execute(text("DROP INDEX actions_due"))
         conn.execute(text("DROP INDEX actions_session_status"))
         conn.execute(text("DROP INDEX sessions_author_lower"))
         conn.execute(text("CREATE INDEX sessions_author ON sessions (author, created_at)"))
-        conn.execute(text("UPDATE alembic_version SET version_num = '0003_team'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005_to_dos'"))
     journal.close()
-    assert upgrade_journal(store_url)[:2] == ("0003_team", HEAD)
+    assert upgrade_journal(store_url)[:2] == ("0005_to_dos", HEAD)
     with open_journal(store_url) as upgraded:
         assert _figures(upgraded.stats(now=START + dt.timedelta(days=60))) == expected
         assert upgraded.count_sessions() == 5 and upgraded.count_actions() == 5

@@ -48,9 +48,9 @@ def test_dates_are_read_as_iso_or_as_words(text, day):
 
 
 def test_a_bad_date_is_one_line_and_exit_2(cli, journal):
-    code, out, err = cli("history", "--since", "last tuesday")
+    code, out, err = cli("history", "--since", "the other day")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == ["error: --since: 'last tuesday' is not a date; write it like 2026-03-31, today, or 30 days ago"]
+    assert err.strip().splitlines() == ["error: --since: 'the other day' is not a date; write it like 2026-03-31, today, or 30 days ago"]
 
 
 # --- history ----------------------------------------------------------------------------------
@@ -179,6 +179,28 @@ def test_bars_use_eighth_blocks_or_hashes_without_unicode():
     assert commands.bar(0, 2) == "" == commands.bar(1, 0)
 
 
+@pytest.mark.parametrize("uni", [True, False])
+def test_the_prevention_bar_is_filled_as_far_as_actions_are_done(uni: bool):
+    """Issue 19: with nothing done the bar drew full width; it is the empty track."""
+    from mea_culpa.journal.stats import ActionCounts
+
+    full, empty = ("\u2588", "\u2591") if uni else ("#", "-")
+    nothing_done = commands._stacked(ActionCounts(open=3, overdue=1), unicode=uni, width=12).plain
+    assert nothing_done == empty * 12
+    half = commands._stacked(ActionCounts(open=1, done=2, dropped=1), unicode=uni, width=12).plain
+    assert half == full * 6 + empty * 6
+    assert commands._stacked(ActionCounts(done=4), unicode=uni, width=12).plain == full * 12
+
+
+def test_stats_with_no_action_done_draws_no_filled_bar(cli, journal):
+    record(journal, "a", actions=[item("One"), item("Two")])
+    code, out, _ = cli("stats")
+    assert code == 0
+    lines = out.splitlines()
+    rate = next(i for i, line in enumerate(lines) if line.startswith("Prevention actions: 0 of 2 done (0%)"))
+    assert lines[rate + 1].strip() and set(lines[rate + 1].strip()) <= {"\u2591", "-"}
+
+
 # --- forget -----------------------------------------------------------------------------------
 
 
@@ -295,3 +317,66 @@ def test_forget_exits_1_with_the_way_out_when_the_file_could_not_be_compacted(cl
     code, _, err = cli("forget", "a", "--yes")
     assert code == 1 and "still in the file" in err and "mea-culpa forget --vacuum" in err
     assert not journal.exists("a")
+
+
+# --- what a run leaves open -----------------------------------------------------------------------
+
+
+def test_a_run_with_two_to_dos_put_off_and_one_blocked_shows_all_three_in_actions_history_and_the_export(cli, journal, tmp_path):
+    """Issue 19: everything the run's summary calls "Still open" is in `actions` (with its
+    note and date), in `--json` and `--ics`, in `history`'s Open count and in the export."""
+    import datetime as dt
+
+    from icalendar import Calendar
+
+    from mea_culpa.run.session import local_to_utc
+    from test_session import TWO_LATER_ONE_BLOCKED, book, write_answers
+
+    general = book("general")
+    code, out, err = cli("start", "general", "--answers", str(write_answers(tmp_path, "general", TWO_LATER_ONE_BLOCKED)), "--no-input")
+    assert code == 0, err
+    session_id = out.strip()
+    assert "Still open:" in err
+
+    expected = [
+        ("stop_the_damage", "later", "today 15:00, after the walk"),
+        ("apology_sent", "later", "call Grace first"),
+        ("fix_status", "blocked", "the locksmith comes on Monday"),
+    ]
+    items = json.loads(cli("actions", "--json")[1])
+    to_dos = [i for i in items if i["kind"] == "to-do"]
+    assert sorted((i["what"], i["step_state"], i["note"]) for i in to_dos) == sorted(
+        (general.step(step).prompt, state, note) for step, state, note in expected
+    )
+    assert {i["status"] for i in to_dos} == {"open"} and {i["session"] for i in to_dos} == {session_id}
+    today = dt.date.today().isoformat()
+    due = {i["what"]: i["due"] for i in to_dos}
+    assert due[general.step("stop_the_damage").prompt] == local_to_utc(f"{today}T15:00")
+    assert due[general.step("apology_sent").prompt] is None
+
+    code, table, _ = cli("actions")
+    assert code == 0
+    for step, state, note in expected:
+        assert general.step(step).prompt in table
+        assert f"{state}: {note}" in table
+
+    ics = tmp_path / "open.ics"
+    assert cli("actions", "--ics", str(ics))[0] == 0
+    (event,) = [e for e in Calendar.from_ical(ics.read_bytes()).walk("VEVENT") if "to-do" in str(e["categories"].cats)]
+    assert str(event["summary"]) == general.step("stop_the_damage").prompt
+    assert event["dtstart"].dt == dt.datetime.fromisoformat(f"{today}T15:00").astimezone()
+    assert "Later: today 15:00, after the walk" in str(event["description"])
+
+    (row,) = json.loads(cli("history", "--json")[1])
+    assert row["open_actions"] == len(items) == 3 + len(json.loads(cli("export", session_id, "-f", "json")[1])["actions"])
+
+    exported = json.loads(cli("export", session_id, "-f", "json")[1])
+    assert [(i["step"], i["state"], i["note"]) for i in exported["still_open"] if i["kind"] == "to-do"] == expected
+
+    # done with `actions done`: gone from the open items, the Open count and the export's "Still open"
+    apology = next(i for i in to_dos if i["note"] == "call Grace first")
+    assert cli("actions", "done", str(apology["id"]))[0] == 0
+    assert apology["id"] not in [i["id"] for i in json.loads(cli("actions", "--json")[1])]
+    assert json.loads(cli("history", "--json")[1])[0]["open_actions"] == len(items) - 1
+    exported = json.loads(cli("export", session_id, "-f", "json")[1])
+    assert "apology_sent" not in [i["step"] for i in exported["still_open"]]

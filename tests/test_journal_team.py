@@ -302,10 +302,10 @@ class StopsTheServer(ScriptedAsker):
         super().__init__(answers)
         self.before, self.server = before, server
 
-    def ask(self, step: Any, default: Any, check: Any, current: Any = None) -> Any:
+    def ask(self, step: Any, default: Any, check: Any, current: Any = None, **more: Any) -> Any:
         if step.id == self.before and self.server.is_running():
             self.server.stop()
-        return super().ask(step, default, check, current)
+        return super().ask(step, default, check, current, **more)
 
 
 @POSTGRES_ONLY

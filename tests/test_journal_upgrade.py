@@ -38,6 +38,7 @@ def test_every_session_reads_back_as_the_old_release_read_it(upgraded_home):
         for sid in ids:
             now = spool.session_data(journal.load(sid))
             assert now.pop("author") == "Test Person"  # the person upgrading their own journal
+            assert now.pop("sent") == []  # nothing was sent from mea-culpa before 0004_sent
             assert now == before[sid], sid
 
 
@@ -45,13 +46,17 @@ def test_history_actions_and_stats_read_the_same_after_the_upgrade(cli, upgraded
     code, out, _ = cli("history", "--json", "-n", "100")
     assert code == 0
     rows = json.loads(out)
-    assert [{k: v for k, v in r.items() if k != "author"} for r in rows] == _expected("history.json")
+    # what this release adds to a row: the author, and what was posted (nothing, before 0004_sent)
+    assert [{k: v for k, v in r.items() if k not in ("author", "posted", "last_posted")} for r in rows] == _expected("history.json")
+    assert {(r["posted"], r["last_posted"]) for r in rows} == {(0, None)}
     assert {r["author"] for r in rows} == {"Test Person"}
 
     def stable(items):  # `overdue` depends on the day the test runs
         return [{k: v for k, v in a.items() if k != "overdue"} for a in items]
 
     items = json.loads(cli("actions", "--all", "--json")[1])
+    # what this release adds to an item: a to-do's state and note (none: every to-do of these sessions was done)
+    assert {(a.pop("step_state"), a.pop("note")) for a in items} == {(None, "")}
     assert stable(items) == stable(_expected("actions.json"))
 
     stats = json.loads(cli("stats", "--json")[1])
@@ -170,3 +175,48 @@ def test_the_wheel_carries_the_migrations(tmp_path):
     for revision in REVISIONS:
         assert f"mea_culpa/journal/migrations/versions/{revision}.py" in names
     assert "mea_culpa/journal/migrations/env.py" in names
+
+
+def test_a_journal_from_before_0005_gets_the_to_dos_its_sessions_left_open_and_milestones_that_happened(cli, isolated_home, tmp_path):
+    """An upgrade derives the open to-dos of the sessions already kept (from their
+    playbooks) and counts again the milestones of sessions whose to-dos were put off."""
+    from test_session import TWO_LATER_ONE_BLOCKED, book, write_answers
+
+    code, out, err = cli("start", "general", "--answers", str(write_answers(tmp_path, "general", TWO_LATER_ONE_BLOCKED)), "--no-input")
+    assert code == 0, err
+    session_id = out.strip()
+    path = isolated_home / "journal.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # the journal as 0004_sent kept it: no to-dos, and an apology counted when the stage was completed
+        conn.execute("DELETE FROM actions WHERE kind = 'to-do'")
+        conn.execute("ALTER TABLE actions DROP COLUMN step_state")
+        conn.execute("ALTER TABLE actions DROP COLUMN note")
+        conn.execute("UPDATE alembic_version SET version_num = '0004_sent'")
+        conn.execute("UPDATE sessions SET apologized_s = 600, fixed_s = 900")
+        _without_kept_counts(conn)
+    finally:
+        conn.close()
+    items = json.loads(cli("actions", "--json")[1])
+    general = book("general")
+    assert sorted((a["what"], a["step_state"], a["note"]) for a in items if a["kind"] == "to-do") == sorted([
+        (general.step("stop_the_damage").prompt, "later", "today 15:00, after the walk"),
+        (general.step("apology_sent").prompt, "later", "call Grace first"),
+        (general.step("fix_status").prompt, "blocked", "the locksmith comes on Monday"),
+    ])
+    assert {a["session"] for a in items} == {session_id}
+    stats = json.loads(cli("stats", "--json")[1])
+    medians = stats["time_from_noticed"]
+    assert (medians["apologized"]["sessions"], medians["fixed"]["sessions"]) == (0, 0)
+    # the tallies are counted after the milestones and the to-dos: what a recount finds
+    recount = json.loads(cli("stats", "--json", "--since", "1970-01-01")[1])
+    assert {k: v for k, v in stats.items() if k != "since"} == {k: v for k, v in recount.items() if k != "since"}
+
+
+def _without_kept_counts(conn: sqlite3.Connection) -> None:
+    """Take from a journal what 0006_kept_counts adds (the tallies and their indexes), so
+    that it is as a journal of an earlier revision was."""
+    for statement in (
+        "DROP TABLE tallies", "DROP TABLE durations", "DROP INDEX actions_due", "DROP INDEX actions_session_status",
+        "DROP INDEX sessions_author_lower", "CREATE INDEX sessions_author ON sessions (author, created_at)",
+    ):
+        conn.execute(statement)

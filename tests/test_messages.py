@@ -114,6 +114,11 @@ def test_names_keep_their_capital_after_a_colon():
     assert "putting it right: we have refunded your order." in text
 
 
+def test_a_title_before_a_name_keeps_its_capital_inside_a_sentence():
+    text = draft("internal-note", who_affected="Mrs Patel, and Ms Duval's daughter").body
+    assert "(Mrs Patel, and Ms Duval's daughter)." in text
+
+
 # --- tones ------------------------------------------------------------------------------
 
 
@@ -387,7 +392,7 @@ def test_a_template_cannot_follow_a_link_out_of_its_folder(write, tmp_path):
     playbook = _one_message_playbook(write, '{% include "partials/link.j2" %}\n')
     (tmp_path / "tpl" / "partials").mkdir()
     (tmp_path / "tpl" / "partials" / "link.j2").symlink_to(tmp_path / "outside" / "secret.j2")
-    with pytest.raises(SecurityError, match="leads outside"):
+    with pytest.raises(SecurityError, match="is a link; links are not followed"):
         messages.render(playbook, make_session(playbook, {"what_happened": "x"}), "note", now=NOW)
 
 
@@ -435,9 +440,27 @@ def test_available_follows_each_message_when():
     assert "personal-note" not in without
 
 
-def test_a_message_that_is_not_offered_is_refused_with_its_condition():
-    with pytest.raises(UsageError, match="the playbook offers personal-note only when recipient_name"):
+def test_a_message_that_is_not_offered_is_refused_with_its_condition_in_words():
+    playbook = fixture_playbook()
+    with pytest.raises(UsageError) as caught:
         draft("personal-note", recipient_name=DROP)
+    prompt = playbook.step("recipient_name").prompt
+    assert str(caught.value) == f"the playbook offers “Personal note” only when “{prompt}” is answered; here “{prompt}” has no answer"
+
+
+def test_a_refusal_names_the_answers_that_stand_in_the_way_not_the_rule():
+    """The built-ins' rule `recipient_name and (severity != 'none' or tell_anyway)`, said
+    with the playbook's questions and the person's answers."""
+    general = load(REPO / "playbooks" / "general.yaml")
+    values = {"severity": "none", "tell_anyway": False, "what_happened": "We double-booked the slot."}
+    session = make_session(general, values)
+    with pytest.raises(UsageError) as caught:
+        messages.render(general, session, "personal-note")
+    text = str(caught.value)
+    assert "recipient_name" not in text and "severity" not in text and "!=" not in text
+    assert "“How much harm did this do?” is not “No harm done”" in text
+    assert "either" in text and "is yes" in text
+    assert text.endswith("“How much harm did this do?” is “No harm done” and “Nobody was harmed. Do you still want to tell the people inv…” is no")
 
 
 def test_the_context_is_plain_data():
@@ -825,7 +848,7 @@ def test_an_apology_does_not_say_the_same_thing_twice():
     session, _ = sm.new_session(playbook, session_id="2026-11-22-invoice", title="A bill sent twice", now="2026-11-22T10:00:00Z")
 
     class Unsaved:
-        def apply(self, session: sm.Session, change: sm.Change) -> None:
+        def apply(self, session: sm.Session, change: sm.Change, *, playbook: object = None) -> None:
             return None
 
     session = Runner(playbook, session, Unsaved(), NoInputAsker(), prefilled={k: (v, "file") for k, v in checked.items()}).run()

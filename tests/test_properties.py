@@ -354,7 +354,7 @@ def _start(path: Path, answers_text: str, folder: Path, name: str) -> Any:
 
 def _export_yaml(path: Path, session: Any) -> str:
     try:
-        from mea_culpa.export.document import to_yaml
+        from mea_culpa.export.answers_file import to_yaml
     except ImportError:  # until export.py exists: the answers as a plain YAML answers file
         from mea_culpa.run import session as sm
 
@@ -393,7 +393,7 @@ def test_a_session_exported_as_yaml_replays_to_the_same_answers(case: tuple[Path
 def test_export_keeps_a_next_line_character_in_multiline_text():
     from mea_culpa.run import session as sm
 
-    to_yaml = pytest.importorskip("mea_culpa.export.document").to_yaml
+    to_yaml = pytest.importorskip("mea_culpa.export.answers_file").to_yaml
     playbook = book(MINI)
     session, _ = sm.new_session(playbook, session_id="s", title="t", now="2026-11-22T10:00:00Z")
     text = "first line\nsecond\x85still second"

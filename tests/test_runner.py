@@ -10,8 +10,8 @@ from mea_culpa.errors import AnswersError
 from mea_culpa.journal import memory_journal, open_journal
 from mea_culpa.playbook.loading import load
 from mea_culpa.run import session as sm
-from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts
-from mea_culpa.run.runner import Review, Runner, SaveAndQuit
+from mea_culpa.run.asking import NoInputAsker, ScriptedAsker, attempts, skip_stage
+from mea_culpa.run.runner import Review, Runner, SaveAndQuit, SkipStage
 
 ANSWERS = {
     "severity": "minor",
@@ -93,11 +93,35 @@ def test_editing_an_earlier_answer_at_a_review_replaces_it(book):
 
 
 def test_skipping_a_stage_keeps_the_reason_and_never_marks_it_done(book):
-    final, _, _ = run(book, ANSWERS, reviews={"prevent": [Review("skip", reason="covered by last week's review")]})
+    final, asker, _ = run(book, {**ANSWERS, "prevention_actions": skip_stage("covered by last week's review")})
     assert final.stages["prevent"].state == "skipped"
     assert final.stages["prevent"].reason == "covered by last week's review"
     plan = sm.plan(book, final)
     assert next(s for s in plan.stages if s.stage.kind == "prevent").state == "skipped"
+    assert final.status == "completed"
+
+
+def test_skipping_part_way_keeps_what_the_stage_already_has(book):
+    final, asker, _ = run(book, {**ANSWERS, "apology_sent": skip_stage("the customer asked us not to write")})
+    apologize = next(s for s in sm.plan(book, final).stages if s.stage.kind == "apologize")
+    assert apologize.state == "skipped"
+    assert [(p.step.id, p.state) for p in apologize.steps] == [("channels", "answered"), ("apology_sent", "skipped")]
+    assert final.steps["channels"].value == ["email"]
+    assert "fixed" in asker.asked  # the run goes on with the next stage
+    assert [e.kind for e in final.events if e.stage == "apologize"][-1] == "stage-skipped"
+
+
+def test_a_skipped_stage_asks_nothing_even_without_input(book):
+    """Replaying a file that skips a stage: its required steps are not missing."""
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    values = {k: v for k, v in ANSWERS.items() if k not in ("channels", "apology_sent")}
+    runner = Runner(book, session, journal, NoInputAsker(), prefilled={k: (v, "file") for k, v in values.items()},
+                    skip_stages={"apologize": "we called each of them"})
+    final = runner.run()
+    assert final.status == "completed"
+    assert (final.stages["apologize"].state, final.stages["apologize"].reason) == ("skipped", "we called each of them")
 
 
 def test_save_and_quit_leaves_the_session_in_progress(book):
@@ -161,9 +185,9 @@ def test_every_change_is_committed_before_the_next_question(book):
     seen_before_asking: dict[str, set[str]] = {}
 
     class Watching(ScriptedAsker):
-        def ask(self, step, default, check, current=None):
+        def ask(self, step, default, check, current=None, keep=None, doubt=None):
             seen_before_asking[step.id] = set(journal.load(session.id).steps)
-            return super().ask(step, default, check, current)
+            return super().ask(step, default, check, current, keep, doubt)
 
     Runner(book, session, journal, Watching(ANSWERS)).run()
     assert seen_before_asking["what_happened"] == {"severity"}
@@ -210,3 +234,31 @@ def test_a_when_that_needs_an_unanswered_answer_is_not_yet_true(write):
     assert asker.asked == ["others", "talk"]
     final, asker, _ = run(book, {"others": []})
     assert asker.asked == ["others"]
+
+
+def test_the_asker_is_handed_a_doubt_for_a_time_still_to_come(book):
+    final, asker, _ = run(book, {**ANSWERS, "noticed_at": "2099-01-01 10:00"})
+    assert [(step_id, line.split(" has not come yet")[0]) for step_id, line in asker.doubts] == [
+        ("noticed_at", "10:00 Thu 01 Jan 2099")]
+    assert final.steps["noticed_at"].value == "2099-01-01T10:00"  # a doubt never refuses
+
+
+def test_a_stage_skipped_inside_a_list_keeps_its_whole_items(book):
+    """Items finished before the skip are the answer; one cut short is kept when its
+    required fields are there."""
+    journal = memory_journal()
+    session, change = fresh(book)
+    journal.apply(session, change)
+    first = {"what": "Add a sent-check", "owner": "Ana", "due": "2026-12-01"}
+
+    class SkipsInsideTheList(ScriptedAsker):
+        def ask(self, step, default, check, current=None, keep=None, doubt=None):
+            if step.id == "prevention_actions":
+                keep({"items": [first], "item": {"what": "Review the export", "owner": "Bo", "due": "2026-12-02"}})
+                raise SkipStage("the rest waits for Monday's review")
+            return super().ask(step, default, check, current, keep, doubt)
+
+    final = Runner(book, session, journal, SkipsInsideTheList(ANSWERS)).run()
+    assert final.stages["prevent"].state == "skipped"
+    assert journal.load(session.id).steps["prevention_actions"].value == [
+        first, {"what": "Review the export", "owner": "Bo", "due": "2026-12-02"}]

@@ -75,6 +75,26 @@ def test_the_first_completion_of_a_stage_is_the_milestone():
     assert stats.milestone_seconds(None, "2026-03-01T10:00:00Z", events)["owned"] == 600
 
 
+def test_a_stage_whose_to_dos_were_put_off_has_not_happened():
+    """Issue 19: "to apologize 3 h 35 min" when both apologies were marked later. Only done
+    to-dos count as having happened; one done after the stage was completed moves the
+    milestone to that moment."""
+    from mea_culpa.run.session import StepRecord
+
+    events = _events(("apologize", "2026-03-01T10:30:00Z"), ("own", "2026-03-01T10:05:00Z"))
+    later = [StepRecord("later", at="2026-03-01T10:20:00Z", stage="apologize"),
+             StepRecord("later", reason="after the call", at="2026-03-01T10:25:00Z", stage="apologize")]
+    got = stats.milestone_seconds(None, "2026-03-01T10:00:00Z", events, later)
+    assert (got["owned"], got["apologized"]) == (300, None)
+    one_done = [StepRecord("done", at="2026-03-01T12:00:00Z", stage="apologize"), later[1]]
+    assert stats.milestone_seconds(None, "2026-03-01T10:00:00Z", events, one_done)["apologized"] is None
+    both_done = [one_done[0], StepRecord("done", at="2026-03-01T11:00:00Z", stage="apologize")]
+    assert stats.milestone_seconds(None, "2026-03-01T10:00:00Z", events, both_done)["apologized"] == 2 * 3600
+    blocked_fix = [*both_done, StepRecord("blocked", reason="the locksmith", at="2026-03-01T10:40:00Z", stage="fix")]
+    assert stats.milestone_seconds(None, "2026-03-01T10:00:00Z", events + _events(("fix", "2026-03-01T11:00:00Z")),
+                                   blocked_fix)["fixed"] is None
+
+
 def test_a_milestone_before_the_start_is_unknown_not_negative():
     got = stats.milestone_seconds("2026-03-01T12:00:00Z", "2026-03-01T10:00:00Z", _events(("own", "2026-03-01T10:10:00Z")))
     assert got["owned"] is None

@@ -248,7 +248,7 @@ def test_going_back_at_a_stage_review_changes_an_earlier_answer(start: Start):
     continue_(term)
     term.answer("What made it possible?", "No sent-check." + ESC_ENTER)
     term.wait(r"What next\?" + SELECT_HINT)
-    term.child.send(DOWN * 3 + ENTER)  # save and quit
+    term.child.send(DOWN * 2 + ENTER)  # save and quit
     session_id = term.wait(RESUME_HINT).split()[-1]
     assert term.exit_code() == 0
     session = stored(session_id)
@@ -273,3 +273,211 @@ def test_start_without_a_terminal_or_answers_exits_2_naming_every_missing_step(i
     assert "Traceback" not in result.stderr
     with open_journal() as journal:
         assert journal.latest() is None
+
+
+# --- draft at a terminal -----------------------------------------------------------------
+
+
+def saved_general_session(isolated_home: Path, tmp_path: Path) -> str:
+    """A completed session of the built-in `general` playbook, from its example answers."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mea_culpa", "start", "general", "--title", "garden gate",
+         "--answers", str(DATA / "answers" / "general.yaml"), "--no-input"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=run_env(isolated_home), cwd=tmp_path, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_draft_at_a_terminal_prints_the_draft_then_its_check(start: Start, isolated_home: Path, tmp_path: Path):
+    """Both streams share the screen: the score is a note under the draft, never above it."""
+    session_id = saved_general_session(isolated_home, tmp_path)
+    term = start("draft", session_id, "-m", "customer-apology")
+    assert term.exit_code() == 0
+    screen = term.transcript
+    draft_starts, score = screen.index("Subject:"), screen.index("apology check:")
+    sign_off = screen.rindex("Hannah")
+    assert draft_starts < sign_off < score, screen
+    assert screen.index("kept in session") > sign_off
+
+
+SELF_FOCUS = "I feel terrible about this."
+# An $EDITOR that adds the writer's own feelings after the apology: a `self-focus` finding.
+REWRITE = f"""\
+import sys
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+open(path, "w", encoding="utf-8").write(text.replace("I'm sorry.", "I'm sorry. {SELF_FOCUS}", 1))
+"""
+
+
+def test_draft_edit_checks_the_edited_text_and_the_export_sends_that_version(
+        start: Start, isolated_home: Path, tmp_path: Path):
+    from mea_culpa.apology import check_text
+
+    session_id = saved_general_session(isolated_home, tmp_path)
+    editor = tmp_path / "rewrite.py"
+    editor.write_text(REWRITE, encoding="utf-8")
+    term = start("draft", session_id, "-m", "customer-apology", "--edit", EDITOR=f"{sys.executable} {editor}")
+    assert term.exit_code() == 0
+    screen = term.transcript
+    rendered, edited = stored(session_id).drafts
+    assert (rendered.edited, edited.edited) == (False, True)
+    assert edited.text == rendered.text.replace("I'm sorry.", f"I'm sorry. {SELF_FOCUS}", 1)
+    # the score is the edited text's, not the rendered one's, and names the new finding
+    assert edited.score == check_text(edited.text, "customer").score != rendered.score
+    assert f"apology check: {edited.score}/100" in screen
+    assert f"apology check: {rendered.score}/100" not in screen
+    assert re.search(r"\d+:\d+ \w+ \[self-focus\] “I feel terrible about this”", screen), screen
+    assert screen.index(SELF_FOCUS) < screen.index("customer-apology · warm · edited · kept in session")
+
+    export = subprocess.run([sys.executable, "-m", "mea_culpa", "export", session_id, "-f", "md"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=run_env(isolated_home),
+                            cwd=tmp_path, timeout=60)
+    assert export.returncode == 0, export.stderr
+    messages = export.stdout[export.stdout.index("## Messages"):]
+    assert re.search(rf"### [^\n]* · edited · [^\n]* · apology check {edited.score}/100\n", messages), messages
+    assert edited.text.strip() in messages  # the version to send is the edited one…
+    assert rendered.text.split("\n\n")[2] not in messages  # …and the rendered paragraph it replaced is not shown
+    (finding,) = [f for f in edited.findings if f["category"] == "self-focus"]
+    assert f"line {finding['line']}: “{finding['match']}” {finding['level']}" in messages
+
+
+# --- skipping a stage, and a list item cut short ----------------------------------------------
+
+CTRL_S = "\x13"
+
+
+def test_ctrl_s_skips_the_rest_of_a_stage_and_the_summary_says_so(start: Start):
+    term = start("start", MINI, "--title", "skip facts")
+    term.wait("Ctrl-S at any question skips the rest of this stage")  # said before the first question
+    term.answer("How bad?", DOWN + DOWN + ENTER)
+    term.answer("What happened?", CTRL_S)
+    term.wait(question("Skip the rest of “Collect the facts”? Everything you answered is already saved."))
+    term.child.send(DOWN + ENTER)
+    term.answer("Why skip it?", "It is all in the ticket" + ENTER)
+    play(term, AFTER_FACTS)
+    assert finish(term) == 0
+    session = stored(only_session())
+    assert (session.stages["facts"].state, session.stages["facts"].reason) == ("skipped", "It is all in the ticket")
+    assert session.steps["severity"].value == "major" and "what_happened" not in session.steps
+    assert "Collect the facts: done" not in term.transcript
+    assert "Collect the facts — It is all in the ticket (1 of 4 answered before skipping)" in term.transcript
+
+
+def test_ctrl_s_pressed_to_save_changes_nothing(start: Start):
+    """Ctrl-S is many people's "save": its menu starts on going back, and says all is saved."""
+    term = start("start", MINI, "--title", "habit")
+    term.answer("How bad?", CTRL_S)
+    term.wait("Everything you answered is already saved")
+    term.child.send(ENTER)
+    term.answer("How bad?", DOWN + ENTER)
+    term.answer("What happened?", CTRL_C)
+    session_id = term.wait(RESUME_HINT).split()[-1]
+    assert term.exit_code() == 130
+    session = stored(session_id)
+    assert session.steps["severity"].value == "minor"
+    assert session.stages["facts"].state == "entered"
+
+
+def test_ctrl_c_inside_a_list_item_keeps_its_fields_and_resume_asks_only_the_rest(start: Start):
+    term = start("start", MINI, "--title", "half an item")
+    play(term, FACTS + AFTER_FACTS[:5])  # up to the prevention list
+    term.answer("What?", "Add a sent-check" + ENTER)
+    term.answer("Who?", "Ana" + ENTER)
+    term.answer("When?", CTRL_C)
+    term.wait("Everything you answered is saved")
+    session_id = term.wait(RESUME_HINT).split()[-1]
+    assert term.exit_code() == 130
+
+    again = start("resume", session_id)
+    again.wait("item 1, going on from what: Add a sent-check, owner: Ana")
+    again.answer("When?", "2026-12-01" + ENTER)
+    again.answer("Actions: 1 item. Anything else?", ENTER)
+    continue_(again)
+    again.answer("The lesson", "Money mail needs a duplicate check." + ENTER)
+    continue_(again)
+    assert finish(again) == 0
+    assert "? Who?" not in again.transcript
+    assert stored(session_id).steps["prevention_actions"].value == [
+        {"what": "Add a sent-check", "owner": "Ana", "due": "2026-12-01"}]
+
+
+# --- answers that fit but look wrong, or say more than a number -----------------------------------
+
+OUTAGE = """\
+id: tiny-outage
+title: Tiny outage
+summary: Two times and a cost.
+version: 1
+stages:
+  - stage: facts
+    steps:
+      - id: happened_at
+        type: datetime
+        prompt: When did it stop working?
+      - id: fix_cost
+        type: number
+        prompt: What will it cost?
+  - stage: fix
+    steps:
+      - id: resolved_at
+        type: datetime
+        prompt: When did it work again?
+"""
+
+
+def test_a_time_before_the_outage_began_is_questioned_and_can_be_fixed(start: Start, tmp_path: Path):
+    playbook = tmp_path / "tiny-outage.yaml"
+    playbook.write_text(OUTAGE, encoding="utf-8")
+    term = start("start", str(playbook), "--title", "times")
+    term.answer("When did it stop working?", "2026-01-10 12:05" + ENTER)
+    term.answer("What will it cost?", "£300" + ENTER)
+    continue_(term)
+    term.answer("When did it work again?", "2026-01-10 11:00" + ENTER)
+    term.wait(re.escape("11:00 Sat 10 Jan 2026 is before your answer to “When did it stop working?” (12:05 Sat 10 Jan 2026)"))
+    term.wait(question("Keep it, or change it?"))
+    term.child.send(ENTER)  # change it: the question comes back with what was typed
+    term.answer("When did it work again?", "\x15" + "2026-01-10 12:50" + ENTER)
+    continue_(term)
+    assert finish(term) == 0
+    session = stored(only_session())
+    assert session.steps["resolved_at"].value == "2026-01-10T12:50"
+    assert session.steps["fix_cost"].value == {"number": 300, "typed": "£300"}
+
+
+# --- the drafts' words under an answer -----------------------------------------------------
+
+CTRL_R = "\x12"
+OUTAGE_FACTS = """\
+severity: major
+what_is_affected: the api
+still_happening: false
+what_happened: our api was down for 40 min, all requests failed
+happened_at: "2026-11-21 14:05"
+noticed_at: "2026-11-21 14:20"
+who_affected: every customer using the api
+affected_count: 310
+"""
+
+
+def test_a_quoted_answer_shows_the_apology_sentence_and_ctrl_r_rephrases_it(start: Start, tmp_path: Path):
+    answers = tmp_path / "facts.yaml"
+    answers.write_text(OUTAGE_FACTS, encoding="utf-8")
+    term = start("start", "service-outage", "--title", "api down", "--answers", str(answers))
+    term.answer("What did it mean for your customers?", "their apps couldnt sync" + ESC_ENTER)
+    term.wait(r"Your apology to affected customers will say:\S*  \S*\(Ctrl-R to rephrase it\)")
+    term.wait(re.escape("For you, that meant your apps couldn't sync."))  # reframed, under the answer
+    term.answer("Is there another way for customers to get what they need", CTRL_R)
+    term.wait(question("What did it mean for your customers?"))
+    term.wait(r"> (?:\x1b\[[0-9;]*m)*their apps couldnt sync")  # the answer to rephrase, as it was
+    term.child.send("\x15" + "you couldn't sync your apps or see your orders" + ESC_ENTER)
+    term.wait(re.escape("For you, that meant you couldn't sync your apps or see your orders."))
+    term.answer("Is there another way for customers to get what they need", "use the web dashboard" + ENTER)
+    term.wait(re.escape("In the meantime, use the web dashboard."))
+    term.answer("Could any customer data or orders have been lost?", CTRL_C)
+    assert term.exit_code() == 130
+    session = stored(only_session())
+    assert session.steps["impact"].value == "you couldn't sync your apps or see your orders"
+    assert session.steps["workaround"].value == "use the web dashboard"
+    assert [e.kind for e in session.events if e.step == "impact"] == ["answer", "answer-changed"]

@@ -61,3 +61,21 @@ def test_the_summary_is_a_panel_when_colour_is_forced(mini_playbook_path, capsys
         ui.console.cache_clear()
     assert not ui.plain()
     assert "Summary" in err and "╭" in err and "mea-culpa draft 2026-11-22-s" in err
+
+
+def test_quoted_answers_show_each_message_as_the_persons_own_with_its_sentences(capsys):
+    from mea_culpa.run.runner import Quote
+
+    ui.answer_quotes([
+        Quote("customer-apology", "Apology to affected customers", ("For you, that meant [bold]x[/bold] \x1b[31mred.",)),
+        Quote("sms", "SMS to the people affected", ("We're sorry.", "It's fixed."), more=True),
+    ], hint="Ctrl-R to rephrase it")
+    lines = [line.rstrip() for line in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        "  Your apology to affected customers will say:  (Ctrl-R to rephrase it)",
+        "    For you, that meant [bold]x[/bold] red.",  # markup as text, the escape sequence gone
+        "  Your SMS to the people affected will say:",
+        "    We're sorry.",
+        "    It's fixed.",
+        "    …",
+    ]

@@ -47,6 +47,17 @@ def home() -> Path:
     return user_data_path(APP_NAME, appauthor=False)
 
 
+def make_home() -> Path:
+    """The home, created private to the user (0700) if it is not there yet: it holds what
+    they typed. Whatever writes under the home creates it through here (folders above it
+    get the usual permissions; an existing home is left as it is). Raises OSError."""
+    folder = home()
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)  # exist_ok: made meanwhile, by another run
+    return folder
+
+
 def journal_path() -> Path:
     """The SQLite journal file."""
     return home() / "journal.sqlite3"

@@ -22,6 +22,10 @@ Key = tuple[object, ...]  # a path into the data: mapping keys and sequence inde
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+# Characters of text (keys and values) once aliases are expanded: an alias repeats its
+# text in full for whoever reads the data (a check, a template, `list` printing a title),
+# so a small file could otherwise stand for gigabytes.
+MAX_CHARS = 2_000_000
 
 _TEXT_TAGS = {"tag:yaml.org,2002:value", "tag:yaml.org,2002:merge"}
 _PLAIN_TAGS = {
@@ -98,19 +102,15 @@ class YamlProblems(Exception):
 
 
 def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_BYTES) -> str:
-    """The file's text as UTF-8 (a BOM is accepted, CRLF becomes LF), within a size limit."""
+    """The file's text as UTF-8 (a BOM is accepted, CRLF becomes LF), within a size limit.
+    Only a regular file is read (files.read_file): a FIFO or a device is refused at once."""
+    from mea_culpa.files import NotReadable, read_file
+
     shown = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise YamlProblems([Diagnostic(shown, 0, 0, "", f"file is too large ({size:,} bytes; the limit is {max_bytes:,})")])
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", "no such file")]) from None
-    except IsADirectoryError:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", "is a folder, not a file")]) from None
-    except OSError as exc:
-        raise YamlProblems([Diagnostic(shown, 0, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+        raw = read_file(path, max_bytes=max_bytes)
+    except NotReadable as exc:
+        raise YamlProblems([Diagnostic(shown, 0, 0, "", str(exc))]) from None
     return decode(raw, shown)
 
 
@@ -230,6 +230,8 @@ class _Builder:
         self.doc = doc
         self.problems: list[Diagnostic] = []
         self.count = 0
+        self.chars = 0
+        self.stopped = False  # a size limit was passed: nothing more is built
         self.open: set[int] = set()  # the collections being built, to catch an alias to itself
         self.too_deep = False
         self.constructor = yaml.constructor.SafeConstructor()
@@ -241,17 +243,29 @@ class _Builder:
         line, col = self._mark(node)
         self.problems.append(Diagnostic(self.doc.path, line, col, dotted(key), message))
 
+    def _text(self, node: yaml.Node, key: Key, size: int) -> bool:
+        """Count `size` characters of text; False (and one problem) past MAX_CHARS."""
+        self.chars += size
+        if self.chars > MAX_CHARS and not self.stopped:
+            self.stopped = True
+            self._problem(node, key, f"expands to more than {MAX_CHARS:,} characters of text (repeated aliases?); write the data out plainly")
+        return not self.stopped
+
     def build(self, node: yaml.Node, key: Key) -> Any:
+        if self.stopped:
+            return None
         self.count += 1
         if self.count > MAX_NODES:
-            if self.count == MAX_NODES + 1:
-                self._problem(node, key, f"expands to more than {MAX_NODES:,} values (repeated aliases?); write the data out plainly")
+            self.stopped = True
+            self._problem(node, key, f"expands to more than {MAX_NODES:,} values (repeated aliases?); write the data out plainly")
             return None
         self.doc.marks.setdefault(key, self._mark(node))
         if len(key) > MAX_DEPTH:  # aliases can nest deeper than the text itself
             if not self.too_deep:
                 self._problem(node, key, f"nested more than {MAX_DEPTH} levels deep (through aliases); flatten the structure")
             self.too_deep = True
+            return None
+        if isinstance(node, yaml.ScalarNode) and not self._text(node, key, len(node.value)):
             return None
         if node.tag in _TEXT_TAGS:  # a plain `=` or `<<` as a value is just text
             return str(node.value)
@@ -294,6 +308,8 @@ class _Builder:
                 self._problem(key_node, key + (name,), f"duplicate key {printable(name)!r} (first given on line {first}); keep one")
                 continue
             seen[name] = key_node
+            if not self._text(key_node, key + (name,), len(name)):
+                break
             self.doc.key_marks[key + (name,)] = self._mark(key_node)
             out[name] = self.build(value_node, key + (name,))
         return out

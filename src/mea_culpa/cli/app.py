@@ -11,11 +11,60 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from mea_culpa import __version__
+from mea_culpa.cli.output import pipe_safe
 from mea_culpa.errors import ExitCode, MeaCulpaError
+
+
+class HelpCommand(TyperCommand):
+    """A command whose help names its arguments the way man pages do: `[PLAYBOOK]` when
+    optional, `FILE...` when repeated, without the Python type beside them (`<list[str]>`
+    tells a person nothing). Options name their value with a metavar where they are
+    declared."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(_argument_usage(param))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                if not getattr(param, "hidden", False):
+                    extra = "  [required]" if param.required else ""
+                    name = _argument_name(param) + ("..." if param.nargs != 1 else "")
+                    arguments.append((name, (getattr(param, "help", None) or "") + extra))
+            else:
+                record = param.get_help_record(ctx)
+                if record is not None:
+                    options.append(record)
+        if arguments:
+            with formatter.section("Arguments"):
+                formatter.write_dl(arguments)
+        if options:
+            with formatter.section("Options"):
+                formatter.write_dl(options)
+
+
+def _argument_name(param: Any) -> str:
+    return str(param.metavar or param.name.upper())
+
+
+def _argument_usage(param: Any) -> str:
+    name = _argument_name(param)
+    if param.nargs != 1:
+        name += "..."
+    return name if param.required else f"[{name}]"
 
 app = typer.Typer(
     name="mea-culpa",
@@ -73,6 +122,7 @@ def _dirs(playbooks: list[Path] | None) -> tuple[Path, ...]:
 
 
 @app.command("list")
+@pipe_safe
 def list_playbooks(
     playbooks: list[Path] | None = PlaybookDirs,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
@@ -89,17 +139,25 @@ def list_playbooks(
       mea-culpa list
       mea-culpa list --json
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.playbook import catalog
 
     entries = catalog.entries(_dirs(playbooks))
     if as_json:
         import json
 
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False)) + "\n")
         return
     if not entries:
         typer.echo("No playbooks found. Create one with: mea-culpa new NAME", err=True)
         return
+    from mea_culpa.text.terminal import safe_for_terminal
+
+    def cell(text: str) -> str:  # a shallow read is not validated: a title may hold anything
+        return " ".join(safe_for_terminal(text).split())
+
     rows = [("ID", "TITLE", "STAGES", "SOURCE")]
     notes = []
     for e in entries:
@@ -110,15 +168,15 @@ def list_playbooks(
         if e.problem:
             source += " (broken)"
             notes.append(f"  {e.path}: {e.problem} (details: mea-culpa validate {e.path})")
-        rows.append((e.id, e.title or "-", str(e.stages), source))
+        rows.append((cell(e.id), cell(e.title) or "-", str(e.stages), source))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        typer.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
+    data("".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip() + "\n" for r in rows))
     if notes:
-        typer.echo("\n" + "\n".join(notes), err=True)
+        typer.echo(safe_for_terminal("\n" + "\n".join(notes)), err=True)
 
 
 @app.command()
+@pipe_safe
 def show(
     playbook: str = typer.Argument(..., metavar="ID|FILE", help="A playbook id from `mea-culpa list`, or a file."),
     playbooks: list[Path] | None = PlaybookDirs,
@@ -137,7 +195,10 @@ def show(
     if as_json:
         import json
 
-        typer.echo(json.dumps(book.as_data(), indent=2, ensure_ascii=False))
+        from mea_culpa.cli.output import data
+        from mea_culpa.text.terminal import json_for_terminal
+
+        data(json_for_terminal(json.dumps(book.as_data(), indent=2, ensure_ascii=False)) + "\n")
         return
     from mea_culpa.cli import ui
 
@@ -145,8 +206,9 @@ def show(
 
 
 @app.command()
+@pipe_safe
 def validate(
-    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Playbook files to check."),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Playbook files to check."),
 ) -> None:
     """Check playbook files: every problem, with its file:line:col.
 
@@ -158,8 +220,10 @@ def validate(
     Example:
       mea-culpa validate .mea-culpa/playbooks/*.yaml
     """
+    from mea_culpa.cli.output import data
     from mea_culpa.errors import PlaybookError
     from mea_culpa.playbook.loading import load
+    from mea_culpa.text.terminal import safe_for_terminal
 
     bad = 0
     for path in files:
@@ -167,19 +231,20 @@ def validate(
             book = load(path)
         except PlaybookError as exc:
             bad += 1
-            for line in exc.lines():
-                typer.echo(line)
+            data("".join(line + "\n" for line in exc.lines()))
             count = len(exc.diagnostics)
-            typer.echo(f"{path}: {count} problem{'s' if count != 1 else ''}", err=True)
+            typer.echo(safe_for_terminal(f"{path}: {count} problem{'s' if count != 1 else ''}"), err=True)
         else:
-            typer.echo(f"{path}: ok ({book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages)", err=True)
+            summary = f"{book.id}: {len(book.stages)} stages, {len(book.steps)} steps, {len(book.messages)} messages"
+            typer.echo(safe_for_terminal(f"{path}: ok ({summary})"), err=True)
     if bad:
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 @app.command()
+@pipe_safe
 def schema(
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE instead of standard output."),
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output."),
     force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
 ) -> None:
     """Print the JSON Schema of the playbook format, for editors.
@@ -210,9 +275,9 @@ def schema(
 
 @app.command()
 def new(
-    name: str = typer.Argument(..., help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
+    name: str = typer.Argument(..., metavar="NAME", help="The new playbook's id, in kebab-case (e.g. late-invoice)."),
     from_: str | None = typer.Option(None, "--from", metavar="ID", help="Start from a copy of this playbook."),
-    directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", help="Where to write it."),
+    directory: Path = typer.Option(Path(".mea-culpa/playbooks"), "--dir", metavar="DIR", help="Where to write it."),
     playbooks: list[Path] | None = PlaybookDirs,
 ) -> None:
     """Create a new playbook that validates as written, ready to edit. Never overwrites.
@@ -237,13 +302,13 @@ def new(
 
 @app.command()
 def start(
-    playbook: str | None = typer.Argument(None, metavar="[PLAYBOOK]", help="A playbook id or file; without it, choose from a list."),
-    title: str | None = typer.Option(None, "--title", help="A short name for what happened (used in the session id)."),
+    playbook: str | None = typer.Argument(None, metavar="PLAYBOOK", help="A playbook id or file; without it, choose from a list."),
+    title: str | None = typer.Option(None, "--title", metavar="TEXT", help="A short name for what happened (used in the session id)."),
     answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file (step id: value)."),
     set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable; wins over --answers)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing: every required answer must come from --answers or --set."),
     no_save: bool = typer.Option(False, "--no-save", help="Keep this session in memory only; nothing is written."),
-    tag: list[str] | None = typer.Option(None, "--tag", help="Add a tag to the session (repeatable)."),
+    tag: list[str] | None = typer.Option(None, "--tag", metavar="TAG", help="Add a tag to the session (repeatable)."),
     playbooks: list[Path] | None = PlaybookDirs,
     database: str | None = DatabaseOption,
 ) -> None:
@@ -263,11 +328,13 @@ def start(
         playbook, title=title, answers_file=answers, assignments=set_ or [], no_input=no_input,
         no_save=no_save, tags=tuple(tag or ()), extra=_dirs(playbooks), database=database,
     )
+    if not no_save:
+        _remind(database)
 
 
 @app.command()
 def resume(
-    session: str | None = typer.Argument(None, metavar="[SESSION]", help="A session id (or its start); default: the latest unfinished."),
+    session: str | None = typer.Argument(None, metavar="SESSION", help="A session id (or its start); default: the latest unfinished."),
     answers: Path | None = typer.Option(None, "--answers", metavar="FILE", help="Pre-fill answers from a YAML or JSON file."),
     set_: list[str] | None = typer.Option(None, "--set", metavar="ID=VALUE", help="Answer one step on the command line (repeatable)."),
     no_input: bool = typer.Option(False, "--no-input", help="Ask nothing; finish from the answers given."),
@@ -288,16 +355,28 @@ def resume(
         session, answers_file=answers, assignments=set_ or [], no_input=no_input, extra=_dirs(playbooks),
         database=database, take_over=take_over,
     )
+    _remind(database)
+
+
+def _remind(database: str | None) -> None:
+    """One quiet line when an action or a promised status update is overdue."""
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only typer at the top)."""
-    from mea_culpa.cli import check, draft, export, journal
+    from mea_culpa.cli import check, config, draft, export, journal
 
-    app.command()(check.check)
-    app.command()(draft.draft)
-    app.command()(export.export)
+    app.command()(pipe_safe(check.check))
+    app.command()(pipe_safe(draft.draft))
+    app.command()(pipe_safe(export.export))
     journal.register(app)
+    for info in app.registered_commands:  # every command's help names its arguments alike
+        if info.cls in (None, TyperCommand):
+            info.cls = HelpCommand
+    app.add_typer(config.config_app, name="config")
 
 
 _register_command_modules()
@@ -308,8 +387,10 @@ _register_command_modules()
 
 def _print_error(err: MeaCulpaError) -> None:
     from mea_culpa.errors import AnswersError, Interrupted, PlaybookError
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    lines = err.lines()
+    # A message may quote a file name, a template's words or an answer: never an escape sequence.
+    lines = [" ".join(safe_for_terminal(line).split("\n")) for line in err.lines()]
     # file:line:col lines stay grep-able; an interruption is not an error
     plain = isinstance(err, (PlaybookError, AnswersError, Interrupted))
     for i, line in enumerate(lines):

@@ -20,10 +20,10 @@ _CONTEXT = 30
 
 
 def check(
-    files: list[str] = typer.Argument(..., metavar="FILE...", help="Files to check, or - for standard input."),
-    audience: str = typer.Option("customer", "--audience", "-a", help="Who reads it: customer, internal or personal."),
-    min_score: int = typer.Option(60, "--min-score", min=0, max=100, help="Exit 1 when a score is below this."),
-    format: str = typer.Option("text", "--format", "-f", help="text (a report) or json (one object per input)."),
+    files: list[str] = typer.Argument(..., metavar="FILE", help="Files to check, or - for standard input."),
+    audience: str = typer.Option("customer", "--audience", "-a", metavar="WHO", help="Who reads it: customer, internal or personal."),
+    min_score: int = typer.Option(60, "--min-score", min=0, max=100, metavar="N", help="Exit 1 when a score is below this."),
+    format: str = typer.Option("text", "--format", "-f", metavar="FORMAT", help="text (a report) or json (one object per input)."),
     rules: list[Path] | None = typer.Option(
         None, "--rules", metavar="DIR", help="A folder of extra rule files, *.yaml (repeatable)."
     ),
@@ -59,12 +59,15 @@ def check(
     if format == "json":
         import json
 
-        objects = [result.to_dict() for _, result, _ in results]
-        typer.echo(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2, ensure_ascii=False))
-    else:
-        from rich.console import Console
+        from mea_culpa.cli.output import data
+        from mea_culpa.text.terminal import json_for_terminal
 
-        console = Console(highlight=False, soft_wrap=True)
+        objects = [result.to_dict() for _, result, _ in results]
+        data(json_for_terminal(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2, ensure_ascii=False)) + "\n")
+    else:
+        from mea_culpa.cli.output import data_console
+
+        console = data_console(highlight=False, soft_wrap=True)
         for index, (name, result, text) in enumerate(results):
             if index:
                 console.print()
@@ -82,28 +85,39 @@ def _unique_stdin(files: list[str]) -> list[str]:
     return files
 
 
+# The most text `check` reads from one input: an apology is a page, not a book, and a
+# device or an endless pipe must not be read until memory runs out.
+MAX_TEXT_BYTES = 1_000_000
+
+
 def _read(name: str) -> str:
     """The text of one input, or a one-line error that says how to give a readable one."""
     from mea_culpa.errors import NotFound, UsageError
+    from mea_culpa.files import NotReadable, read_file
 
     if name == "-":
         try:
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+            stream = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None
+            data = stream.read(MAX_TEXT_BYTES + 1) if stream is not None else sys.stdin.read(MAX_TEXT_BYTES + 1).encode()
         except OSError as err:
             raise UsageError(f"cannot read standard input: {err.strerror or err}") from None
+        if len(data) > MAX_TEXT_BYTES:
+            raise UsageError(f"standard input holds more than {MAX_TEXT_BYTES:,} bytes; check a shorter text")
         return _decode(data, "standard input")
-    path = Path(name)
     fix = "give a file path or - for standard input"
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"cannot read '{name}': no such file; {fix}") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read '{name}': it is a folder; {fix}") from None
-    except PermissionError:
-        raise UsageError(f"cannot read '{name}': permission denied") from None
-    except OSError as err:
-        raise UsageError(f"cannot read '{name}': {err.strerror or err}") from None
+        data = read_file(Path(name), max_bytes=MAX_TEXT_BYTES)
+    except NotReadable as exc:
+        why = str(exc)
+        if why == "no such file":
+            raise NotFound(f"cannot read '{name}': no such file; {fix}") from None
+        if why.startswith("is a folder"):
+            raise UsageError(f"cannot read '{name}': it is a folder; {fix}") from None
+        if why.startswith("is "):  # a FIFO, a device, a socket
+            raise UsageError(f"cannot read '{name}': it {why}; {fix}") from None
+        if why.startswith("file is too large"):
+            raise UsageError(f"cannot read '{name}': {why.removeprefix('file ')}; check a shorter text") from None
+        raise UsageError(f"cannot read '{name}': {why.removeprefix('cannot read: ').lower()}") from None
     return _decode(data, f"'{name}'")
 
 
@@ -128,8 +142,12 @@ def _rule_dirs(given: list[Path]) -> list[Path]:
     # earlier one with the same id, so the folders are read in reverse.
     for source in reversed(playbook_search_path()):
         folder = source.path.parent / "rules"
-        key = folder.resolve()
-        if folder.is_dir() and key not in seen:
+        try:
+            key = folder.resolve()
+            usable = folder.is_dir() and key not in seen
+        except OSError:  # a folder we may not look into has no rules for us
+            continue
+        if usable:
             seen.add(key)
             found.append(folder)
     return found + [Path(p).expanduser() for p in given]
@@ -139,8 +157,9 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
     from rich.text import Text
 
     from mea_culpa.apology import WEIGHTS
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    title = "standard input" if name == "-" else name
+    title = "standard input" if name == "-" else safe_for_terminal(name)
     verdict = _verdict(result, min_score)
     head = Text()
     head.append(title, style="bold")
@@ -162,9 +181,9 @@ def _report(console: Console, name: str, result: CheckResult, text: str, min_sco
     plain = console.color_system is None or console.no_color
     for finding in result.findings:
         console.print(_finding_line(finding, lines, plain))
-        console.print(Text(f"      {finding.message}"))
+        console.print(Text(safe_for_terminal(f"      {finding.message}")))
         if finding.suggestion:
-            console.print(Text(f"      try: {finding.suggestion}", style="dim"))
+            console.print(Text(safe_for_terminal(f"      try: {finding.suggestion}"), style="dim"))
 
 
 def _verdict(result: CheckResult, min_score: int) -> str:
@@ -192,7 +211,10 @@ def _finding_line(finding: Finding, lines: list[str], plain: bool) -> Text:
     end = min(len(line), start + len(finding.match))
     left = max(0, start - _CONTEXT)
     right = min(len(line), end + _CONTEXT)
-    out.append(("…" if left else "") + line[left:start])
-    out.append(f"[{line[start:end]}]" if plain else line[start:end], style="bold reverse")
-    out.append(line[end:right] + ("…" if right < len(line) else ""))
+    # The text checked may be anyone's: show its words, never its escape sequences.
+    from mea_culpa.text.terminal import safe_for_terminal as safe
+
+    out.append(("…" if left else "") + safe(line[left:start]))
+    out.append(f"[{safe(line[start:end])}]" if plain else safe(line[start:end]), style="bold reverse")
+    out.append(safe(line[end:right]) + ("…" if right < len(line) else ""))
     return out

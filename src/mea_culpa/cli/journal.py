@@ -80,26 +80,38 @@ def parse_day(value: str, option: str, today: dt.date | None = None) -> dt.date:
         ) from None
 
 
+def _utf8(**options: str | None) -> None:
+    """Refuse, in one line (exit 2), text given on the command line that is not UTF-8:
+    Python keeps its bytes as lone surrogates, which no journal query can carry. Named
+    as the user typed them (`_utf8(**{"--tag": tag})`)."""
+    from mea_culpa.cli.run import utf8_text
+
+    for name, value in options.items():
+        if value is not None:
+            utf8_text(value, name)
+
+
 def _day_start_utc(day: dt.date) -> str:
     """Local midnight of `day` as the UTC text that session start times are stored in."""
     midnight = dt.datetime.combine(day, dt.time()).astimezone()
     return midnight.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _open(database: str | None, *, must_exist: bool = False) -> Journal | None:
-    """The journal, or None when nothing was ever saved in the SQLite file (an empty
-    journal is no error; nothing is created just to read it)."""
+def _open(database: str | None, *, writing: bool = False) -> Journal | None:
+    """The journal to read, or None when nothing was ever saved in the SQLite file (an
+    empty journal is no error; nothing is created just to read it, and reading writes
+    nothing, so that it works on a full disk). `writing`: one to change, which must exist."""
     from mea_culpa.journal import open_journal
     from mea_culpa.journal.engine import locate
 
     location = locate(database)
     if location.path is not None and not location.path.exists():
-        if must_exist:
+        if writing:
             from mea_culpa.errors import NotFound
 
             raise NotFound("the journal is empty", hint="start a session with: mea-culpa start")
         return None
-    return open_journal(database, create=False)
+    return open_journal(database, create=False, read_only=not writing)
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -164,7 +176,7 @@ def history(
         str | None, typer.Option("--since", help="Only sessions started on or after a date: 2026-03-01, 30 days ago.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Sessions per page.")] = 20,
-    page: Annotated[int, typer.Option("--page", min=1, help="Which page (1 is the newest).")] = 1,
+    page: Annotated[int, typer.Option("--page", min=1, max=1_000_000, help="Which page (1 is the newest).")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the page as a JSON array.")] = False,
     author: Annotated[str | None, typer.Option("--author", metavar="NAME", help="Only the sessions of this person (any case).")] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only your own sessions (see MEA_CULPA_USER).")] = False,
@@ -184,6 +196,8 @@ def history(
     """
     from mea_culpa.errors import UsageError
 
+    _utf8(**{"--playbook": playbook, "--tag": tag, "--status": status, "--severity": severity, "--since": since,
+             "--author": author, "--database": database})
     if status and status not in STATUSES:
         raise UsageError(f"--status: {status!r} is not a status; use one of {', '.join(STATUSES)}")
     if mine and author:
@@ -210,7 +224,7 @@ def history(
                     "id": r.id, "started": r.created_at, "updated": r.updated_at, "playbook": r.playbook_id,
                     "title": r.title, "severity": r.severity, "status": r.status, "stage_reached": r.stage_reached,
                     "open_actions": r.open_actions, "tags": list(r.tags), "facts_forgotten": r.lessons_only,
-                    "author": r.author,
+                    "author": r.author, "posted": r.posted, "last_posted": r.last_posted,
                 }
                 for r in rows
             ]
@@ -239,6 +253,10 @@ def history(
     authors = len({r.author for r in rows}) > 1 or (journal is not None and journal.location.is_server)
     if authors:
         table.add_column("Author", overflow="fold")
+    # What went out from mea-culpa: shown once any session on the page posted a draft.
+    posts = any(r.posted for r in rows)
+    if posts:
+        table.add_column("Posted", justify="right", no_wrap=True)
     for r in rows:
         status_style = {"completed": "green", "abandoned": "dim", "in-progress": "yellow"}.get(r.status, "")
         title = f"[dim italic]{_escape(r.title)}[/]" if r.lessons_only else f"[dim]{_escape(r.title)}[/]"
@@ -251,11 +269,20 @@ def history(
             _escape(r.stage_reached or ""),
             str(r.open_actions) if r.open_actions else "",
         ]
-        table.add_row(*cells, *([_escape(r.author or "")] if authors else []))
+        posted = (str(r.posted) if r.posted else "") if posts else None  # when: in --json (last_posted)
+        table.add_row(*cells, *([_escape(r.author or "")] if authors else []), *([posted] if posted is not None else []))
     out.print(table)
     pages = -(-total // limit)
     tail = f"; next: --page {page + 1}" if page < pages else ""
     err.print(f"[dim]page {page} of {pages} ({total} session{'s' if total != 1 else ''}){tail}[/]")
+    _remind(database)
+
+
+def _remind(database: str | None) -> None:
+    """One quiet line when something is overdue (cli/reminder.py)."""
+    from mea_culpa.cli import reminder
+
+    reminder.overdue(database)
 
 
 def _escape(text: str) -> str:
@@ -264,9 +291,9 @@ def _escape(text: str) -> str:
     markup characters escaped."""
     from rich.markup import escape
 
-    from mea_culpa.text.terminal import clean
+    from mea_culpa.text.terminal import safe_for_terminal
 
-    return escape(clean(text, one_line=True))
+    return escape(safe_for_terminal(text, one_line=True))
 
 
 def _me() -> str:
@@ -300,12 +327,13 @@ def actions(
     force: Annotated[bool, typer.Option("--force", help="With --ics: replace an existing file.")] = False,
     database: Database = None,
 ) -> None:
-    """Open prevention actions and follow-ups, soonest due first.
+    """Open prevention actions, to-dos and follow-ups, soonest due first.
 
-    The action items of every session (what, owner, due, status, session), and the
-    follow-ups their messages imply (the next status update, the follow-up after the fix),
-    marked as such. Overdue items are highlighted. Mark one with `actions done ID` or
-    `actions drop ID --reason TEXT`.
+    The action items of every session (what, owner, due, status, session), the to-dos a
+    session left open (put off until later or blocked, with the note and the date or time
+    it gives), and the follow-ups their messages imply (the next status update, the
+    follow-up after the fix), marked as such. Overdue items are highlighted. Mark one with
+    `actions done ID` or `actions drop ID --reason TEXT`.
 
     \b
     Examples:
@@ -315,6 +343,7 @@ def actions(
       mea-culpa actions done 12
       mea-culpa actions drop 14 --reason "replaced by the release checklist"
     """
+    _utf8(**{"--owner": owner, "--session": session, "--database": database})
     ctx.obj = {"database": database}
     if ctx.invoked_subcommand:
         return
@@ -351,6 +380,8 @@ def actions(
     _actions_table(out, items)
     if total > len(items):
         err.print(f"[dim]showing {len(items)} of {total}; --limit 0 shows all[/]")
+    if not overdue:
+        _remind(database)
 
 
 def _action_json(a: ActionRow) -> dict[str, Any]:
@@ -358,6 +389,7 @@ def _action_json(a: ActionRow) -> dict[str, Any]:
         "id": a.id, "kind": a.kind, "follow_up": a.is_follow_up, "what": a.what, "owner": a.owner, "due": a.due,
         "effort": a.effort, "commitment": a.commitment, "status": a.status, "reason": a.reason, "overdue": a.overdue,
         "session": a.session_id, "session_title": a.session_title, "updated": a.updated_at, "uid": a.uid,
+        "step_state": a.step_state, "note": a.note,
     }
 
 
@@ -383,6 +415,9 @@ def _actions_table(out: Console, items: list[ActionRow]) -> None:
         what = _escape(a.what)
         if a.is_follow_up:
             what = f"[cyan]{mark}follow-up:[/] {what}"
+        elif a.step_state:  # a to-do left open: why, as the run's summary says it
+            state = "not marked yet" if a.step_state == "pending" else a.step_state
+            what += f" [dim]\u2014 {_escape(state)}{': ' + _escape(a.note) if a.note else ''}[/]"
         due = _due_text(a.due)
         status = a.status
         if a.overdue:
@@ -418,9 +453,10 @@ def _write_ics(target: Path, items: list[ActionRow], *, force: bool) -> None:
 
 
 def _set_status(ctx: typer.Context, database: str | None, action_id: int, status: str, reason: str = "") -> None:
+    _utf8(**{"--reason": reason, "--database": database})
     if database is None and isinstance(ctx.obj, dict):
         database = ctx.obj.get("database")  # given before the subcommand: actions --database URL done 12
-    journal = _open(database, must_exist=True)
+    journal = _open(database, writing=True)
     assert journal is not None
     with journal:
         before = journal.action(action_id)
@@ -511,6 +547,7 @@ def stats(
     """
     from mea_culpa.journal import stats as st
 
+    _utf8(**{"--since": since, "--author": author, "--database": database})
     if mine and author:
         from mea_culpa.errors import UsageError
 
@@ -641,22 +678,22 @@ def show_report(out: Console, report: Report, *, since_label: str | None = None)
 
 
 def _stacked(a: Any, *, unicode: bool, width: int = BAR_WIDTH) -> Any:
-    """One bar of the prevention actions: done, open (overdue in red), dropped."""
+    """One bar of the prevention actions, filled as far as they are done: done is drawn
+    solid; open (overdue in red) and dropped only as the empty track, so that nothing
+    done draws an empty bar."""
     from rich.text import Text
 
     parts = [
-        (a.done, "green", "done"),
-        (a.open - a.overdue, "yellow", "open"),
-        (a.overdue, "red", "overdue"),
-        (a.dropped, "dim", "dropped"),
+        (a.done, "green", "\u2588" if unicode else "#"),
+        (a.open - a.overdue, "yellow", "\u2591" if unicode else "-"),
+        (a.overdue, "red", "\u2591" if unicode else "-"),
+        (a.dropped, "dim", "\u2591" if unicode else "-"),
     ]
-    cells = [round(n / a.total * width) if a.total else 0 for n, _, _ in parts]
     text = Text()
-    for (n, style, _), count in zip(parts, cells, strict=True):
+    for n, style, cell in parts:
+        count = round(n / a.total * width) if a.total else 0
         if n and count:
-            text.append(("\u2588" if unicode else "#") * count, style=style)
-    if not unicode:  # without colour the parts need letters
-        text = Text("".join(label[0] * c for (n, _, label), c in zip(parts, cells, strict=True) if n))
+            text.append(cell * count, style=style)
     return text
 
 
@@ -694,6 +731,7 @@ def forget(
     """
     from mea_culpa.errors import StorageError, UsageError
 
+    _utf8(**{"SESSION": session, "--before": before, "--database": database})
     if vacuum and (session or before):
         raise UsageError("--vacuum only compacts the journal; run it without a session or --before")
     if session and before:
@@ -701,7 +739,7 @@ def forget(
     if not session and not before and not vacuum:
         raise UsageError("name the session to forget, or use --before DATE", hint="see the ids with: mea-culpa history")
     cutoff = parse_day(before, "--before") if before else None
-    journal = _open(database, must_exist=True)
+    journal = _open(database, writing=True)
     assert journal is not None
     _, err = _consoles()
     with journal:
@@ -787,6 +825,7 @@ def journal_upgrade(database: Database = None) -> None:
     """
     from mea_culpa.journal import upgrade_journal
 
+    _utf8(**{"--database": database})
     before, after, shown = upgrade_journal(database)
     _, err = _consoles()
     if before == after:
@@ -812,6 +851,7 @@ def journal_info(
     """
     from mea_culpa.journal import describe
 
+    _utf8(**{"--database": database})
     info = describe(database)
     data = {
         "store": info.store, "engine": info.server, "schema": info.revision, "schema_needed": info.head, "current": info.current,
@@ -864,6 +904,7 @@ def journal_copy(
     from mea_culpa.journal import open_journal
     from mea_culpa.journal.engine import DATABASE_ENV, locate
 
+    _utf8(**{"--to": to, "--from": source})
     target = to or os.environ.get(DATABASE_ENV)
     if not target:
         raise UsageError("name the journal to copy into with --to URL", hint=f"or set {DATABASE_ENV}")

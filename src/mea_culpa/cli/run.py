@@ -29,10 +29,23 @@ def can_ask() -> bool:
         return False
 
 
+def utf8_text(value: str, option: str) -> str:
+    """`value`, given on the command line for `option`, if it is UTF-8 text. Python keeps
+    bytes that are not UTF-8 as lone surrogates, which no journal or file can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise UsageError(f"{option}: not valid UTF-8 ({what}); give it as UTF-8 text") from None
+    return value
+
+
 def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, Any]:
     """`--set id=value` pairs as raw answers (checked later like any other answer)."""
     out: dict[str, Any] = {}
     for item in assignments:
+        utf8_text(item, "--set")
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected ID=VALUE, e.g. --set severity=minor")
@@ -51,30 +64,35 @@ def parse_assignments(book: Playbook, assignments: Sequence[str]) -> dict[str, A
     return out
 
 
-def prefilled_answers(book: Playbook, answers_file: Path | None, assignments: Sequence[str]) -> dict[str, tuple[Any, str]]:
-    """Answers from the file and the command line, checked like typed ones. The command
-    line wins over the file. Raises AnswersError naming every id that does not fit."""
+def prefilled_answers(
+    book: Playbook, answers_file: Path | None, assignments: Sequence[str]
+) -> tuple[dict[str, tuple[Any, str]], dict[str, str]]:
+    """Answers from the file and the command line, checked like typed ones (the command
+    line wins over the file), and the stages the file skips, with their reasons. Raises
+    AnswersError naming every id that does not fit."""
     out: dict[str, tuple[Any, str]] = {}
+    skips: dict[str, str] = {}
     if answers_file is not None:
-        raw = answers_mod.load_file(answers_file)
+        raw, raw_skips = answers_mod.read_file(answers_file)
         for key, value in answers_mod.check_all(book, raw, source=str(answers_file)).items():
             out[key] = (value, "file")
+        skips = answers_mod.check_skips(book, raw_skips, source=str(answers_file))
     if assignments:
         raw = parse_assignments(book, assignments)
         for key, value in answers_mod.check_all(book, raw, source="--set").items():
             out[key] = (value, "command-line")
-    return out
+    return out, skips
 
 
 @contextmanager
-def _stop_signals_as_interrupt() -> Iterator[None]:
+def stop_signals_as_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) stop the run like Ctrl-C: saved, resumable."""
 
     def handler(signum: int, frame: Any) -> None:
         # A question on screen is ended through prompt_toolkit, so that it restores the
         # terminal; raising from inside its event loop would skip that clean-up.
-        asking = sys.modules.get("mea_culpa.run.asking")
-        if asking is None or not asking.stop_prompt():
+        prompts = sys.modules.get("mea_culpa.cli.prompts")  # only a person is asked a question to stop
+        if prompts is None or not prompts.stop_prompt():
             raise KeyboardInterrupt
 
     previous = {}
@@ -89,12 +107,38 @@ def _stop_signals_as_interrupt() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _keys_reach_the_questions() -> Iterator[None]:
+    """Turn the terminal's flow control off for the run. Ctrl-S (skip the rest of a stage)
+    pressed in the moment between two questions would otherwise freeze the screen (XOFF)
+    until Ctrl-Q, which looks like a hang; the widgets turn it off only while they ask."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal: nothing to turn off
+        yield
+        return
+    try:
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):
+        yield
+        return
+    changed = list(saved)
+    changed[0] = saved[0] & ~(termios.IXON | termios.IXOFF)  # iflag
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, changed)
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):  # the terminal may be gone (SIGHUP)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 class _Unsaved:
     """The store of a run nobody answers (--no-input) or nothing keeps (--no-save):
     nothing typed can be lost, so its steps are not written one by one; a run that is kept
     is written whole when it ends."""
 
-    def apply(self, session: sm.Session, change: sm.Change) -> None:
+    def apply(self, session: sm.Session, change: sm.Change, *, playbook: Playbook | None = None) -> None:
         pass
 
 
@@ -103,13 +147,16 @@ def _say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any, prefilled: dict[str, tuple[Any, str]], *, saved: bool) -> sm.Session:
+def _run(book: Playbook, session: sm.Session, journal: Any, asker: Any,
+         prefilled: tuple[dict[str, tuple[Any, str]], dict[str, str]], *, saved: bool) -> sm.Session:
+    from mea_culpa.messages.quotes import answer_quotes
     from mea_culpa.run.runner import Runner, SaveAndQuit
 
-    runner = Runner(book, session, journal, asker, prefilled=prefilled)
+    answers, skips = prefilled
+    runner = Runner(book, session, journal, asker, prefilled=answers, skip_stages=skips, quotes=answer_quotes)
     resume_hint = f"resume with: mea-culpa resume {session.id}" if saved else "nothing was saved (--no-save)"
     try:
-        with _stop_signals_as_interrupt():
+        with stop_signals_as_interrupt(), _keys_reach_the_questions():
             return runner.run()
     except SaveAndQuit:
         _say(f"Saved. {resume_hint}")
@@ -130,15 +177,18 @@ def start(
     extra: tuple[Path, ...],
     database: str | None = None,
 ) -> None:
-    from mea_culpa.journal import open_journal
     from mea_culpa.playbook import catalog
 
+    if title is not None:
+        utf8_text(title, "--title")
+    for tag in tags:
+        utf8_text(tag, "--tag")
     interactive = not no_input and can_ask()
     if not interactive and not no_input:
         _say("(no terminal to ask questions: running as with --no-input)")
     asker: Any
     if interactive:
-        from mea_culpa.run.asking import QuestionaryAsker
+        from mea_culpa.cli.prompts import QuestionaryAsker
 
         asker = QuestionaryAsker()
     else:
@@ -148,14 +198,20 @@ def start(
     if playbook_name is None:
         if not interactive:
             raise UsageError("no playbook named", hint="name one, e.g.: mea-culpa start general --answers FILE --no-input (see: mea-culpa list)")
-        choices = [e for e in catalog.entries(extra, include_shadowed=False) if not e.problem]
+        found = catalog.entries(extra, include_shadowed=False)
+        for broken in (e for e in found if e.problem):  # one line each; the others can still be chosen
+            from mea_culpa.text.terminal import safe_for_terminal
+
+            _say(safe_for_terminal(f"skipped {broken.path}: {broken.problem} (details: mea-culpa validate {broken.path})"))
+        choices = [e for e in found if not e.problem]
         if not choices:
             raise UsageError("no playbooks found", hint="create one with: mea-culpa new NAME")
         try:
             playbook_name = asker.choose_playbook(choices)
         except (KeyboardInterrupt, EOFError):
             raise Interrupted("stopped before anything was asked; nothing to save") from None
-    book = catalog.resolve(playbook_name, extra)
+    # refused before anything is asked: what the sandbox would refuse in the templates too
+    book = catalog.resolve(playbook_name, extra, template_names=False)
     prefilled = prefilled_answers(book, answers_file, assignments)  # bad answers: exit 2, journal untouched
     if title is None:
         if interactive:
@@ -172,6 +228,10 @@ def start(
         from mea_culpa.cli import ui
 
         ui.intro(book)
+    # The journal (and SQLAlchemy with it) is opened only now, after the first question:
+    # the title is all that could be lost before, and it is typed again in a moment.
+    from mea_culpa.journal import open_journal
+
     today, name = dt.date.today().isoformat(), sm.slug(title)
     session, _ = sm.new_session(book, session_id=f"{today}-{name}", title=title, now=sm.utc_now(), tags=tags)
     if interactive:
@@ -181,7 +241,7 @@ def start(
             final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         else:
             journal = open_journal(database)
-            session = journal.save_as_new(session, today, name, hold=True)
+            session = journal.save_as_new(session, today, name, hold=True, playbook=book)
             try:
                 final = _run(book, session, journal, asker, prefilled, saved=True)
             finally:
@@ -192,7 +252,7 @@ def start(
         # (and a fresh home without a journal file).
         final = _run(book, session, _Unsaved(), asker, prefilled, saved=False)
         if not no_save:
-            final = open_journal(database).save_as_new(final, today, name)
+            final = open_journal(database).save_as_new(final, today, name, playbook=book)
     _finish(book, final, saved=not no_save)
 
 
@@ -200,7 +260,7 @@ def _finish(book: Playbook, final: sm.Session, *, saved: bool) -> None:
     from mea_culpa.cli import ui
 
     plan = sm.plan(book, final)
-    ui.summary(final, plan, saved=saved)
+    ui.summary(final, plan, saved=saved, still_open=sm.open_items(book, final))
     keep = final.steps.get("keep_record")
     if saved and keep is not None and keep.value is False:
         ui.notice(f"You chose not to keep this record. Once the messages are sent: mea-culpa forget {final.id}")
@@ -221,7 +281,7 @@ def resume(
     from mea_culpa.journal import open_journal
 
     journal = open_journal(database, create=False)
-    resumed = journal.begin_resume(session_id, take_over=take_over)  # holds the session's lease
+    resumed = journal.begin_resume(session_id and utf8_text(session_id, "SESSION"), take_over=take_over)  # holds the lease
     try:
         if resumed.restored is not None:
             _say(f"Put back the answers kept in {resumed.restored} while the journal could not be reached.")
@@ -242,9 +302,9 @@ def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, ass
         _say("(no terminal to ask questions: running as with --no-input)")
     session, change = sm.note_resumed(session, now=sm.utc_now(), detail="playbook changed" if changed else "")
     if interactive:
-        from mea_culpa.run.asking import QuestionaryAsker
+        from mea_culpa.cli.prompts import QuestionaryAsker
 
-        journal.apply(session, change)
+        journal.apply(session, change, playbook=book)
         ui.resumed(session, sm.plan(book, session), changed=changed)
         final = _run(book, session, journal, QuestionaryAsker(), prefilled, saved=True)
     else:
@@ -253,5 +313,5 @@ def _resume(journal: Any, session: sm.Session, *, answers_file: Path | None, ass
         if changed:
             ui.notice("The playbook changed since this session started; answers are matched by step id.")
         final = _run(book, session, _Unsaved(), NoInputAsker(), prefilled, saved=False)
-        journal.save(final)
+        journal.save(final, playbook=book)
     _finish(book, final, saved=True)

@@ -1,10 +1,16 @@
 """Due action items as an iCalendar file (`actions --ics`), so they land in the user's calendar.
 
-Each open item with a due date becomes a VEVENT: all-day on its due date, or, for a
-follow-up due at a time (the next status update), a 15-minute event at that time. Events
+Each open item with a due date becomes a VEVENT: all-day on its due date, or, for an item
+due at a time (the next status update, a to-do whose note says "today 15:00"), a
+15-minute event at that time. Events
 are used rather than VTODOs because every calendar app imports them. UIDs are stable
 (see `ActionRow.uid`), so importing the file again updates the events instead of
 duplicating them.
+
+Each event carries a reminder (VALARM, a display alarm): at 9:00 on the morning an
+all-day item is due, and five minutes before a status update due at a time (a morning
+alarm would come hours early for an update due in the afternoon, or too late for one due
+at dawn).
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from mea_culpa.journal.derived import parse_utc
 
 PRODID = "-//mea-culpa//action items//EN"
 TIMED_EVENT = dt.timedelta(minutes=15)
-
-
+MORNING = dt.timedelta(hours=9)  # after the start of an all-day event: 9:00 on its day
+BEFORE_TIMED = dt.timedelta(minutes=-5)
 
 
 def due_items(items: Iterable[Any]) -> list[Any]:
@@ -41,7 +47,7 @@ def due_items(items: Iterable[Any]) -> list[Any]:
 def to_ics(items: Iterable[Any]) -> bytes:
     """An iCalendar file of the due items (`journal.ActionRow`s). The same items give the
     same bytes: DTSTAMP is the item's last change, not the time of export."""
-    from icalendar import Calendar, Event
+    from icalendar import Alarm, Calendar, Event
 
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -65,6 +71,9 @@ def to_ics(items: Iterable[Any]) -> bytes:
             event.add("dtstart", at)
             event.add("dtend", at + TIMED_EVENT)
         lines = [f"Session: {item.session_id} ({item.session_title})"]
+        if item.step_state:  # a to-do left open, and why
+            state = "not marked yet" if item.step_state == "pending" else item.step_state
+            lines.append(f"{state.capitalize()}: {item.note}" if item.note else state.capitalize())
         if item.owner:
             lines.append(f"Owner: {item.owner}")
         if item.effort:
@@ -73,6 +82,11 @@ def to_ics(items: Iterable[Any]) -> bytes:
             lines.append("A commitment" if item.commitment else "An idea, not yet a commitment")
         lines.append(f"When it is done: mea-culpa actions done {item.id}")
         event.add("description", "\n".join(lines))
-        event.add("categories", ["mea-culpa", "follow-up" if follow_up else "prevention"])
+        event.add("categories", ["mea-culpa", {"follow-up": "follow-up", "to-do": "to-do"}.get(item.kind, "prevention")])
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", ("Due today: " if len(item.due) == 10 else "Due in 5 minutes: ") + item.what)
+        alarm.add("trigger", MORNING if len(item.due) == 10 else BEFORE_TIMED, parameters={"RELATED": "START"})
+        event.add_component(alarm)
         cal.add_component(event)
     return bytes(cal.to_ical())

@@ -111,10 +111,29 @@ def parse_utc(text: str | None) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def milestone_seconds(noticed_at: str | None, created_at: str, events: Iterable[Any]) -> dict[str, float | None]:
-    """Seconds from noticing the mistake (or, without that, starting the session) to the first
-    completion of the own, apologize and fix stages. A milestone never reached, or one that
-    would come before the start, is None. `events` are session.Event-like objects."""
+_START_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-")
+
+
+def start_month(created_at: str) -> str | None:
+    """The calendar month ("YYYY-MM") a session counts in for `stats`: that of its start
+    time (UTC), or none for a start time that is no ISO date (a journal written by
+    something else: "March 2, 2026"), as reports._per_month counts them."""
+    return created_at[:7] if _START_MONTH.match(created_at) else None
+
+
+# The states of a to-do (an action step) in a session; only "done" means it happened.
+PUT_OFF = ("later", "blocked")
+
+
+def milestone_seconds(noticed_at: str | None, created_at: str, events: Iterable[Any],
+                      steps: Iterable[Any] = ()) -> dict[str, float | None]:
+    """Seconds from noticing the mistake (or, without that, starting the session) to each
+    milestone: when the own, apologize and fix stages had happened. A stage has happened
+    at its first completion, or, when one of its to-dos was marked done only later, at
+    that moment; while any of its to-dos is put off (later, blocked) it has not happened
+    (two apologies marked "later" are no apology). A milestone never reached, or one
+    that would come before the start, is None. `events` are session.Event-like objects,
+    `steps` session.StepRecord-like ones (their stage, state and time)."""
     start = parse_utc(noticed_at) or parse_utc(created_at)
     first: dict[str, dt.datetime] = {}
     for event in events:
@@ -122,9 +141,22 @@ def milestone_seconds(noticed_at: str | None, created_at: str, events: Iterable[
             at = parse_utc(event.at)
             if at and (event.stage not in first or at < first[event.stage]):
                 first[event.stage] = at
+    put_off: set[str] = set()
+    done: dict[str, dt.datetime] = {}
+    for record in steps:
+        if record.state in PUT_OFF:
+            put_off.add(record.stage)
+        elif record.state == "done":
+            at = parse_utc(record.at)
+            if at and (record.stage not in done or at > done[record.stage]):
+                done[record.stage] = at
     out: dict[str, float | None] = {}
     for name, stage in MILESTONES:
         at = first.get(stage)
+        if at is not None and stage in put_off:
+            at = None
+        elif at is not None and stage in done:
+            at = max(at, done[stage])
         seconds = (at - start).total_seconds() if at and start else None
         out[name] = seconds if seconds is not None and seconds >= 0 else None
     return out

@@ -97,10 +97,16 @@ def _masked(text: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{tail}"
 
 
-def create(location: Location) -> Engine:
-    """An engine for the store. SQLite connections are put into the journal's modes (WAL,
-    foreign keys, a busy timeout) and begin their own transactions, a writing one with
-    BEGIN IMMEDIATE so that two writers queue instead of failing half-way."""
+def create(location: Location, *, alone: bool = False) -> Engine:
+    """An engine for the store. SQLite connections are put into the journal's modes
+    (foreign keys, a busy timeout) and begin their own transactions, a writing one with
+    BEGIN IMMEDIATE so that two writers queue instead of failing half-way.
+
+    `alone` (SQLite): only read, holding the file for this process alone. A reader of a
+    WAL journal shares an index with the others in a `-shm` file, which SQLite must
+    create and fill; on a full disk it cannot, and every read fails with "disk I/O error".
+    Alone, the index is kept in this process's memory and nothing is written (see
+    `disk_trouble`)."""
     from sqlalchemy import create_engine, event
 
     if location.is_server:
@@ -126,6 +132,9 @@ def create(location: Location) -> Engine:
     @event.listens_for(engine, "connect")
     def settle(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
+        if alone:  # before the first read, or SQLite reaches for the shared index
+            dbapi_connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+            dbapi_connection.execute("PRAGMA query_only = ON")
         settled(dbapi_connection, in_memory=location.path is None)
 
     @event.listens_for(engine, "begin")
@@ -138,30 +147,43 @@ def create(location: Location) -> Engine:
 
 
 def settled(dbapi_connection: Any, *, in_memory: bool = False) -> None:
-    """Put a new SQLite connection in the journal's modes.
+    """Put a new SQLite connection in the journal's modes: a busy timeout, foreign keys,
+    and what is deleted overwritten. None of them writes to the file: a journal is only
+    changed once it is known to be one this mea-culpa may write (`write_ahead`, after
+    migrate.read), so that a file refused (a newer journal, another program's database)
+    is left byte for byte as it was.
 
-    A journal from a newer mea-culpa (PRAGMA user_version above ours, before Alembic) is
-    left as it is: it is refused right after. Switching a journal into WAL mode, or opening
-    one just as another process closes it (and folds its log back), can make SQLite answer
-    "locked" at once instead of waiting for busy_timeout; two first runs at the same moment
-    meet exactly that. So those steps are tried again for as long as busy_timeout would
-    have waited."""
+    Opening a journal just as another process closes it (and folds its log back) can make
+    SQLite answer "locked" at once instead of waiting for busy_timeout, so these steps are
+    tried again for as long as busy_timeout would have waited."""
+    _patiently(dbapi_connection, (
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        *(() if in_memory else ("PRAGMA synchronous = NORMAL",)),
+        "PRAGMA foreign_keys = ON",
+        # what is deleted (a changed answer, a forgotten session) is overwritten, not just unlinked
+        "PRAGMA secure_delete = ON",
+    ))
+
+
+def write_ahead(engine: Engine) -> None:
+    """Switch a SQLite journal file into WAL mode (kept in the file: once is enough), so that
+    readers never wait for a writer. Two first runs at the same moment can make SQLite
+    answer "locked" at once; the switch is tried again as `settled` does."""
+    connection = engine.raw_connection()
+    try:
+        _patiently(connection.driver_connection, ("PRAGMA journal_mode = WAL",))
+    finally:
+        connection.close()
+
+
+def _patiently(dbapi_connection: Any, statements: tuple[str, ...]) -> None:
     import sqlite3
-
-    from mea_culpa.journal.tables import SCHEMA_VERSION
 
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            version = dbapi_connection.execute("PRAGMA user_version").fetchone()[0]
-            if version <= SCHEMA_VERSION:
-                if not in_memory:
-                    dbapi_connection.execute("PRAGMA journal_mode = WAL")
-                    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
-                dbapi_connection.execute("PRAGMA foreign_keys = ON")
-                # what is deleted (a changed answer, a forgotten session) is overwritten, not just unlinked
-                dbapi_connection.execute("PRAGMA secure_delete = ON")
+            for statement in statements:
+                dbapi_connection.execute(statement)
             return
         except sqlite3.OperationalError as exc:
             busy = "locked" in str(exc) or "busy" in str(exc)
@@ -171,6 +193,14 @@ def settled(dbapi_connection: Any, *, in_memory: bool = False) -> None:
 
 
 # --- what a failure means -------------------------------------------------------------------
+
+
+def disk_trouble(exc: BaseException) -> bool:
+    """A SQLite failure that a full disk causes ("disk I/O error" when the shared index of a
+    WAL journal cannot be made, "database or disk is full")."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return "disk I/O error" in text or "disk is full" in text
+
 
 
 def storage_error(exc: BaseException, location: Location) -> StorageError:
@@ -187,6 +217,8 @@ def storage_error(exc: BaseException, location: Location) -> StorageError:
         return StorageError(f"cannot write {where}: it is read-only", hint="set MEA_CULPA_HOME to a folder you can write, or use --no-save")
     if "database or disk is full" in text or ("disk" in text and "full" in text):
         return StorageError(f"cannot write {where}: the disk is full", hint="free some space; nothing saved before this answer is lost")
+    if "disk I/O error" in text:
+        return StorageError(f"cannot use {where}: disk I/O error", hint="the disk may be full: free some space (history, actions, stats and export still read the journal)")
     if "unable to open" in text:
         return StorageError(f"cannot open {where}: {text}", hint="set MEA_CULPA_HOME to a folder you can write, or use --no-save")
     return StorageError(f"{where} failed: {text}")

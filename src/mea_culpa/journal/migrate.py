@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_WITH_FIGURES = "0002_stats"  # journals from before it get their derived figures computed
-FIRST_WITH_TALLIES = "0004_kept_counts"  # ...and their tallies counted
+FIRST_WITH_TO_DOS = "0005_to_dos"  # journals from before it get their to-dos derived and their milestones recounted
+FIRST_WITH_TALLIES = "0006_kept_counts"  # ...and their tallies counted, last (after the milestones)
 LOCK_KEY = 0x6D65612D63  # PostgreSQL advisory lock held while a journal is upgraded ("mea-c")
 
 
@@ -40,14 +41,24 @@ class Revision:
 
 
 def read(conn: Connection, location: Location) -> Revision:
-    """The stored revision. A journal written by a newer mea-culpa is refused here, before
-    anything is written to it."""
+    """The stored revision. A journal written by a newer mea-culpa, and a SQLite file that
+    is another program's database, are refused here, before anything is written to them."""
     from sqlalchemy import inspect, text
 
-    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) if conn.dialect.name == "sqlite" else 0
+    sqlite = conn.dialect.name == "sqlite"
+    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0) if sqlite else 0
     if version > SCHEMA_VERSION:
         raise _newer(location, str(version), str(SCHEMA_VERSION))
     inspector = inspect(conn)
+    if sqlite:
+        tables = set(inspector.get_table_names())
+        # every journal, from the first release on, has its sessions; an empty file is a new journal
+        if tables and "sessions" not in tables:
+            raise StorageError(
+                f"{location.shown} is not a mea-culpa journal: it is a SQLite database of another program "
+                f"(tables: {', '.join(sorted(tables)[:5])}{', …' if len(tables) > 5 else ''})",
+                hint="it was left untouched; move it aside, or name the journal's file with --database or MEA_CULPA_DATABASE_URL",
+            )
     if inspector.has_table("alembic_version"):
         found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         if found is not None and found not in REVISIONS:
@@ -101,8 +112,13 @@ def upgrade(conn: Connection, location: Location, *, author: str) -> tuple[str |
     if found.revision is not None:
         from mea_culpa.journal import upkeep
 
-        if REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_FIGURES):
+        before = REVISIONS.index(found.revision)
+        if before < REVISIONS.index(FIRST_WITH_FIGURES):
             upkeep.refresh_all(conn)
-        if REVISIONS.index(found.revision) < REVISIONS.index(FIRST_WITH_TALLIES):
-            upkeep.count_tallies(conn)
+        elif before < REVISIONS.index(FIRST_WITH_TO_DOS):
+            upkeep.refresh_milestones(conn)  # only what happened counts now: a stage with a to-do put off is no milestone
+        if before < REVISIONS.index(FIRST_WITH_TO_DOS):
+            upkeep.refresh_to_dos(conn)
+        if before < REVISIONS.index(FIRST_WITH_TALLIES):
+            upkeep.count_tallies(conn)  # from the milestones and to-dos as they stand now
     return found.revision, HEAD

@@ -10,6 +10,7 @@ walking only the sessions picked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ from mea_culpa.journal.tables import actions, durations, factor_counts, factors,
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.engine import Connection
+
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
 def report(conn: Connection, *, since: str | None, author: str | None, today: str, patterns: int) -> st.Report:
@@ -150,23 +153,29 @@ def _kept_medians(conn: Connection) -> list[tuple[str | None, str, float | None,
 
 
 def _per_month(conn: Connection, picked: list[ColumnElement[bool]]) -> dict[str, int]:
-    """Sessions per calendar month (UTC), one index range count per month."""
-    # Two queries: SQLite answers a lone MIN or MAX from the index at once, both together by a scan.
-    first = conn.execute(select(func.min(sessions.c.created_at)).where(*picked)).scalar()
-    last = conn.execute(select(func.max(sessions.c.created_at)).where(*picked)).scalar()
-    if not first or not last:
+    """Sessions per calendar month (UTC), one index range count per month. A start time
+    that is no ISO date (a journal written by something else: "March 2, 2026") is in no
+    month: counting from it would never end."""
+    created = sessions.c.created_at
+    # the shape of YYYY-MM-…: read from the index entries themselves, so the walk stays on the index
+    dated = [created >= "0000-01", created < "9999-13", func.substr(created, 5, 1) == "-", func.substr(created, 8, 1) == "-"]
+    # Two queries: SQLite answers a lone first or last along the index at once, both together by a scan.
+    first = conn.execute(select(created).where(*dated, *picked).order_by(created).limit(1)).scalar()
+    last = conn.execute(select(created).where(*dated, *picked).order_by(created.desc()).limit(1)).scalar()
+    start, end = _MONTH.match(first or ""), _MONTH.match(last or "")
+    if start is None or end is None:
         return {}
     out = {}
-    year, month = int(first[:4]), int(first[5:7])
-    while f"{year:04d}-{month:02d}" <= last[:7]:
-        start = f"{year:04d}-{month:02d}"
+    year, month = int(start[1]), int(start[2])
+    stop = (int(end[1]), int(end[2]))
+    while (year, month) <= stop:
+        begin = f"{year:04d}-{month:02d}"
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        end = f"{year:04d}-{month:02d}"
         n = conn.execute(
-            select(func.count()).where(sessions.c.created_at >= start, sessions.c.created_at < end, *picked)
+            select(func.count()).where(created >= begin, created < f"{year:04d}-{month:02d}", *dated, *picked)
         ).scalar()
         if n:
-            out[start] = int(n)
+            out[begin] = int(n)
     return out
 
 

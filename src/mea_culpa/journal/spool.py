@@ -115,7 +115,7 @@ def session_data(session: Session) -> dict[str, Any]:
 
 def session_from_data(data: Mapping[str, Any]) -> Session:
     """The session `session_data` wrote."""
-    from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
+    from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord
 
     fields = {f.name for f in dataclasses.fields(Session)}
     values = {k: v for k, v in data.items() if k in fields}
@@ -126,6 +126,7 @@ def session_from_data(data: Mapping[str, Any]) -> Session:
     values["drafts"] = tuple(
         Draft(**{**d, "findings": tuple(dict(f) for f in d.get("findings", ()))}) for d in data.get("drafts", ())
     )
+    values["sent"] = tuple(Sent(**s) for s in data.get("sent", ()))
     return Session(**values)
 
 
@@ -148,8 +149,9 @@ def merge(stored: Session, kept: Session) -> Session:
     newer = kept if kept.updated_at >= stored.updated_at else stored
     events = stored.events + tuple(e for e in kept.events if e not in stored.events)
     drafts = stored.drafts + tuple(d for d in kept.drafts if d not in stored.drafts)
+    sent = stored.sent + tuple(s for s in kept.sent if s not in stored.sent)
     return replace(
         newer, author=stored.author or kept.author, steps=MappingProxyType(steps), stages=MappingProxyType(stages),
-        events=tuple(sorted(events, key=lambda e: e.at)), drafts=drafts,
+        events=tuple(sorted(events, key=lambda e: e.at)), drafts=drafts, sent=sent,
         updated_at=max(stored.updated_at, kept.updated_at),
     )

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
@@ -39,6 +38,7 @@ from mea_culpa.journal.tables import (
     events,
     factors,
     metadata,
+    sent,
     session_tags,
     sessions,
     stages,
@@ -53,13 +53,13 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from mea_culpa.journal import stats
+    from mea_culpa.playbook.model import Playbook
     from mea_culpa.run.session import Change, Session
 
 T = TypeVar("T")
 SCRUB_WAIT_MS = 2_000  # how long `forget` waits for other SQLite readers before it gives up compacting
 RETRIES = 6  # how often a PostgreSQL transaction that lost a race is run again
 ACTION_STATUSES = ("open", "done", "dropped")
-ITEM_KINDS = ("action", "follow-up")
 FORGOTTEN_TITLE = "(facts forgotten)"
 
 
@@ -91,18 +91,21 @@ class SessionRow:
     tags: tuple[str, ...] = ()
     lessons_only: bool = False  # `forget --keep-lessons` removed its facts
     author: str | None = None
+    posted: int = 0  # drafts posted (to Slack or a webhook): known to have gone out
+    last_posted: str | None = None  # when the latest of them was posted (UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class ActionRow:
-    """One line of `actions`: a prevention action item, or a follow-up a message implies."""
+    """One line of `actions`: a prevention action item, a follow-up a message implies, or
+    a to-do (an action step) the session leaves open."""
 
     id: int
     session_id: str
     session_title: str
-    kind: str  # "action" (from a list step with action_items) | "follow-up" (derived from drafts)
-    step_id: str  # the list step; for a follow-up, the message it asks for
-    what: str
+    kind: str  # "action" (from a list step with action_items) | "follow-up" (derived from drafts) | "to-do"
+    step_id: str  # the list step; for a follow-up, the message it asks for; for a to-do, the action step
+    what: str  # for a to-do, the step's prompt
     owner: str | None  # the item's owner; without one, the author of its session
     due: str | None  # a date (YYYY-MM-DD) or, for a status update, a UTC time (…Z)
     effort: str | None
@@ -111,6 +114,8 @@ class ActionRow:
     reason: str
     updated_at: str
     overdue: bool
+    step_state: str | None = None  # a to-do's state in its session: later, blocked, or pending (not marked yet)
+    note: str = ""  # the note left with a to-do put off or blocked
 
     @property
     def is_follow_up(self) -> bool:
@@ -264,18 +269,23 @@ class Journal:
 
     # --- writing --------------------------------------------------------------------------
 
-    def apply(self, session: Session, change: Change) -> None:
+    def apply(self, session: Session, change: Change, *, playbook: Playbook | None = None) -> None:
         """Persist one transition (the changed row and its event) in its own transaction.
         A draft touches only the drafts (anyone may add one); every other change needs the
-        session's lease, when someone holds it. If the write cannot be made (the server is
-        gone, or someone took the session over), the session is kept in the local spool
-        and the error says where."""
+        session's lease, when someone holds it. With the session's `playbook`, the to-dos
+        it leaves open are derived again (see upkeep.sync_to_dos). If the write cannot be
+        made (the server is gone, or someone took the session over), the session is kept
+        in the local spool and the error says where."""
 
         def work(w: upkeep.Writes) -> None:
             if change.kind == "draft":
                 upkeep.touch_session(w, session)
                 if session.drafts:
                     upkeep.write_draft(w, session.id, session.drafts[-1])
+            elif change.kind == "sent":  # like a draft: anyone may send one, lease or not
+                upkeep.touch_session(w, session)
+                if session.sent:
+                    upkeep.write_sent(w, session.id, session.sent[-1])
             else:
                 self._check_lease(w, session.id)
                 upkeep.write_session_row(w, session, author=self.user)
@@ -285,7 +295,9 @@ class Journal:
                     upkeep.write_stage(w, session, change.key)
             if change.event:
                 upkeep.write_events(w, session.id, [change.event])
-            upkeep.sync_follow_ups(w, session.id, session.updated_at)
+            upkeep.sync_follow_ups(w, session)
+            if playbook is not None:
+                upkeep.sync_to_dos(w, session, playbook)
 
         try:
             self._write(work)
@@ -300,13 +312,14 @@ class Journal:
         kind = type(exc)
         return kind(f"{exc.message}; your answers are kept in {path}: {again} {when}")
 
-    def save(self, session: Session) -> None:
+    def save(self, session: Session, *, playbook: Playbook | None = None) -> None:
         """Write a whole session at once (replacing any earlier copy). The status of its
-        action items (done, dropped) survives the rewrite."""
+        action items (done, dropped) survives the rewrite; with its `playbook`, the to-dos
+        it leaves open are derived again."""
 
         def work(w: upkeep.Writes) -> None:
             self._check_lease(w, session.id)
-            upkeep.write_whole(w, session, author=self.user)
+            upkeep.write_whole(w, session, author=self.user, playbook=playbook)
 
         try:
             self._write(work)
@@ -342,16 +355,17 @@ class Journal:
 
         return self._write(work)
 
-    def save_as_new(self, session: Session, date: str, slug: str, *, hold: bool = False) -> Session:
+    def save_as_new(self, session: Session, date: str, slug: str, *, hold: bool = False,
+                    playbook: Playbook | None = None) -> Session:
         """Write a new session under the first free id from `date` and `slug`, chosen inside
         the writing transaction, so that two runs with the same title at the same moment
         get two ids instead of one overwriting the other. With `hold`, this journal takes
-        the session's lease (an interactive run). Returns the session as saved, with its
-        author."""
+        the session's lease (an interactive run); with its `playbook`, the to-dos it leaves
+        open are derived. Returns the session as saved, with its author."""
 
         def work(w: upkeep.Writes) -> Session:
             saved = replace(session, id=self._free_id(w.conn, date, slug), author=session.author or self.user)
-            upkeep.write_whole(w, saved, author=self.user, new=True)
+            upkeep.write_whole(w, saved, author=self.user, new=True, playbook=playbook)
             if hold:
                 self._leases[saved.id] = self._take(w.conn, saved.id)
             return saved
@@ -441,32 +455,11 @@ class Journal:
 
     def load(self, session_id: str) -> Session:
         """The whole session; NotFound when there is none."""
-        from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
-
         with self._reading() as conn:
-            row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
-            if row is None:
-                raise NotFound(f"no session {session_id!r} in the journal", hint="see the sessions with: mea-culpa history")
-            step_rows = conn.execute(select(steps).where(steps.c.session_id == session_id)).all()
-            stage_rows = conn.execute(select(stages).where(stages.c.session_id == session_id)).all()
-            event_rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).all()
-            draft_rows = conn.execute(select(drafts).where(drafts.c.session_id == session_id).order_by(drafts.c.id)).all()
-        return Session(
-            id=row.id, title=row.title, playbook_id=row.playbook_id, playbook_title=row.playbook_title,
-            playbook_version=row.playbook_version, playbook_hash=row.playbook_hash, playbook_path=row.playbook_path,
-            status=row.status, created_at=row.created_at, updated_at=row.updated_at, tags=tuple(json.loads(row.tags)),
-            happened_at=row.happened_at, noticed_at=row.noticed_at, author=row.author,
-            steps=MappingProxyType({
-                r.step_id: StepRecord(r.state, json.loads(r.value) if r.value is not None else None, r.reason, r.at, r.source, r.stage)
-                for r in step_rows
-            }),
-            stages=MappingProxyType({r.stage: StageRecord(r.state, r.reason, r.entered_at, r.completed_at) for r in stage_rows}),
-            events=tuple(Event(r.at, r.kind, r.stage, r.step, r.detail) for r in event_rows),
-            drafts=tuple(
-                Draft(r.message_id, r.tone, r.text, r.created_at, r.phase, bool(r.edited), r.score, tuple(json.loads(r.findings)))
-                for r in draft_rows
-            ),
-        )
+            found = upkeep.read_session(conn, session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r} in the journal", hint="see the sessions with: mea-culpa history")
+        return found
 
     def exists(self, session_id: str) -> bool:
         with self._reading() as conn:
@@ -544,9 +537,13 @@ class Journal:
         open_actions = (
             select(func.count()).where(actions.c.session_id == s.id, actions.c.status == "open").scalar_subquery()
         )
+        is_post = (sent.c.session_id == s.id, sent.c.how.in_(upkeep.POSTED))
+        posted = select(func.count()).where(*is_post).scalar_subquery()
+        last_posted = select(func.max(sent.c.sent_at)).where(*is_post).scalar_subquery()
         query = (
             select(s.id, s.title, s.playbook_id, s.status, s.severity, s.stage_reached, s.created_at, s.updated_at,
-                   open_actions.label("open_actions"), s.tags, s.lessons_only, s.author)
+                   open_actions.label("open_actions"), s.tags, s.lessons_only, s.author,
+                   posted.label("posted"), last_posted.label("last_posted"))
             .where(*self._session_filters(playbook, tag, status, severity, since, before, author))
             .order_by(s.created_at.desc(), s.id.desc()).limit(limit).offset(offset)
         )
@@ -554,7 +551,8 @@ class Journal:
             rows = conn.execute(query).all()
         return [
             SessionRow(r.id, r.title, r.playbook_id, r.status, r.severity, r.stage_reached, r.created_at, r.updated_at,
-                       int(r.open_actions), tuple(json.loads(r.tags or "[]")), bool(r.lessons_only), r.author)
+                       int(r.open_actions), tuple(json.loads(r.tags or "[]")), bool(r.lessons_only), r.author,
+                       int(r.posted or 0), r.last_posted)
             for r in rows
         ]
 
@@ -629,7 +627,7 @@ class Journal:
                 c = tallies.c
                 kept = select(func.coalesce(func.sum(c.n), 0)).where(c.figure == "item")
                 if not include_closed:
-                    kept = kept.where(c.value.in_([f"{kind} open" for kind in ITEM_KINDS]))
+                    kept = kept.where(c.value.in_([f"{kind} open" for kind in (upkeep.ACTION, upkeep.FOLLOW_UP, upkeep.TO_DO)]))
                 return int(conn.execute(kept).scalar() or 0)
             query = (
                 select(func.count()).select_from(actions).join(sessions, sessions.c.id == actions.c.session_id)
@@ -717,8 +715,8 @@ class Journal:
 
     def forget(self, session_ids: Iterable[str], *, keep_lessons: bool = False) -> Forgotten:
         """Delete sessions for good, or (`keep_lessons`) keep only the lesson and the action
-        items: every other answer, the drafts, the event and skip reasons, the factors and the
-        title go, and the id (made from the title) becomes `<date>-facts-forgotten`. Then the
+        items: every other answer, the drafts, the follow-ups and to-dos, the event and skip
+        reasons, the factors and the title go, and the id (made from the title) becomes `<date>-facts-forgotten`. Then the
         storage is compacted (`scrub`), and any copy in the local spool is removed."""
         ids = list(dict.fromkeys(session_ids))
 
@@ -755,8 +753,10 @@ class Journal:
         conn.execute(delete(steps).where(steps.c.session_id == sid, steps.c.step_id.not_in(keep_steps)))
         conn.execute(update(steps).where(steps.c.session_id == sid).values(reason="", source="kept"))
         conn.execute(delete(drafts).where(drafts.c.session_id == sid))
+        conn.execute(delete(sent).where(sent.c.session_id == sid))
         conn.execute(delete(factors).where(factors.c.session_id == sid))
-        conn.execute(delete(actions).where(actions.c.session_id == sid, actions.c.kind == "follow-up"))
+        # follow-ups and to-dos left open go: a to-do's note is the person's text, no lesson
+        conn.execute(delete(actions).where(actions.c.session_id == sid, actions.c.kind != upkeep.ACTION))
         conn.execute(update(events).where(events.c.session_id == sid).values(detail=""))
         conn.execute(update(stages).where(stages.c.session_id == sid).values(reason=""))
         new = self._free_id(conn, date, "facts-forgotten") if not sid.endswith("facts-forgotten") else sid
@@ -832,11 +832,11 @@ class Journal:
                 continue
             session = self.load(row.id)
             with self._reading() as conn:
-                statuses = {
-                    (r.kind, r.step_id, r.what): (r.status, r.reason, r.updated_at)
-                    for r in conn.execute(select(actions).where(actions.c.session_id == row.id))
-                }
-            new_id = target._copy_in(session, uid=row.uid, lessons_only=bool(row.lessons_only), statuses=statuses)
+                items = conn.execute(select(actions).where(actions.c.session_id == row.id)).all()
+            statuses = {(r.kind, r.step_id, r.what): (r.status, r.reason, r.updated_at) for r in items}
+            # the to-dos were derived with the playbook, which a copy does not read: they come as they are
+            to_dos = [{k: v for k, v in r._asdict().items() if k not in ("id", "session_id")} for r in items if r.kind == upkeep.TO_DO]
+            new_id = target._copy_in(session, uid=row.uid, lessons_only=bool(row.lessons_only), statuses=statuses, to_dos=to_dos)
             if new_id is None:
                 already.append(row.id)
             else:
@@ -844,7 +844,7 @@ class Journal:
         return Copied(tuple(copied), tuple(already))
 
     def _copy_in(self, session: Session, *, uid: str, lessons_only: bool,
-                 statuses: dict[tuple[str, str, str], tuple[str, str, str]]) -> str | None:
+                 statuses: dict[tuple[str, str, str], tuple[str, str, str]], to_dos: list[dict[str, Any]]) -> str | None:
         def work(w: upkeep.Writes) -> str | None:
             if w.conn.execute(select(sessions.c.id).where(sessions.c.uid == uid)).first() is not None:
                 return None
@@ -855,6 +855,8 @@ class Journal:
             upkeep.write_whole(w, copy, author=session.author or self.user, uid=uid, new=True)
             if lessons_only:
                 w.conn.execute(update(sessions).where(sessions.c.id == sid).values(lessons_only=1))
+            if to_dos:
+                w.conn.execute(insert(actions), [{**item, "session_id": sid} for item in to_dos])
             for r in w.conn.execute(select(actions.c.id, actions.c.kind, actions.c.step_id, actions.c.what)
                                     .where(actions.c.session_id == sid)).all():
                 found = statuses.get((r.kind, r.step_id, r.what))
@@ -872,13 +874,13 @@ def _exists(conn: Connection, session_id: str) -> bool:
 
 def _items(today: str, now: str) -> Any:
     """The columns of an ActionRow: the item, its session's title, its owner (else the
-    session's author) and whether it is overdue."""
+    session's author), whether it is overdue, and a to-do's state and note."""
     a = actions.c
     owner_or_author = case((or_(a.owner.is_(None), a.owner == ""), sessions.c.author), else_=a.owner)
     return (
         select(a.id, a.session_id, sessions.c.title.label("session_title"), a.kind, a.step_id, a.what,
                owner_or_author.label("owner"), a.due, a.effort, a.commitment, a.status, a.reason, a.updated_at,
-               _overdue(a, today, now).label("overdue"))
+               _overdue(a, today, now).label("overdue"), a.step_state, a.note)
         .join_from(actions, sessions, sessions.c.id == a.session_id)
     )
 
@@ -888,7 +890,7 @@ def _action_row(r: Any) -> ActionRow:
         id=r.id, session_id=r.session_id, session_title=r.session_title, kind=r.kind, step_id=r.step_id,
         what=r.what, owner=r.owner, due=r.due, effort=r.effort,
         commitment=None if r.commitment is None else bool(r.commitment), status=r.status, reason=r.reason,
-        updated_at=r.updated_at, overdue=bool(r.overdue),
+        updated_at=r.updated_at, overdue=bool(r.overdue), step_state=r.step_state, note=r.note or "",
     )
 
 
@@ -910,22 +912,55 @@ def _prepare_file(location: Location, *, create: bool) -> None:
         raise StorageError(f"cannot create {path.parent}: {exc.strerror or exc}", hint="set MEA_CULPA_HOME to a folder you can write, or use --no-save") from None
 
 
-def open_journal(target: Path | str | None = None, *, create: bool = True) -> Journal:
+def _reader(location: Location) -> tuple[Engine, migrate.Revision]:
+    """An engine to read the store with, and its revision. On a full disk a SQLite
+    journal is read alone (engine.create), writing nothing, when sharing it cannot work."""
+    engine = engines.create(location)
+    try:
+        with engine.connect() as conn:
+            return engine, migrate.read(conn, location)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        if location.path is None or not engines.disk_trouble(exc):
+            raise engines.storage_error(exc, location) from None
+    except MeaCulpaError:
+        engine.dispose()
+        raise
+    engine = engines.create(location, alone=True)
+    try:
+        with engine.connect() as conn:
+            return engine, migrate.read(conn, location)
+    except (SQLAlchemyError, MeaCulpaError) as exc:
+        engine.dispose()
+        if isinstance(exc, MeaCulpaError):
+            raise
+        raise engines.storage_error(exc, location) from None
+
+
+def open_journal(target: Path | str | None = None, *, create: bool = True, read_only: bool = False) -> Journal:
     """Open the journal `target` names (a SQLite file, a database URL), else the one
     MEA_CULPA_DATABASE_URL names, else the SQLite file in the home. A SQLite journal of an
     older schema is upgraded in place; a server's must be upgraded with `mea-culpa journal
-    upgrade`. A journal from a newer mea-culpa is refused and left untouched."""
+    upgrade`. A journal from a newer mea-culpa, or a file that is none, is refused and left
+    untouched. `read_only`: the caller only reads, and nothing but an upgrade is written,
+    so that on a full disk the journal can still be read (and exported)."""
     location = engines.locate(target)
     _prepare_file(location, create=create)
-    engine = engines.create(location)
+    if read_only:
+        engine, found = _reader(location)
+    else:
+        engine, found = engines.create(location), None
     journal = Journal(engine, location)
     try:
-        with engine.connect() as conn:
-            found = migrate.read(conn, location)
+        if found is None:
+            with engine.connect() as conn:
+                found = migrate.read(conn, location)
         if not found.current:
             if location.is_server:
                 raise _not_upgraded(location, found.revision)
             journal._write(lambda w: migrate.upgrade(w.conn, location, author=journal.user))
+        if location.path is not None and not read_only:
+            engines.write_ahead(engine)  # a journal of ours, as this mea-culpa writes it: only now is the file changed
     except SQLAlchemyError as exc:
         engine.dispose()
         raise engines.storage_error(exc, location) from None
@@ -957,6 +992,10 @@ def upgrade_journal(target: Path | str | None = None) -> tuple[str | None, str, 
     journal = Journal(engine, location)
     try:
         before, after = journal._write(lambda w: migrate.upgrade(w.conn, location, author=journal.user))
+        if location.path is not None:
+            engines.write_ahead(engine)
+    except SQLAlchemyError as exc:
+        raise engines.storage_error(exc, location) from None
     finally:
         engine.dispose()
     return before, after, location.shown
@@ -968,14 +1007,13 @@ def describe(target: Path | str | None = None) -> Info:
     location = engines.locate(target)
     if location.path is not None and not location.path.exists():
         raise NotFound(f"there is no journal at {location.shown} yet", hint="start a session with: mea-culpa start")
-    engine = engines.create(location)
+    engine, found = _reader(location)
     try:
         with engine.connect() as conn:
             if location.is_server:
                 server = "PostgreSQL " + str(conn.exec_driver_sql("SHOW server_version").scalar()).split()[0]
             else:
                 server = "SQLite " + sqlite3.sqlite_version
-            found = migrate.read(conn, location)
             info = Info(location.shown, location.kind, server, found.revision, HEAD)
             if not found.current:
                 return info

@@ -14,7 +14,7 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Tabl
 # The Alembic revisions, oldest first; the last is what this code reads and writes. A
 # journal at an earlier one is upgraded, one at a revision not listed here is from a newer
 # mea-culpa and is refused. (tests/test_journal_upgrade.py checks this against migrations/.)
-REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_kept_counts")
+REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent", "0005_to_dos", "0006_kept_counts")
 HEAD = REVISIONS[-1]
 # SQLite journals also carry a plain number (PRAGMA user_version), which mea-culpa read
 # before Alembic: 1 and 2 are REVISIONS[0] and [1]; the upgrade to 0003_team sets 3, so an
@@ -66,7 +66,7 @@ Index("sessions_created", sessions.c.created_at, sessions.c.id)
 Index("sessions_playbook", sessions.c.playbook_id, sessions.c.created_at)
 Index("sessions_status", sessions.c.status, sessions.c.created_at)
 Index("sessions_severity", sessions.c.severity, sessions.c.created_at)
-# `--author`, `--mine`: a name matches in any case (0004_kept_counts; 0003_team's index was
+# `--author`, `--mine`: a name matches in any case (0006_kept_counts; 0003_team's index was
 # on the name as written, which no query asks for)
 Index("sessions_author_lower", func.lower(sessions.c.author), sessions.c.created_at)
 Index("sessions_uid", sessions.c.uid, unique=True)
@@ -74,7 +74,7 @@ Index("sessions_uid", sessions.c.uid, unique=True)
 # `stats` applies: the start time, and the severity. Whole indexes, not partial ones
 # (`WHERE owned_s IS NOT NULL`, as 0002_stats made them): declaring a partial index
 # makes SQLAlchemy import every dialect it names, PostgreSQL's with all its drivers, some
-# 30 ms on every command that opens a SQLite journal (0004_kept_counts).
+# 30 ms on every command that opens a SQLite journal (0006_kept_counts).
 for _name in ("owned", "apologized", "fixed"):
     _column = sessions.c[f"{_name}_s"]
     Index(f"sessions_{_name}", _column, sessions.c.created_at)
@@ -133,7 +133,7 @@ actions = Table(
     _session_id(),
     Column("step_id", Text, nullable=False),
     Column("position", Integer, nullable=False),
-    Column("kind", Text, nullable=False, server_default="action"),  # action | follow-up
+    Column("kind", Text, nullable=False, server_default="action"),  # action | follow-up | to-do
     Column("what", Text, nullable=False),
     Column("owner", Text),
     Column("due", Text),
@@ -142,6 +142,9 @@ actions = Table(
     Column("status", Text, nullable=False, server_default="open"),
     Column("reason", Text, nullable=False, server_default=""),
     Column("updated_at", Text, nullable=False),
+    # a to-do's state in its session (later, blocked, pending) and the note left with it (0005_to_dos)
+    Column("step_state", Text),
+    Column("note", Text, nullable=False, server_default=""),
 )
 Index("actions_status", actions.c.status, actions.c.kind, actions.c.due, actions.c.session_id)
 Index("actions_session", actions.c.session_id, actions.c.step_id)
@@ -165,6 +168,24 @@ drafts = Table(
     Column("findings", Text, nullable=False, server_default="[]"),  # JSON
 )
 Index("drafts_session", drafts.c.session_id)
+
+# What left mea-culpa (0004_sent): a draft posted to Slack or a webhook, opened in the mail
+# program or copied to the clipboard. `destination` never holds a secret: a webhook's
+# token is masked before it is stored (messages/sending.py: mask_url).
+sent = Table(
+    "sent",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _session_id(),
+    Column("message_id", Text, nullable=False),
+    Column("phase", Text),
+    Column("how", Text, nullable=False),  # slack | webhook | email | clipboard
+    Column("destination", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sent_at", Text, nullable=False),
+    Column("draft_created_at", Text, nullable=False),
+)
+Index("sent_session", sent.c.session_id, sent.c.message_id, sent.c.sent_at)
 
 # Contributing factors in their normal form (derived.normalise_factor), one row per
 # session that names one, with the session's start and learning copied in for `stats`.
@@ -197,9 +218,9 @@ Index("factor_counts_unlearned", factor_counts.c.learned, factor_counts.c.sessio
 
 # What `stats`, `history` and `actions` count over the whole journal, kept up to date by
 # every write (upkeep.Writes: each session's share before the write and after it), so
-# that they read a few dozen rows instead of counting every session (0004_kept_counts).
+# that they read a few dozen rows instead of counting every session (0006_kept_counts).
 # `figure` is status, playbook, severity, author, month (of the start, YYYY-MM), tag, item
-# ("<kind> <status>" of action items and follow-ups) or "open action due" (open prevention
+# ("<kind> <status>" of action items, follow-ups and to-dos) or "open action due" (open prevention
 # actions by due date: those before today are overdue); `value` "" is none (a session
 # without severity or author).
 tallies = Table(
@@ -223,4 +244,4 @@ durations = Table(
 )
 
 # Every table that holds something of a session, children first (for deleting in order).
-SESSION_TABLES = (factors, drafts, actions, events, stages, steps, session_tags)
+SESSION_TABLES = (factors, sent, drafts, actions, events, stages, steps, session_tags)

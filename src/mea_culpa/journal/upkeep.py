@@ -1,9 +1,16 @@
 """What the journal keeps up to date on every write, so that reading stays cheap: the
-rows of a session (its answers, stages, events, drafts, action items), the follow-ups its
-messages imply, its contributing factors in their normal form, whether it shows learning,
-the per-factor counts `stats` reads, and the tallies (sessions by status, playbook,
-severity, author, month and tag; items by kind and status; durations in buckets) that
-`history`, `actions` and `stats` read instead of counting.
+rows of a session (its answers, stages, events, drafts, what was sent, action items),
+the to-dos it leaves open and the follow-ups its messages imply (both as the run layer
+defines them: `run.session.open_items` and `follow_ups`), its contributing factors in
+their normal form, whether it shows learning, the per-factor counts `stats` reads, and
+the tallies (sessions by status, playbook, severity, author, month and tag; items by kind
+and status; durations in buckets) that `history`, `actions` and `stats` read instead of
+counting.
+
+Which to-dos a session leaves open depends on its playbook (which steps apply, which are
+required, what they ask), which the journal does not keep: a write that knows the
+playbook (the runner's, a whole save at the end of a run) derives them, and the rows stay
+as they were through writes that do not (a draft, a copy between journals).
 
 One code path for SQLite and PostgreSQL. Every function works inside the caller's write
 transaction (`Writes`); `Writes.settle` runs last, before the commit: it recomputes
@@ -15,12 +22,12 @@ cannot wait on each other), and each statement then sees what the other committe
 tally is only ever added to (`n = n + change`), also in key order.
 
 Many new sessions at once (`write_new`) go in a few hundred at a time, one insert per
-table, with their follow-ups and learning derived a few queries per few hundred sessions.
+table: their follow-ups and to-dos are derived from the sessions alone (there are none
+yet to keep), their learning a few queries per few hundred sessions.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 from collections import Counter
@@ -28,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, not_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, not_, select, update
 
 from mea_culpa.journal import derived
 from mea_culpa.journal.tables import (
@@ -38,6 +45,7 @@ from mea_culpa.journal.tables import (
     events,
     factor_counts,
     factors,
+    sent,
     session_tags,
     sessions,
     stages,
@@ -49,19 +57,20 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.engine import Connection
 
-    from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord
+    from mea_culpa.playbook.model import Playbook
+    from mea_culpa.run.session import Draft, Event, FollowUp, OpenItem, Sent, Session, StageRecord, StepRecord
 
 # Conventional step ids the journal reads (see playbook.VOCABULARY).
 FACTORS_STEP = "contributing_factors"
 LESSON_STEP = "lesson"
-NEXT_UPDATE_STEP = "next_update_minutes"
-RESOLVED_NOTICE_STEP = "resolved_notice"  # an action step: the resolved update was posted
-FOLLOW_UP_SENT_STEP = "follow_up_sent"  # an action step: the follow-up was sent
-# Message ids that tell the affected people something; after the fix they are owed a follow-up.
-TOLD_MESSAGES = ("customer-apology", "status-update", "personal-note", "social-post")
 STATUS_UPDATE = "status-update"
-FOLLOW_UP = "follow-up"
-DEFAULT_UPDATE_MINUTES = 30
+POSTED = ("slack", "webhook")  # ways of sending that deliver (run.session.POSTED)
+# The kinds of rows in `actions`: an item of an action-items list, a message a session's
+# other messages make due, and a to-do (an action step) the session leaves open.
+ACTION, FOLLOW_UP, TO_DO = "action", "follow-up", "to-do"
+# The columns of `actions` that an item of one kind or another leaves empty: every row of
+# a multi-row insert names them all.
+ITEM_DEFAULTS: dict[str, Any] = {"owner": None, "due": None, "effort": None, "commitment": None, "step_state": None, "note": ""}
 CHUNK = 500  # sessions named in one statement (SQLite allows some thousands of parameters)
 
 
@@ -109,8 +118,11 @@ class Writes:
     first calls `before` with its id: the session's share is read then, before the change,
     and again when the transaction settles; the difference goes into the tallies."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, counting: bool = True) -> None:
         self.conn = conn
+        # False: the tallies are counted afresh once the writing is done (`count_tallies`, as
+        # an upgrade does), so no share is read before a change
+        self.counting = counting
         self.sessions: set[str] = set()  # sessions whose `learned` may have changed
         self.keys: set[str] = set()  # factors whose counts may have changed
         self.counted: set[str] = set()  # sessions whose share of the tallies may change
@@ -119,6 +131,8 @@ class Writes:
     def before(self, session_ids: Iterable[str]) -> None:
         """Note the sessions' shares of the tallies as they are now, before a change
         (once per transaction: the first call is the state before it)."""
+        if not self.counting:
+            return
         new = sorted(set(session_ids) - self.counted)
         if new:
             self.shares.add(shares(self.conn, new))
@@ -141,7 +155,7 @@ class Writes:
 
 
 def session_row(s: Session, *, author: str) -> dict[str, Any]:
-    milestones = derived.milestone_seconds(s.noticed_at, s.created_at, s.events)
+    milestones = derived.milestone_seconds(s.noticed_at, s.created_at, s.events, s.steps.values())
     return {
         "id": s.id, "title": s.title, "playbook_id": s.playbook_id, "playbook_title": s.playbook_title,
         "playbook_version": s.playbook_version, "playbook_hash": s.playbook_hash, "playbook_path": s.playbook_path,
@@ -237,15 +251,28 @@ def draft_row(session_id: str, d: Draft) -> dict[str, Any]:
     }
 
 
-def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False) -> None:
-    """Every row of a session, replacing an earlier copy. The action items are synced in
-    place rather than replaced: their ids and statuses (done, dropped) survive. A `new`
-    session (its id must be free) is written by `write_new`."""
+def write_sent(w: Writes, session_id: str, s: Sent) -> None:
+    w.conn.execute(insert(sent), [sent_row(session_id, s)])
+
+
+def sent_row(session_id: str, s: Sent) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "message_id": s.message_id, "phase": s.phase, "how": s.how, "destination": s.where,
+        "text": s.text, "sent_at": s.at, "draft_created_at": s.draft_created_at,
+    }
+
+
+def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False,
+                playbook: Playbook | None = None) -> None:
+    """Every row of a session, replacing an earlier copy. The action items, to-dos and
+    follow-ups are synced in place rather than replaced: their ids and statuses (done,
+    dropped) survive. The to-dos are derived only with the `playbook`. A `new` session
+    (its id must be free) is written by `write_new`."""
     if new:
-        write_new(w, [s], author=author, uids=[uid])
+        write_new(w, [s], author=author, uids=[uid], playbook=playbook)
         return
     w.before([s.id])
-    for table in (steps, stages, events, drafts):
+    for table in (steps, stages, events, drafts, sent):
         w.conn.execute(delete(table).where(table.c.session_id == s.id))
     old_keys = [r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == s.id))]
     w.keys.update(old_keys)
@@ -262,14 +289,21 @@ def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, n
     write_events(w, s.id, s.events)
     for d in s.drafts:
         write_draft(w, s.id, d)
-    sync_follow_ups(w, s.id, s.updated_at)
+    for item in s.sent:
+        write_sent(w, s.id, item)
+    sync_follow_ups(w, s)
+    if playbook is not None:
+        sync_to_dos(w, s, playbook)
     w.sessions.add(s.id)
 
 
-def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequence[str | None] = ()) -> None:
+def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequence[str | None] = (),
+              playbook: Playbook | None = None) -> None:
     """Sessions the journal does not hold yet, every row of each, one multi-row insert per
     table for the whole batch (importing a journal, filling the benchmark's): the rows
-    `write_whole` would write, without the replacing. Fails if an id is taken."""
+    `write_whole` would write, without the replacing and without asking what is there
+    (nothing: their follow-ups and to-dos are all new). With the `playbook` (of every
+    session in the batch) their to-dos are derived. Fails if an id is taken."""
     import uuid
 
     if not batch:
@@ -277,7 +311,9 @@ def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequenc
     w.before(s.id for s in batch)  # nothing yet: they are counted when the transaction settles
     uids = list(uids) + [None] * (len(batch) - len(uids))
     conn = w.conn
-    rows: dict[Table, list[dict[str, Any]]] = {t: [] for t in (sessions, session_tags, steps, stages, events, drafts, actions, factors)}
+    rows: dict[Table, list[dict[str, Any]]] = {
+        t: [] for t in (sessions, session_tags, steps, stages, events, drafts, sent, actions, factors)
+    }
     for s, uid in zip(batch, uids, strict=True):
         rows[sessions].append({**session_row(s, author=author), "uid": uid or str(uuid.uuid4())})
         rows[session_tags] += [{"session_id": s.id, "tag": t} for t in dict.fromkeys(s.tags)]
@@ -285,7 +321,7 @@ def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequenc
             rows[steps].append(step_row(s.id, step_id, record))
             if is_action_list(record.value):
                 rows[actions] += [
-                    {**action_fields(item, position), "session_id": s.id, "step_id": step_id, "kind": "action",
+                    {**ITEM_DEFAULTS, **action_fields(item, position), "session_id": s.id, "step_id": step_id, "kind": ACTION,
                      "what": str(item.get("what") or ""), "status": "open", "reason": "", "updated_at": record.at}
                     for position, item in enumerate(record.value)
                 ]
@@ -299,10 +335,14 @@ def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequenc
         rows[stages] += [stage_row(s.id, kind, r) for kind, r in s.stages.items()]
         rows[events] += event_rows(s.id, s.events)
         rows[drafts] += [draft_row(s.id, d) for d in s.drafts]
+        rows[sent] += [sent_row(s.id, item) for item in s.sent]
+        # in the order write_whole gives them ids: the action items, the follow-ups, the to-dos
+        rows[actions] += new_follow_ups(s)
+        if playbook is not None:
+            rows[actions] += new_to_dos(s, playbook)
     for table, written in rows.items():  # parents first: `sessions` leads
         if written:
             conn.execute(insert(table), written)
-    sync_many_follow_ups(w, [(s.id, s.updated_at) for s in batch])
     w.sessions.update(s.id for s in batch)
 
 
@@ -333,7 +373,7 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
     old: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     rows = conn.execute(
         select(actions.c.id, actions.c.what, actions.c.position, actions.c.owner, actions.c.due, actions.c.effort, actions.c.commitment)
-        .where(actions.c.session_id == session_id, actions.c.step_id == step_id, actions.c.kind == "action")
+        .where(actions.c.session_id == session_id, actions.c.step_id == step_id, actions.c.kind == ACTION)
         .order_by(actions.c.position, actions.c.id)
     )
     for r in rows:
@@ -349,7 +389,7 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
                 conn.execute(update(actions).where(actions.c.id == action_id).values(**values, updated_at=at))
         else:
             conn.execute(insert(actions).values(
-                session_id=session_id, step_id=step_id, kind="action", what=what, status="open", reason="", updated_at=at, **values,
+                session_id=session_id, step_id=step_id, kind=ACTION, what=what, status="open", reason="", updated_at=at, **values,
             ))
     gone = [action_id for matches in old.values() for action_id, _ in matches]
     if gone:
@@ -357,146 +397,140 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
     w.sessions.add(session_id)
 
 
-def sync_follow_ups(w: Writes, session_id: str, at: str) -> None:
-    """Derive the follow-ups that the session's messages imply (kind "follow-up"):
-
-    - the next status update: the latest `status-update` draft is not phase `resolved`
-      → due at that draft's time + `next_update_minutes` (default 30); a newer update
-      moves the due time (and reopens it); a resolved update, or the action step
-      `resolved_notice` marked done, marks it done.
-    - the follow-up message: the fix stage is completed and the affected people were
-      told something (an apology, a status update, a personal note or a post) →
-      due the day after the fix; a `follow-up` draft, or the action step
-      `follow_up_sent` marked done, marks it done.
-    An abandoned session drops its open follow-ups. `actions done/drop` work on them
-    like on any item; a later draft that changes the due time reopens one.
-    """
-    sync_many_follow_ups(w, [(session_id, at)])
+def _kept(conn: Connection, session_id: str) -> bool:
+    """Whether the session is kept whole (not only its lessons, after `forget --keep-lessons`)."""
+    row = conn.execute(select(sessions.c.lessons_only).where(sessions.c.id == session_id)).first()
+    return row is not None and not row.lessons_only
 
 
-def sync_many_follow_ups(w: Writes, touched: Sequence[tuple[str, str]]) -> None:
-    """`sync_follow_ups` for many (session id, time of the change) at once: what the rules
-    read is fetched a few hundred sessions a query, then each session is decided alone."""
-    w.before(session_id for session_id, _ in touched)
-    for start in range(0, len(touched), CHUNK):
-        chunk = dict(touched[start:start + CHUNK])
-        facts = _follow_up_facts(w.conn, list(chunk))
-        for session_id, at in chunk.items():
-            if session_id in facts:
-                _settle_follow_ups(w.conn, session_id, at, facts[session_id])
+def sync_follow_ups(w: Writes, s: Session) -> None:
+    """The follow-ups the session's messages imply (kind "follow-up"), as
+    `run.session.follow_ups` says: the next status update, and the follow-up message
+    after the fix. Each is done only when the person said it went out (a draft marked
+    sent, or posted) or marked the to-do that says so; drafting settles nothing. A newer
+    status update moves the next one's due time and reopens it even if it was marked
+    done; `actions done/drop` work on them like on any item; an abandoned session drops
+    the open ones."""
+    from mea_culpa.run.session import follow_ups
 
-
-@dataclass(slots=True)
-class _Facts:
-    """What the follow-up rules read of one session."""
-
-    abandoned: bool
-    existing: dict[str, Any] = field(default_factory=dict)  # step id -> (id, step_id, due, status) of its follow-up
-    latest_update: Any = None  # (id, phase, created_at) of the latest status update drafted
-    drafted: set[str] = field(default_factory=set)  # the message ids drafted
-    done_steps: set[str] = field(default_factory=set)
-    update_minutes: float | None = None
-    fixed: Any = None  # (completed_at,) when the fix stage is completed
-
-
-def _follow_up_facts(conn: Connection, ids: list[str]) -> dict[str, _Facts]:
-    """The facts of the sessions `ids` that have follow-ups (not those of which only the
-    lessons are kept), seven queries for them all."""
-    s, a, d, st = sessions.c, actions.c, drafts.c, steps.c
-    facts = {
-        r.id: _Facts(abandoned=r.status == "abandoned")
-        for r in conn.execute(select(s.id, s.status).where(s.id.in_(ids), s.lessons_only == 0))
+    conn = w.conn
+    if not _kept(conn, s.id):
+        return
+    w.before([s.id])
+    existing = {
+        r.step_id: r
+        for r in conn.execute(
+            select(actions.c.id, actions.c.step_id, actions.c.what, actions.c.due, actions.c.status)
+            .where(actions.c.session_id == s.id, actions.c.kind == FOLLOW_UP)
+        )
     }
-    if not facts:
-        return facts
-    ids = list(facts)
-    for item in conn.execute(select(a.session_id, a.id, a.step_id, a.due, a.status).where(a.session_id.in_(ids), a.kind == "follow-up")):
-        facts[item.session_id].existing[item.step_id] = item
-    for update_ in conn.execute(
-        select(d.session_id, d.id, d.phase, d.created_at).where(d.session_id.in_(ids), d.message_id == STATUS_UPDATE)
-    ):
-        found = facts[update_.session_id]
-        if found.latest_update is None or update_.id > found.latest_update.id:
-            found.latest_update = update_
-    for session_id, message_id in conn.execute(
-        select(d.session_id, d.message_id).distinct().where(d.session_id.in_(ids), d.message_id.in_((FOLLOW_UP, *TOLD_MESSAGES)))
-    ):
-        facts[session_id].drafted.add(message_id)
-    for session_id, step_id in conn.execute(
-        select(st.session_id, st.step_id)
-        .where(st.session_id.in_(ids), st.step_id.in_((RESOLVED_NOTICE_STEP, FOLLOW_UP_SENT_STEP)), st.state == "done")
-    ):
-        facts[session_id].done_steps.add(step_id)
-    for session_id, value in conn.execute(
-        select(st.session_id, st.value).where(st.session_id.in_(ids), st.step_id == NEXT_UPDATE_STEP, st.state == "answered")
-    ):
-        facts[session_id].update_minutes = positive_number(value)
-    for fix in conn.execute(
-        select(stages.c.session_id, stages.c.completed_at)
-        .where(stages.c.session_id.in_(ids), stages.c.stage == "fix", stages.c.state == "completed")
-    ):
-        facts[fix.session_id].fixed = fix
-    return facts
-
-
-def _settle_follow_ups(conn: Connection, session_id: str, at: str, facts: _Facts) -> None:
-    """Apply the rules of `sync_follow_ups` to one session's facts."""
-    existing = facts.existing
-
-    def put(step_id: str, what: str, due: str, *, reopen: bool) -> None:
-        row = existing.get(step_id)
+    owed = {f.message_id: f for f in follow_ups(s)}
+    for message_id, f in owed.items():
+        row = existing.get(message_id)
         if row is None:
-            conn.execute(insert(actions).values(
-                session_id=session_id, step_id=step_id, position=0, kind="follow-up", what=what, due=due,
-                status="open", reason="", updated_at=at,
-            ))
-        elif row.due != due and (reopen or row.status == "open"):
-            conn.execute(update(actions).where(actions.c.id == row.id).values(what=what, due=due, status="open", reason="", updated_at=at))
-
-    def close(step_id: str, status: str, reason: str) -> None:
-        row = existing.get(step_id)
-        if row is not None and row.status == "open":
-            conn.execute(update(actions).where(actions.c.id == row.id).values(status=status, reason=reason, updated_at=at))
-
-    latest = facts.latest_update
-    if latest is not None:
-        if facts.abandoned:
-            close(STATUS_UPDATE, "dropped", "session abandoned")
-        elif latest.phase == "resolved":
-            close(STATUS_UPDATE, "done", "resolved update drafted")
-        elif RESOLVED_NOTICE_STEP in facts.done_steps:
-            close(STATUS_UPDATE, "done", "resolved notice posted")
-        else:
-            minutes = facts.update_minutes or DEFAULT_UPDATE_MINUTES
-            drafted = derived.parse_utc(latest.created_at) or dt.datetime.now(dt.timezone.utc)
-            due = (drafted + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            phase = latest.phase or "no phase"
-            # a new update brings a new next one: reopen it even if the last was marked done
-            put(STATUS_UPDATE, f"Post the next status update (last: {phase})", due, reopen=True)
-
-    followed = FOLLOW_UP in facts.drafted
-    told = bool(facts.drafted.intersection(TOLD_MESSAGES))
-    if followed or FOLLOW_UP_SENT_STEP in facts.done_steps:
-        close(FOLLOW_UP, "done", "follow-up drafted" if followed else "follow-up sent")
-    elif facts.abandoned:
-        close(FOLLOW_UP, "dropped", "session abandoned")
-    elif facts.fixed is not None and told:
-        fixed_at = derived.parse_utc(facts.fixed.completed_at) or dt.datetime.now(dt.timezone.utc)
-        due = (fixed_at.astimezone().date() + dt.timedelta(days=1)).isoformat()
-        put(FOLLOW_UP, "Send the follow-up message: what was fixed, what changes", due, reopen=False)
-    elif FOLLOW_UP in existing and existing[FOLLOW_UP].status == "open":
-        conn.execute(delete(actions).where(actions.c.id == existing[FOLLOW_UP].id))
+            if f.state != "dropped":
+                conn.execute(insert(actions), [follow_up_row(s, f)])
+        elif f.state != "open":
+            if row.status == "open":
+                conn.execute(update(actions).where(actions.c.id == row.id).values(status=f.state, reason=f.reason, updated_at=s.updated_at))
+        elif (row.due, row.what) != (f.due, f.what):
+            # a new status update brings a new next one: open again, even if the last was marked done
+            values: dict[str, Any] = {"what": f.what, "due": f.due, "updated_at": s.updated_at}
+            if message_id == STATUS_UPDATE or row.status == "open":
+                values.update(status="open", reason="")
+            conn.execute(update(actions).where(actions.c.id == row.id).values(**values))
+    gone = [row.id for message_id, row in existing.items() if message_id not in owed and row.status == "open"]
+    if gone:
+        conn.execute(delete(actions).where(actions.c.id.in_(gone)))
 
 
-def positive_number(value: str | None) -> float | None:
-    """A stored answer (JSON) that is a positive number, else None."""
-    if value is None:
-        return None
-    try:
-        number = json.loads(value)
-    except ValueError:
-        return None
-    return float(number) if isinstance(number, (int, float)) and not isinstance(number, bool) and number > 0 else None
+def new_follow_ups(s: Session) -> list[dict[str, Any]]:
+    """The rows `sync_follow_ups` inserts for a session that has no follow-ups yet."""
+    from mea_culpa.run.session import follow_ups
+
+    owed = {f.message_id: f for f in follow_ups(s)}
+    return [follow_up_row(s, f) for f in owed.values() if f.state != "dropped"]
+
+
+def follow_up_row(s: Session, f: FollowUp) -> dict[str, Any]:
+    return {
+        **ITEM_DEFAULTS, "session_id": s.id, "step_id": f.message_id, "position": 0, "kind": FOLLOW_UP, "what": f.what,
+        "due": f.due, "status": f.state, "reason": f.reason, "updated_at": s.updated_at,
+    }
+
+
+def to_do_due(item: OpenItem) -> str | None:
+    """A to-do's due date (YYYY-MM-DD, local, as typed) or time (UTC), as `actions` keeps
+    due dates: the note's "today 15:00" is a local time, kept in UTC like a status update's."""
+    from mea_culpa.run.session import local_to_utc
+
+    if item.due is None or len(item.due) == 10:
+        return item.due
+    return local_to_utc(item.due)
+
+
+def sync_to_dos(w: Writes, s: Session, playbook: Playbook) -> None:
+    """The to-dos the session leaves open (kind "to-do"), as `run.session.open_items`
+    says: each applicable action step answered later or blocked, with its note and the
+    date or time the note starts with, and each required one not marked yet while the
+    session runs. A to-do that stays open keeps its row, id and status (`actions done 12`
+    is not undone by the next answer); one marked done, skipped or no longer applicable
+    in the run leaves `actions`. An abandoned session drops the open ones."""
+    conn = w.conn
+    if not _kept(conn, s.id):
+        return
+    w.before([s.id])
+    a = actions.c
+    existing = {
+        (r.step_id, r.what): r
+        for r in conn.execute(
+            select(a.id, a.step_id, a.what, a.position, a.due, a.step_state, a.note, a.status)
+            .where(a.session_id == s.id, a.kind == TO_DO)
+        )
+    }
+    abandoned = s.status == "abandoned"
+    for position, item in enumerate(left_open(playbook, s)):
+        fields = to_do_fields(position, item)
+        row = existing.pop((item.step_id, item.what), None)
+        if row is None:
+            if not abandoned:
+                conn.execute(insert(actions), [to_do_row(s, position, item)])
+            continue
+        values: dict[str, Any] = {}
+        if (row.position, row.due, row.step_state, row.note) != tuple(fields.values()):
+            values.update(fields, updated_at=s.updated_at)
+        if abandoned and row.status == "open":
+            values.update(status="dropped", reason="session abandoned", updated_at=s.updated_at)
+        if values:
+            conn.execute(update(actions).where(a.id == row.id).values(**values))
+    if existing:
+        conn.execute(delete(actions).where(a.id.in_([row.id for row in existing.values()])))
+
+
+def left_open(playbook: Playbook, s: Session) -> list[OpenItem]:
+    """The to-dos (not the action items) `run.session.open_items` finds in the session."""
+    from mea_culpa.run.session import open_items
+
+    return [item for item in open_items(playbook, s) if item.kind == TO_DO]
+
+
+def new_to_dos(s: Session, playbook: Playbook) -> list[dict[str, Any]]:
+    """The rows `sync_to_dos` inserts for a session that has no to-dos yet."""
+    if s.status == "abandoned":
+        return []
+    return [to_do_row(s, position, item) for position, item in enumerate(left_open(playbook, s))]
+
+
+def to_do_fields(position: int, item: OpenItem) -> dict[str, Any]:
+    """What of a to-do's row follows the run (its place, due date, state and note)."""
+    return {"position": position, "due": to_do_due(item), "step_state": item.state, "note": item.note}
+
+
+def to_do_row(s: Session, position: int, item: OpenItem) -> dict[str, Any]:
+    return {
+        **ITEM_DEFAULTS, "session_id": s.id, "step_id": item.step_id, "kind": TO_DO, "what": item.what, "status": "open",
+        "reason": "", "updated_at": item.since or s.updated_at, **to_do_fields(position, item),
+    }
 
 
 # --- contributing factors, learning, counts ------------------------------------------------
@@ -541,16 +575,14 @@ def learned(session_id: ColumnElement[Any]) -> ColumnElement[Any]:
         steps.c.session_id == session_id, steps.c.step_id == LESSON_STEP, steps.c.state == "answered",
         steps.c.value.is_not(None), steps.c.value.not_in(["null", '""']),
     )
-    any_action = exists().where(actions.c.session_id == session_id, actions.c.kind == "action")
-    open_action = exists().where(actions.c.session_id == session_id, actions.c.kind == "action", actions.c.status != "done")
+    any_action = exists().where(actions.c.session_id == session_id, actions.c.kind == ACTION)
+    open_action = exists().where(actions.c.session_id == session_id, actions.c.kind == ACTION, actions.c.status != "done")
     return case((and_(lesson, any_action, not_(open_action)), 1), else_=0)
 
 
 def refresh_learned(w: Writes, session_ids: Sequence[str]) -> None:
     """Recompute the sessions' learning flags, a few hundred sessions a statement; the
     factors of a session whose flag changed follow it."""
-    from sqlalchemy import bindparam
-
     conn = w.conn
     for start in range(0, len(session_ids), CHUNK):
         chunk = session_ids[start:start + CHUNK]
@@ -581,32 +613,117 @@ def recount(conn: Connection, keys: Iterable[str]) -> None:
             conn.execute(delete(factor_counts).where(factor_counts.c.key == key))
 
 
+def read_session(conn: Connection, session_id: str) -> Session | None:
+    """The whole session as stored, or None when there is none."""
+    from types import MappingProxyType
+
+    from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord
+
+    row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+    if row is None:
+        return None
+    step_rows = conn.execute(select(steps).where(steps.c.session_id == session_id)).all()
+    stage_rows = conn.execute(select(stages).where(stages.c.session_id == session_id)).all()
+    event_rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).all()
+    draft_rows = conn.execute(select(drafts).where(drafts.c.session_id == session_id).order_by(drafts.c.id)).all()
+    sent_rows = conn.execute(select(sent).where(sent.c.session_id == session_id).order_by(sent.c.id)).all()
+    return Session(
+        id=row.id, title=row.title, playbook_id=row.playbook_id, playbook_title=row.playbook_title,
+        playbook_version=row.playbook_version, playbook_hash=row.playbook_hash, playbook_path=row.playbook_path,
+        status=row.status, created_at=row.created_at, updated_at=row.updated_at, tags=tuple(json.loads(row.tags)),
+        happened_at=row.happened_at, noticed_at=row.noticed_at, author=row.author,
+        steps=MappingProxyType({
+            r.step_id: StepRecord(r.state, json.loads(r.value) if r.value is not None else None, r.reason, r.at, r.source, r.stage)
+            for r in step_rows
+        }),
+        stages=MappingProxyType({r.stage: StageRecord(r.state, r.reason, r.entered_at, r.completed_at) for r in stage_rows}),
+        events=tuple(Event(r.at, r.kind, r.stage, r.step, r.detail) for r in event_rows),
+        drafts=tuple(
+            Draft(r.message_id, r.tone, r.text, r.created_at, r.phase, bool(r.edited), r.score, tuple(json.loads(r.findings)))
+            for r in draft_rows
+        ),
+        sent=tuple(Sent(r.message_id, r.how, r.destination, r.text, r.sent_at, r.draft_created_at, r.phase) for r in sent_rows),
+    )
+
+
+def refresh_milestones(conn: Connection) -> None:
+    """Recompute every session's milestone seconds from its stored stage completions and
+    to-dos, in three passes over the tables (for a journal whose figures were computed
+    by an older rule, or never). The durations it changes are counted afterwards
+    (`count_tallies`, migrate.upgrade)."""
+    kinds = [stage for _, stage in derived.MILESTONES]
+    completed: dict[str, list[Any]] = {}
+    for event in conn.execute(select(events.c.session_id, events.c.at, events.c.kind, events.c.stage)
+                              .where(events.c.kind == "stage-completed", events.c.stage.in_(kinds))):
+        completed.setdefault(event.session_id, []).append(event)
+    to_dos: dict[str, list[Any]] = {}
+    for step in conn.execute(select(steps.c.session_id, steps.c.stage, steps.c.state, steps.c.at)
+                             .where(steps.c.stage.in_(kinds), steps.c.state.in_(("done", *derived.PUT_OFF)))):
+        to_dos.setdefault(step.session_id, []).append(step)
+    s = sessions.c
+    changed = []
+    for r in conn.execute(select(s.id, s.noticed_at, s.created_at, s.owned_s, s.apologized_s, s.fixed_s)).all():
+        m = derived.milestone_seconds(r.noticed_at, r.created_at, completed.get(r.id, ()), to_dos.get(r.id, ()))
+        if (m["owned"], m["apologized"], m["fixed"]) != (r.owned_s, r.apologized_s, r.fixed_s):
+            changed.append({"sid": r.id, "owned": m["owned"], "apologized": m["apologized"], "fixed": m["fixed"]})
+    if changed:
+        conn.execute(
+            update(sessions).where(s.id == bindparam("sid"))
+            .values(owned_s=bindparam("owned"), apologized_s=bindparam("apologized"), fixed_s=bindparam("fixed")),
+            changed,
+        )
+
+
+def refresh_to_dos(conn: Connection) -> int:
+    """Derive the open to-dos of the sessions already in the journal from their playbooks
+    (found as `draft` and `export` find them: the file the session was started from, else
+    its id on the search path). A session whose playbook is gone or no longer loads gets
+    none. Only sessions that can have one are read: those in progress, and those with a
+    to-do put off. Returns how many sessions were derived. The tallies are not kept:
+    `count_tallies` counts them afterwards (migrate.upgrade)."""
+    from mea_culpa.errors import MeaCulpaError
+    from mea_culpa.playbook import catalog
+
+    s = sessions.c
+    put_off = select(steps.c.session_id).where(steps.c.state.in_(derived.PUT_OFF))
+    ids = [r[0] for r in conn.execute(
+        select(s.id).where(s.lessons_only == 0, (s.status == "in-progress") | s.id.in_(put_off)).order_by(s.id)
+    )]
+    w = Writes(conn, counting=False)
+    books: dict[tuple[str, str], Playbook | None] = {}
+    derived_n = 0
+    for session_id in ids:
+        session = read_session(conn, session_id)
+        if session is None:
+            continue
+        key = (session.playbook_path, session.playbook_id)
+        if key not in books:
+            try:
+                books[key] = catalog.playbook_for_session(session)[0]
+            except MeaCulpaError:
+                books[key] = None
+        book = books[key]
+        if book is not None:
+            sync_to_dos(w, session, book)
+            derived_n += 1
+    return derived_n
+
+
 def refresh_all(conn: Connection) -> None:
     """Recompute everything derived, for every session, from what is stored: milestones,
-    factors, learning, follow-ups and the counts. For a journal whose derived figures were
-    never computed (one from before schema 2)."""
-    from mea_culpa.run.session import Event
-
-    w = Writes(conn)
-    rows = conn.execute(select(sessions.c.id, sessions.c.noticed_at, sessions.c.created_at, sessions.c.updated_at)).all()
-    for row in rows:
-        completed = [
-            Event(e.at, e.kind, e.stage)
-            for e in conn.execute(
-                select(events.c.at, events.c.kind, events.c.stage)
-                .where(events.c.session_id == row.id, events.c.kind == "stage-completed").order_by(events.c.at)
-            )
-        ]
-        m = derived.milestone_seconds(row.noticed_at, row.created_at, completed)
-        conn.execute(update(sessions).where(sessions.c.id == row.id).values(
-            owned_s=m["owned"], apologized_s=m["apologized"], fixed_s=m["fixed"]
-        ))
-        answer = conn.execute(
-            select(steps.c.value).where(steps.c.session_id == row.id, steps.c.step_id == FACTORS_STEP, steps.c.state == "answered")
-        ).scalar()
-        sync_factors(w, row.id, json.loads(answer) if answer else None)
-        sync_follow_ups(w, row.id, row.updated_at)
-        w.sessions.add(row.id)
+    factors, learning, follow-ups and the factor counts. For a journal whose derived figures
+    were never computed (one from before schema 2); `count_tallies` counts the tallies
+    afterwards (migrate.upgrade)."""
+    w = Writes(conn, counting=False)
+    refresh_milestones(conn)
+    for (session_id,) in conn.execute(select(sessions.c.id)).all():
+        session = read_session(conn, session_id)
+        if session is None:
+            continue
+        record = session.steps.get(FACTORS_STEP)
+        sync_factors(w, session_id, record.value if record is not None and record.state == "answered" else None)
+        sync_follow_ups(w, session)
+        w.sessions.add(session_id)
     w.keys.update(r[0] for r in conn.execute(select(factor_counts.c.key)))
     w.settle()
 
@@ -647,8 +764,10 @@ def shares(conn: Connection, session_ids: Sequence[str]) -> Shares:
             severity = r.severity or ""
             out.figures.update((
                 ("status", r.status), ("playbook", r.playbook_id), ("severity", severity), ("author", r.author or ""),
-                ("month", r.created_at[:7]),
             ))
+            month = derived.start_month(r.created_at)
+            if month is not None:
+                out.figures[("month", month)] += 1
             for m in milestones:
                 seconds = getattr(r, f"{m}_s")
                 if seconds is not None:

@@ -22,9 +22,11 @@ from mea_culpa.errors import NotFound, SecurityError, TemplateError, UsageError
 from mea_culpa.playbook.model import TONES, VOCABULARY, Message, Playbook, Step, find_template
 from mea_culpa.run.session import Plan, Session, plan, session_facts
 from mea_culpa.text import wording
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
+
 
 # The phases of a status update, in the order an incident goes through them.
 PHASES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
@@ -55,7 +57,7 @@ class Rendered:
 # --- which messages, which tones and phases ------------------------------------------
 
 
-def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str, Any]:
+def when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str, Any]:
     context = dict(plan_.context)
     answers = _answered(plan_)
     context.update(
@@ -68,12 +70,13 @@ def _when_context(playbook: Playbook, session: Session, plan_: Plan) -> dict[str
     return context
 
 
-def available(playbook: Playbook, session: Session) -> list[Message]:
-    """The messages the playbook offers for this session (their `when` holds), in order."""
+def available(playbook: Playbook, session: Session, plan_: Plan | None = None) -> list[Message]:
+    """The messages the playbook offers for this session (their `when` holds), in order.
+    `plan_` is the session's plan when the caller has worked it out already."""
     from mea_culpa.playbook import expressions
 
-    plan_ = plan(playbook, session)
-    context = _when_context(playbook, session, plan_)
+    plan_ = plan_ or plan(playbook, session)
+    context = when_context(playbook, session, plan_)
     return [
         m
         for m in playbook.messages
@@ -134,19 +137,17 @@ def find_message(playbook: Playbook, message_id: str) -> Message:
 # --- the context ---------------------------------------------------------------------
 
 
-def _filled(value: Any) -> bool:
+def filled(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def _answered(plan_: Plan) -> dict[str, Any]:
-    from mea_culpa.run.session import step_value
-
     out = {}
     for stage in plan_.stages:
         for planned in stage.steps:
             if planned.applicable and planned.record is not None:
-                value = step_value(planned.record)
-                if _filled(value):
+                value = plan_.context.get(planned.step.id)  # a number typed as "£300" prints so
+                if filled(value):
                     out[planned.step.id] = value
     return out
 
@@ -249,17 +250,23 @@ def template_context(
     tone: str = "warm",
     phase: str | None = None,
     now: dt.datetime | None = None,
+    plan_: Plan | None = None,
+    stand_ins: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything a message template can read (documented in docs/templates.md)."""
+    """Everything a message template can read (documented in docs/templates.md).
+    `stand_ins` give text for answers not given yet (a preview during the run)."""
     missing = _missing_class()
-    plan_ = plan(playbook, session)
+    plan_ = plan_ or plan(playbook, session)
     answers = _answered(plan_)
+    stand_ins = stand_ins or {}
     context: dict[str, Any] = {}
     for step_id in [s.id for s in playbook.steps] + sorted(VOCABULARY):
         if step_id in context:
             continue
         if step_id in answers:
             context[step_id] = answers[step_id]
+        elif step_id in stand_ins:
+            context[step_id] = stand_ins[step_id]
         else:
             context[step_id] = missing(hint=_missing_hint(step_id, playbook, session, plan_), name=step_id)
     moment = now or dt.datetime.now()
@@ -282,6 +289,8 @@ def template_context(
 
 
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:] )[A-Z][\w'-]*")
+# Titles that start a name: "Mrs Patel" keeps its capital inside a sentence.
+_TITLES = frozenset(["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady"])
 _NAME_STEPS = ("sender_name", "recipient_name", "organization")
 
 
@@ -318,14 +327,16 @@ def _clause_in_context() -> Callable[..., str]:
     @pass_context
     def clause(context: Any, value: Any) -> str:
         """User text to continue a sentence: trimmed and mended, trailing full stop removed,
-        the first letter lowered unless it starts "I", an acronym or a name the answers show."""
+        the first letter lowered unless it starts "I", an acronym, a title before a name
+        ("Mrs Patel") or a name the answers show."""
         text = wording.mend(value).strip().rstrip(".").rstrip()
         if not text or not text[0].isupper():
             return text
         first = re.split(r"[\s,;:]", text, maxsplit=1)[0].strip(".,;:!?'\"()")
         answers = context.get("answers")
         names = _proper_words(answers) if isinstance(answers, Mapping) else frozenset()
-        keep = first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+        keep = (first in names or first == "I" or first.startswith(("I'", "I\u2019")) or (len(first) > 1 and first[1].isupper())
+                or first.lower() in _TITLES)
         return text if keep else text[0].lower() + text[1:]
 
     return clause
@@ -335,35 +346,51 @@ def _clause_in_context() -> Callable[..., str]:
 
 
 def _loader(roots: list[Path]) -> Any:
-    """A Jinja loader that reads the playbook's folder, then the built-ins, never outside."""
+    """A Jinja loader that reads the playbook's folder, then the built-ins, never outside.
+
+    Each template is opened once, without following any link, and read from what was
+    opened (a regular file, of bounded size; model.read_template): checking a name and
+    then opening it again would let someone who shares the folder swap in a link to
+    another file in between."""
+    import os
+
     from jinja2 import BaseLoader, TemplateNotFound
 
-    from mea_culpa.paths import PathEscape, resolve_inside
+    from mea_culpa.files import NotReadable
+    from mea_culpa.paths import PathEscape, check_relative
+    from mea_culpa.playbook.model import read_template
+
+    def unchanged(path: Path, seen: os.stat_result) -> bool:
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return False
+        return (now.st_ino, now.st_mtime_ns, now.st_size) == (seen.st_ino, seen.st_mtime_ns, seen.st_size)
 
     class SafeLoader(BaseLoader):
         def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+            try:
+                check_relative(template)
+            except PathEscape as exc:
+                raise SecurityError(f"template {template!r}: {exc}") from None
             for root in roots:
                 try:
-                    found = resolve_inside(root, template)
-                except PathEscape as exc:
-                    raise SecurityError(f"template {template!r}: {exc}") from None
-                if found is None or not found.is_file():
-                    continue
-                try:
-                    source = found.read_text(encoding="utf-8")
-                    mtime = found.stat().st_mtime
-                except (OSError, UnicodeDecodeError) as exc:
-                    raise TemplateError(f"cannot read template {found}: {exc}") from None
-                return source, str(found), lambda path=found, seen=mtime: path.stat().st_mtime == seen
+                    source, info = read_template(root, template)
+                except NotReadable as exc:
+                    if str(exc) == "no such file":
+                        continue
+                    raise SecurityError(f"template {template}: refused: {exc}") from None
+                path = root / template
+                return source, str(path), lambda path=path, seen=info: unchanged(path, seen)
             raise TemplateNotFound(template)
 
     return SafeLoader()
 
 
 def _roots(playbook: Playbook) -> list[Path]:
-    from mea_culpa.paths import builtin_templates_dir
+    from mea_culpa.playbook.model import template_roots
 
-    return ([playbook.folder] if playbook.folder else []) + [builtin_templates_dir()]
+    return template_roots(playbook.folder)
 
 
 @lru_cache(maxsize=16)
@@ -375,7 +402,9 @@ def _environment(roots: tuple[Path, ...]) -> SandboxedEnvironment:
     # Lookups that fail inside a template (an item's missing field) are empty too, so
     # that `{% if item.effort %}` works; printing one still names what is missing.
     env.undefined = _missing_class()
-    env.filters["clause"] = _clause_in_context()
+    from mea_culpa.playbook.expressions import size_guarded
+
+    env.filters["clause"] = size_guarded(_clause_in_context(), "|clause")
     return env
 
 
@@ -484,28 +513,38 @@ def render(
     tone: str = "warm",
     phase: str | None = None,
     now: dt.datetime | None = None,
+    plan_: Plan | None = None,
 ) -> Rendered:
-    """Draft one message of the playbook from the session's answers.
+    """Draft one message of the playbook from the session's answers (and its plan, when
+    the caller has worked it out already).
 
     Raises UsageError for a tone or phase the message does not take, NotFound for an
     unknown message, TemplateError (one line naming the step) for a missing answer."""
+    from mea_culpa.messages.offered import not_offered
+
     message = find_message(playbook, message_id)
     check_tone(message, tone, session.severity)
     phase = check_phase(message, phase)
-    if message not in available(playbook, session):
-        raise UsageError(
-            f"the playbook offers {message.id} only when {message.when}, which this session's answers do not meet"
-        )
-    context = template_context(playbook, session, message, tone=tone, phase=phase, now=now)
+    plan_ = plan_ or plan(playbook, session)
+    if message not in available(playbook, session, plan_):
+        raise UsageError(not_offered(playbook, message, when_context(playbook, session, plan_)))
+    context = template_context(playbook, session, message, tone=tone, phase=phase, now=now, plan_=plan_)
+    drafted = _drafted(playbook, message, context)
+    if message.channel == "social" and len(drafted.text.rstrip("\n")) > SOCIAL_LIMIT:
+        raise _over_limit(drafted.text.rstrip("\n"), context["answers"], message)
+    return drafted
+
+
+def _drafted(playbook: Playbook, message: Message, context: Mapping[str, Any], name: str | None = None) -> Rendered:
     env = _environment(tuple(_roots(playbook)))
-    raw = _run_template(env, _template_name(playbook, message), context)
+    # What a template builds goes to a terminal, a file and the journal: never an escape
+    # sequence, however it was made (validation refuses the ones it can see).
+    raw = safe_for_terminal(_run_template(env, name or _template_name(playbook, message), context))
     subject, body = _split_subject(tidy(raw))
     body = tidy(body)
     if not body.strip():
         raise TemplateError(f"the {message.id} template produced no text for this session")
     text = f"Subject: {subject}\n\n{body}" if message.channel == "email" and subject else body
-    if message.channel == "social" and len(text.rstrip("\n")) > SOCIAL_LIMIT:
-        raise _over_limit(text.rstrip("\n"), context["answers"], message)
     return Rendered(subject=subject, body=body, text=text)
 
 

@@ -7,9 +7,11 @@ Stored values are plain JSON data: text, numbers, booleans, ISO dates, lists and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,9 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 2] + "…" + text[-1]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any, *, required: bool) -> str:
     if isinstance(value, (bool, list, dict)):
         kind = {bool: "true/false", list: "a list", dict: "a mapping"}[type(value)]
@@ -44,6 +49,9 @@ def _text(value: Any, *, required: bool) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise AnswerProblem(f"expected text, found {type(value).__name__}")
+    surrogate = _SURROGATE.search(value)
+    if surrogate:  # JSON's "\udcff", or bytes that were not UTF-8: no character at all
+        raise AnswerProblem(f"contains U+{ord(surrogate.group()):04X}, half of a UTF-16 pair and not a character; write the text as UTF-8")
     value = value.strip()
     if required and not value:
         raise AnswerProblem("an answer is needed")
@@ -67,6 +75,15 @@ def _choice(value: Any, choices: tuple[Choice, ...]) -> str:
     raise AnswerProblem(f"{shown(value)} is not one of {_listed(choices)}")
 
 
+def _short(label: str, most: int = 24) -> str:
+    return label if len(label) <= most else label[:most].rsplit(" ", 1)[0].rstrip(" ;,") + "…"  # at a word
+
+
+def _quoted_and(labels: list[str]) -> str:
+    quoted = [f"“{label}”" for label in labels]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def _listed(choices: tuple[Choice, ...], most: int = 12) -> str:
     """The choice values for a one-line message: each shortened, at most `most` of them."""
     values = [c.value if len(c.value) <= 40 else c.value[:39] + "…" for c in choices[:most]]
@@ -86,33 +103,140 @@ def _yes_no(value: Any) -> bool:
     raise AnswerProblem("expected yes or no")
 
 
-def _number(value: Any) -> int | float:
+# What may come around a number: "about 40", "~1200", "£300", "1.2k", "40-odd", "300 EUR", "12 people".
+_APPROX_BEFORE = (r"~|≈|about|around|roughly|approx\.?|approximately|circa|c\.|ca\.|some|nearly|almost|over|"
+                  r"more than|under|less than|fewer than|at least|at most|up to")
+_APPROX_AFTER = r"\+|ish|-ish|or so|-odd|odd|or more|or less"
+_CURRENCY = r"(?:[A-Z]{1,3})?[£$€¥₹₩₽₺₦]"
+_CODE = r"[A-Za-z]{3}"  # an ISO currency code: GBP, usd
+_UNIT = r"[^\W\d_][\w'’-]*(?:\s[^\W\d_][\w'’-]*)?"  # "EUR", "people", "orders a day"
+_DIGITS = r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:\.\d+)?|-?\.\d+"
+_NUMBER = re.compile(
+    rf"(?:(?P<before>{_APPROX_BEFORE})\s*)?"
+    rf"(?:(?P<currency>{_CURRENCY})\s*|(?P<code>{_CODE})\s+)?"
+    rf"(?P<digits>{_DIGITS})"
+    rf"(?P<thousands>k)?"
+    rf"(?:\s*(?P<unit>{_UNIT}))?"
+    rf"(?:\s*(?P<after>{_APPROX_AFTER}))?",
+    re.IGNORECASE,
+)
+NUMBER_EXAMPLES = "1200, 1,200, ~1200, about 40 or £300"
+
+
+def _number(value: Any) -> int | float | dict[str, Any]:
+    """A number answer: the number, or, when more than the number was typed (a currency,
+    "about", "~", "1.2k"), the number with the text as typed: {"number": 300, "typed": "£300"}."""
+    if isinstance(value, dict) and ("typed" in value or "number" in value):
+        return _number(value.get("typed", value.get("number")))  # a replayed export
     if isinstance(value, bool):
         raise AnswerProblem("expected a number")
     if isinstance(value, (int, float)):
         number: int | float = value
-    elif isinstance(value, str):
-        text = value.strip().replace(",", "")
-        try:
-            number = int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                raise AnswerProblem(f"{shown(value)} is not a number") from None
-    else:
+        if number != number or number in (float("inf"), float("-inf")):
+            raise AnswerProblem("expected a finite number")
+        return number
+    if not isinstance(value, str):
         raise AnswerProblem("expected a number")
-    if isinstance(number, float) and (number != number or number in (float("inf"), float("-inf"))):
-        raise AnswerProblem("expected a finite number")
-    return number
+    typed = " ".join(value.split())
+    match = _NUMBER.fullmatch(typed)
+    if match is None or (match["code"] and match["unit"]):
+        raise AnswerProblem(f"{shown(value)} is not a number; write it like {NUMBER_EXAMPLES}")
+    digits = re.sub(r"[,\s\u00a0\u202f]", "", match["digits"])
+    try:
+        number = int(digits) if "." not in digits else float(digits)
+    except ValueError:  # pragma: no cover - the pattern admits only digits
+        raise AnswerProblem(f"{shown(value)} is not a number; write it like {NUMBER_EXAMPLES}") from None
+    if match["thousands"]:
+        number = number * 1000
+        number = int(number) if float(number).is_integer() else number
+    extra = any(match[part] for part in ("before", "currency", "code", "thousands", "unit", "after"))
+    return {"number": number, "typed": typed} if extra else number
+
+
+class _TypedInt(int):
+    """A whole number that prints as it was typed ("£300"), for templates and `when`."""
+
+    typed: str
+
+    def __str__(self) -> str:
+        return self.typed
+
+
+class _TypedFloat(float):
+    """A number with a fraction that prints as it was typed ("about 2.5k")."""
+
+    typed: str
+
+    def __str__(self) -> str:
+        return self.typed
+
+
+def readable(value: Any) -> Any:
+    """A stored number answer as expressions and templates read it: a number that compares
+    as one (`fix_cost > 100`) and prints as the person typed it, "~" read as "about"
+    (`{{ fix_cost }}` is "£300", `{{ affected_count }}` "about 1200"). Other values as they are."""
+    if not (isinstance(value, dict) and "typed" in value and isinstance(value.get("number"), (int, float))):
+        return value
+    number = value["number"]
+    out: _TypedInt | _TypedFloat = _TypedInt(number) if isinstance(number, int) else _TypedFloat(number)
+    out.typed = re.sub(r"^(?:~|≈)\s*", "about ", str(value["typed"]))
+    return out
+
+
+def number_of(value: Any) -> float | None:
+    """The number in a stored number answer: a plain number, or the number of one kept
+    with the text as typed ({"number": 300, "typed": "£300"}); None for anything else."""
+    if isinstance(value, dict):
+        value = value.get("number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 _RELATIVE_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
 _IN_DAYS = re.compile(r"(?:in\s+)?\+?(\d{1,4})\s*(d|days?|w|weeks?)(?:\s+from\s+now)?", re.I)
 
 
+_WEEKDAYS = {name: n for n, names in enumerate((
+    ("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
+    ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun"),
+)) for name in names}
+_WEEKDAY = re.compile(r"(?:(?P<which>this|coming|next|last)\s+)?(?P<day>[a-z]+)")
+_END_OF_MONTH = re.compile(r"(?:the\s+)?end\s+of\s+(?:(?P<which>the|this|next)\s+)?month")
+DATE_EXAMPLES = "2026-03-31, or today, friday, next friday, in 2 weeks, end of month"
+
+
+def _weekday(text: str, today: dt.date) -> dt.date | None:
+    """"friday" and "this friday": the nearest Friday from today on (today, on a Friday);
+    "next friday": the Friday of next week (weeks start on Monday); "last friday": the
+    latest Friday before today."""
+    match = _WEEKDAY.fullmatch(text)
+    if match is None or match["day"] not in _WEEKDAYS:
+        return None
+    day, which = _WEEKDAYS[match["day"]], match["which"]
+    if which == "last":
+        back = (today.weekday() - day) % 7 or 7
+        return today - dt.timedelta(days=back)
+    if which == "next":
+        monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
+        return monday + dt.timedelta(days=day)
+    return today + dt.timedelta(days=(day - today.weekday()) % 7)
+
+
+def _end_of_month(text: str, today: dt.date) -> dt.date | None:
+    match = _END_OF_MONTH.fullmatch(text)
+    if match is None:
+        return None
+    year, month = today.year, today.month + (1 if match["which"] == "next" else 0)
+    if month > 12:
+        year, month = year + 1, 1
+    following = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
 def parse_date(value: Any, today: dt.date | None = None) -> dt.date:
-    """A date from an ISO date, a date object, or words: today, yesterday, tomorrow, in 3 days, +2w."""
+    """A date from an ISO date, a date object, or words: today, yesterday, tomorrow, in 3
+    days, +2w, friday, this friday, next friday, last friday, end of month, end of next month."""
     today = today or dt.date.today()
     if isinstance(value, dt.datetime):
         return value.date()
@@ -120,17 +244,20 @@ def parse_date(value: Any, today: dt.date | None = None) -> dt.date:
         return value
     if not isinstance(value, str):
         raise AnswerProblem("expected a date like 2026-03-31")
-    text = value.strip().lower()
+    text = " ".join(value.strip().lower().split())
     if text in _RELATIVE_DAYS:
         return today + dt.timedelta(days=_RELATIVE_DAYS[text])
     match = _IN_DAYS.fullmatch(text)
     if match:
         n = int(match.group(1))
         return today + dt.timedelta(days=n * (7 if match.group(2).startswith("w") else 1))
+    found = _weekday(text, today) or _end_of_month(text, today)
+    if found is not None:
+        return found
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise AnswerProblem(f"{shown(value)} is not a date; write it like 2026-03-31, or today, yesterday, in 3 days") from None
+        raise AnswerProblem(f"{shown(value)} is not a date; write it like {DATE_EXAMPLES}") from None
 
 
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
@@ -154,22 +281,105 @@ def parse_datetime(value: Any, now: dt.datetime | None = None) -> dt.datetime:
             raise AnswerProblem(f"{shown(value)} is not a time of day")
         return now.replace(hour=hour, minute=minute)
     parts = text.split()
-    if len(parts) == 2 and parts[0] in _RELATIVE_DAYS and _TIME.fullmatch(parts[1]):
-        day = parse_date(parts[0], now.date())
-        hour, minute = map(int, parts[1].split(":"))
-        if hour > 23 or minute > 59:
-            raise AnswerProblem(f"{shown(parts[1])} is not a time of day")
-        return dt.datetime.combine(day, dt.time(hour, minute))
+    if len(parts) >= 2 and _TIME.fullmatch(parts[-1]):
+        try:
+            day = parse_date(" ".join(parts[:-1]), now.date())  # "yesterday 09:00", "last friday 14:30"
+        except AnswerProblem:
+            day = None
+        if day is not None:
+            hour, minute = map(int, parts[-1].split(":"))
+            if hour > 23 or minute > 59:
+                raise AnswerProblem(f"{shown(parts[-1])} is not a time of day")
+            return dt.datetime.combine(day, dt.time(hour, minute))
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         try:
             return dt.datetime.combine(parse_date(value, now.date()), dt.time())
         except AnswerProblem:
-            raise AnswerProblem(f"{shown(value)} is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00") from None
+            raise AnswerProblem(f"{shown(value)} is not a date and time; write it like 2026-03-31 14:30, or now, 14:30, yesterday 09:00, last friday 14:30") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone().replace(tzinfo=None)
     return parsed.replace(second=0, microsecond=0)
+
+
+def moment_in(note: str, noted_at: str | None = None) -> str | None:
+    """The date or time a note starts with, read as on the day it was written: "today
+    15:00, after the standup" noted on 14 March is 2026-03-14T15:00; "friday" is
+    2026-03-20. None when the note does not start with one. `noted_at` is a UTC
+    timestamp; without it, now."""
+    base = dt.datetime.now()
+    if noted_at:
+        with contextlib.suppress(ValueError):  # not a timestamp: read the note as of now
+            base = dt.datetime.fromisoformat(noted_at.replace("Z", "+00:00")).astimezone().replace(tzinfo=None)
+    words = note.split()
+    for count in range(min(len(words), 4), 0, -1):
+        phrase = " ".join(words[:count]).rstrip(",;:.!")
+        if not phrase or phrase.lower() == "now":
+            continue
+        try:
+            return parse_date(phrase, base.date()).isoformat()
+        except AnswerProblem:
+            pass
+        if _TIME.search(phrase):
+            try:
+                return parse_datetime(phrase, base).isoformat(timespec="minutes")
+            except AnswerProblem:
+                pass
+    return None
+
+
+# Conventional moments that have happened by the time they are asked, and the order they
+# come in: it stopped working (happened_at), then someone noticed (noticed_at) and, later,
+# it worked again (resolved_at). Noticed and resolved may come in either order.
+PAST_MOMENTS = ("happened_at", "noticed_at", "resolved_at")
+MOMENT_ORDER = (("happened_at", "noticed_at"), ("happened_at", "resolved_at"))
+
+
+def doubt(step: Step, value: Any, answers: Mapping[str, Any], *, prompts: Mapping[str, str] | None = None,
+          now: dt.datetime | None = None) -> str | None:
+    """One line when an answer fits its step but looks impossible, to ask the person
+    whether to keep it: a moment still to come ("it is 14:02 now"), or one before a moment
+    it must follow (back at 11:00 before it went down at 12:05). None when all is well.
+    `answers` holds the stored answers so far; `prompts` names their questions."""
+    if step.id not in PAST_MOMENTS or step.type not in ("date", "datetime"):
+        return None
+    try:
+        moment = _as_moment(coerce(step, value))
+    except AnswerProblem:
+        return None
+    if moment is None:
+        return None
+    now = (now or dt.datetime.now()).replace(second=0, microsecond=0)
+    if moment > now and (step.type == "datetime" or moment.date() > now.date()):
+        return f"{_moment_words(moment, now)} has not come yet (it is {now:%H:%M} now)."
+    for first, then in MOMENT_ORDER:
+        other = then if step.id == first else first if step.id == then else None
+        if other is None:
+            continue
+        other_moment = _as_moment(answers.get(other))
+        if other_moment is None:
+            continue
+        wrong = moment > other_moment if step.id == first else moment < other_moment
+        if wrong:
+            question = (prompts or {}).get(other, other)
+            side = "after" if step.id == first else "before"
+            return f"{_moment_words(moment, now)} is {side} your answer to “{question}” ({_moment_words(other_moment, now)})."
+    return None
+
+
+def _as_moment(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value) if "T" in value else dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+    except ValueError:
+        return None
+
+
+def _moment_words(moment: dt.datetime, now: dt.datetime) -> str:
+    day = "today" if moment.date() == now.date() else moment.strftime("%a %d %b %Y")
+    return f"{moment:%H:%M} {day}" if (moment.hour, moment.minute) != (0, 0) else day
 
 
 def _field(field: Field, value: Any) -> Any:
@@ -227,6 +437,11 @@ def coerce(step: Step, value: Any) -> Any:
             c = _choice(item, step.choices)
             if c not in chosen:
                 chosen.append(c)
+        alone = [c for c in step.choices if c.exclusive and c.value in chosen]
+        if alone and len(chosen) > 1:
+            others = [step.choice_label(v) for v in chosen if v != alone[0].value]
+            # short enough for the one line a checkbox has for it, at 72 columns
+            raise AnswerProblem(f"“{_short(alone[0].label)}” goes on its own: untick {_quoted_and([_short(o) for o in others])}")
         _check_count(step, len(chosen), "choice")
         if step.required and not chosen:
             raise AnswerProblem("choose at least one")
@@ -235,10 +450,11 @@ def coerce(step: Step, value: Any) -> Any:
         return _yes_no(value)
     if kind == "number":
         number = _number(value)
+        amount = number_of(number)
         v = step.validation
-        if v.min is not None and number < v.min:
+        if v.min is not None and amount is not None and amount < v.min:
             raise AnswerProblem(v.message or f"must be at least {v.min:g}")
-        if v.max is not None and number > v.max:
+        if v.max is not None and amount is not None and amount > v.max:
             raise AnswerProblem(v.message or f"must be at most {v.max:g}")
         return number
     if kind == "date":
@@ -349,6 +565,16 @@ def check_all(playbook: Playbook, values: dict[str, Any], *, source: str) -> dic
 def load_file(path: Path) -> dict[str, Any]:
     """An answers file (YAML or JSON): a mapping of step id to value. Values are not yet
     checked against a playbook (see `check_all`)."""
+    return read_file(path)[0]
+
+
+SKIPPED_STAGES = "skipped_stages"  # the key of an exported answers file that names the stages skipped
+
+
+def read_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An answers file: its answers (step id -> value), and the stages it skips (stage ->
+    reason), which only the exported form (`playbook:`, `answers:`) can name. Neither is
+    checked against a playbook yet (see `check_all`, `check_skips`)."""
     from mea_culpa import yamlfile
 
     where = str(path)
@@ -371,12 +597,41 @@ def load_file(path: Path) -> dict[str, Any]:
         line = f":{d.line}:{d.column}" if d.line else ""
         raise AnswersError([f"{d.key + ': ' if d.key else ''}{d.message}"], source=f"{where}{line}") from None
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise AnswersError(["expected a mapping of step id to answer"], source=where)
+    skips: Any = {}
     if isinstance(data.get("answers"), dict) and "playbook" in data:
-        data = data["answers"]  # an exported session (`export --format yaml`) replays as it is
-    return {str(k): _plain(v) for k, v in data.items()}
+        # an exported session (`export --format yaml`) replays as it is
+        skips = data.get(SKIPPED_STAGES) or {}
+        if not isinstance(skips, dict):
+            raise AnswersError([f"{SKIPPED_STAGES}: expected a mapping of stage to the reason it was skipped"], source=where)
+        data = data["answers"]
+    return {str(k): _plain(v) for k, v in data.items()}, {str(k): v for k, v in skips.items()}
+
+
+def check_skips(playbook: Playbook, skips: dict[str, Any], *, source: str) -> dict[str, str]:
+    """The stages an answers file skips, each with its reason; AnswersError names every
+    stage the playbook does not have and every missing reason."""
+    import difflib
+
+    kinds: list[str] = [stage.kind for stage in playbook.stages]
+    problems: list[str] = []
+    out: dict[str, str] = {}
+    for kind, reason in skips.items():
+        where = f"{SKIPPED_STAGES}.{_id(kind)}"
+        if kind not in kinds:
+            close = difflib.get_close_matches(kind[:100], kinds, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; its stages are {', '.join(kinds)}"
+            problems.append(f"{where}: playbook {playbook.id!r} has no such stage{hint}")
+            continue
+        try:
+            out[kind] = _text(reason, required=True)
+        except AnswerProblem as exc:
+            problems.append(f"{where}: the reason it was skipped: {exc}")
+    if problems:
+        raise AnswersError(problems, source=source)
+    return out
 
 
 def _id(step_id: Any) -> str:

@@ -12,19 +12,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa.errors import Diagnostic, MeaCulpaError, NotFound, UsageError
+from mea_culpa.errors import MeaCulpaError, NotFound, UsageError
 from mea_culpa.paths import PlaybookSource, playbook_search_path
 
 if TYPE_CHECKING:
     from mea_culpa.playbook.model import Playbook
 
 
-def load(path: Path, *, templates: bool = True) -> Playbook:
+def load(path: Path, *, templates: bool = True, template_names: bool = True) -> Playbook:
     """Full validation (loading.load); imported only when a playbook is really
     loaded: `list` reads files shallowly and need not pay for the validator."""
     from mea_culpa.playbook.loading import load as full_load
 
-    return full_load(path, templates=templates)
+    return full_load(path, templates=templates, template_names=template_names)
 
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
@@ -64,10 +64,10 @@ class Entry:
 def _files(folder: Path) -> Iterable[Path]:
     """Playbook files in a folder: `*.yaml` at the top, or `<name>/playbook.yaml` for a
     playbook that keeps its own templates beside it."""
-    if not folder.is_dir():
-        return []
     found = []
-    try:
+    try:  # a folder on the path that cannot be read (another user's, say) holds nothing for us
+        if not folder.is_dir():
+            return []
         for child in sorted(folder.iterdir()):
             if child.is_file() and child.suffix in PLAYBOOK_SUFFIXES:
                 found.append(child)
@@ -82,20 +82,12 @@ def _files(folder: Path) -> Iterable[Path]:
 
 
 def _read_plain(path: Path) -> Any:
-    """The file's data, read fast and without marks: listing needs only a few top keys.
-    Still bounded (size, depth) and safe (plain data only); problems raise YamlProblems."""
-    import yaml
-
+    """The file's data for listing: read by yamlfile like any playbook (bounded in size
+    before and after aliases are expanded, in depth, plain data only), not yet validated.
+    Problems raise YamlProblems."""
     from mea_culpa import yamlfile
 
-    text = yamlfile.read_text(path)
-    yamlfile.check_depth(text, str(path))
-    try:
-        return yaml.load(text, Loader=yamlfile.PlainLoader)  # noqa: S506 - a safe loader
-    except yaml.MarkedYAMLError as exc:
-        raise yamlfile.YamlProblems([yamlfile.diagnostic_from(exc, str(path))]) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise yamlfile.YamlProblems([Diagnostic(str(path), 0, 0, "", f"not valid YAML: {exc}")]) from None
+    return yamlfile.load(path).data
 
 
 def _read_shallow(path: Path, origin: str) -> Entry:
@@ -127,10 +119,12 @@ _TOP_ID = re.compile(r"""(?m)^id:[ \t]*(["']?)([a-z0-9]+(?:-[a-z0-9]+)*)\1[ \t]*
 def _quick_id(path: Path) -> str | None:
     """A playbook's id from its top-level `id:` line, without parsing the YAML (None when
     the line is not in the plain form, and the file must be read properly)."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as handle:
-            head = handle.read(65536)
-    except OSError:
+    from mea_culpa.files import NotReadable, read_file
+    from mea_culpa.yamlfile import MAX_BYTES
+
+    try:  # a regular file within the playbook limit, or the full reading says what is wrong
+        head = read_file(path, max_bytes=MAX_BYTES)[:65536].decode("utf-8-sig", errors="replace")
+    except NotReadable:
         return None
     match = _TOP_ID.search(head)
     return match.group(2) if match else None
@@ -158,14 +152,18 @@ def _looks_like_path(name: str) -> bool:
     return "/" in name or "\\" in name or name.endswith(PLAYBOOK_SUFFIXES) or name.startswith(".")
 
 
-def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) -> Playbook:
+def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True, template_names: bool = True) -> Playbook:
     """The playbook the user named: a file path, or an id on the search path (validated;
     see `playbook.load` for `templates`)."""
     if _looks_like_path(name):
         path = Path(name).expanduser()
-        if not path.exists():
+        try:
+            missing = not path.exists()
+        except OSError:  # a name too long, say: reading it says what is wrong, on one line
+            missing = False
+        if missing:
             raise NotFound(f"no playbook file {name!r}", hint="give a path to a .yaml file, or an id from: mea-culpa list")
-        return load(path, templates=templates)
+        return load(path, templates=templates, template_names=template_names)
     # The first file on the search path with this id wins, as in `list`; most files say
     # their id on a plain line, so they need not be parsed to be skipped.
     for source in playbook_search_path(extra):
@@ -174,7 +172,7 @@ def resolve(name: str, extra: tuple[Path, ...] = (), *, templates: bool = True) 
             if found is None:
                 found = _read_shallow(path, source.origin).id
             if found == name:
-                return load(path, templates=templates)
+                return load(path, templates=templates, template_names=template_names)
     import difflib
 
     ids = [e.id for e in entries(extra, include_shadowed=False)]
@@ -190,15 +188,18 @@ def playbook_for_session(session: Any, extra: tuple[Path, ...] = (), *, template
     template when it renders it."""
     path = Path(session.playbook_path) if session.playbook_path else None
     playbook = None
+    problem: MeaCulpaError | None = None
     if path is not None and path.is_file():
         try:
             playbook = load(path, templates=templates)
-        except MeaCulpaError:
-            playbook = None
+        except MeaCulpaError as exc:
+            problem = exc
     if playbook is None:
         try:
             playbook = resolve(session.playbook_id, extra, templates=templates)
         except NotFound:
+            if problem is not None:  # the file is there, but no longer valid: say why
+                raise problem from None
             raise UsageError(
                 f"the playbook {session.playbook_id!r} of session {session.id} can no longer be found",
                 hint="put it back on the search path, or pass its folder with --playbooks DIR",

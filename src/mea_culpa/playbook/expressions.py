@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mea_culpa.errors import SecurityError, TemplateError
+from mea_culpa.errors import SecurityError, TemplateError, quoted
 from mea_culpa.text.filters import FILTERS, TESTS
+from mea_culpa.text.terminal import safe_for_terminal
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -127,6 +128,43 @@ def _check_size(size: int, what: str) -> None:
         raise _refused(f"{what} would build {size:,} characters or items; the limit is {MAX_OUTPUT:,}")
 
 
+def size_of(value: Any, limit: int = MAX_OUTPUT) -> int:
+    """About how much text `value` becomes when it is printed, joined or turned into a
+    string: the characters of its strings plus its items, counting a list every time it is
+    repeated or nested. Lists can share their items, so `[[s] * 10_000] * 40` is small in
+    memory while its text is gigabytes, built in C where no timer can stop it; so it is
+    measured first, and the count stops as soon as it passes `limit` (at most about
+    `limit` steps, whatever the value)."""
+    total = 0
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, (list, tuple)):
+            total += len(item) + 1
+            if total <= limit:
+                todo.extend(item)
+        elif isinstance(item, dict):
+            total += len(item) + 1
+            if total <= limit:
+                todo.extend(item.keys())
+                todo.extend(item.values())
+        elif isinstance(item, range):
+            total += len(item) * 2
+        else:
+            total += 1
+        if total > limit:
+            break
+    return total
+
+
+def _check_value_size(value: Any, what: str) -> None:
+    size = size_of(value)
+    if size > MAX_OUTPUT:
+        raise _refused(f"{what} would take more than {MAX_OUTPUT:,} characters or items to write out")
+
+
 def _check_printf(fmt: str) -> None:
     for match in _PRINTF_SPEC.finditer(fmt.replace("%%", "")):
         for number in match.groups():
@@ -145,15 +183,22 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
             raise _refused(f"the power would have more than {MAX_INT_BITS:,} bits")
     elif operator == "*":
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > MAX_SEQUENCE:
-                raise _refused(f"repeating a value {count} times builds more than {MAX_SEQUENCE:,} items")
+            if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and not isinstance(count, bool):
+                if len(seq) * count > MAX_SEQUENCE:
+                    raise _refused(f"repeating a value {count} times builds more than {MAX_SEQUENCE:,} items")
+                # the items of a list are shared, not copied: what counts is the text they hold
+                if count > 0 and size_of(seq, MAX_OUTPUT // count + 1) * count > MAX_OUTPUT:
+                    raise _refused(f"repeating a value {count} times builds more than {MAX_OUTPUT:,} characters or items")
         if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise _refused(f"the product would have more than {MAX_INT_BITS:,} bits")
     elif operator == "+":
         if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
             _check_size(len(left) + len(right), "`+`")
+            if not isinstance(left, str):
+                _check_value_size([left, right], "`+`")
     elif operator == "%" and isinstance(left, str):
         _check_printf(left)
+        _check_value_size(right, "`%`")
 
 
 def _limited_concat(parts: Iterable[str]) -> str:
@@ -173,14 +218,10 @@ def _join_limited(parts: tuple[Any, ...], markup: bool) -> str:
     """The `~` operator: like Jinja's str_join / markup_join, with the size checked first."""
     from jinja2.runtime import markup_join
 
+    _check_value_size(parts, "`~`")  # measured before anything is turned into text
     if markup:
-        texts = list(parts)
-        total = sum(len(str(p)) for p in texts)
-    else:
-        texts = [p if isinstance(p, str) else str(p) for p in parts]
-        total = sum(len(t) for t in texts)
-    _check_size(total, "`~`")
-    return markup_join(texts) if markup else "".join(texts)
+        return markup_join(list(parts))
+    return "".join(p if isinstance(p, str) else str(p) for p in parts)
 
 
 def _limited_filters() -> dict[str, Any]:
@@ -223,6 +264,8 @@ def _limited_filters() -> dict[str, Any]:
     def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
         items = list(value)
         _check_size(len(str(d)) * max(0, len(items) - 1), "|join")
+        # the join itself runs in C, where the time limit cannot stop it: measure first
+        _check_value_size(items, "|join")
         out = str(jf.do_join(eval_ctx, items, d, attribute))
         _check_size(len(out), "|join")
         return out
@@ -322,6 +365,37 @@ def _limited_sandbox() -> type[SandboxedEnvironment]:
     return LimitedSandbox
 
 
+# Filters whose work does not grow with the text of their input (they count, pick or
+# pass items along without writing them out). Every other filter and test turns its input
+# into text somewhere, in C, so its arguments are measured before it runs (`size_guarded`).
+_SIZE_FREE_FILTERS = frozenset(
+    {
+        "length", "count", "first", "last", "default", "d", "random", "select", "reject", "selectattr",
+        "rejectattr", "map", "groupby", "dictsort", "batch", "slice", "list", "sort", "unique",
+        "reverse", "min", "max", "sum", "join", "abs", "round", "attr",
+    }
+)
+
+
+def size_guarded(function: Any, what: str) -> Any:
+    """`function` (a filter or a test), refusing arguments too large to write out."""
+    import functools
+
+    @functools.wraps(function)  # keeps Jinja's pass_context / pass_eval_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_value_size([args, kwargs], what)
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ }}` value before it is turned into text: refused if too large to write."""
+    if not isinstance(value, str):
+        _check_value_size(value, "the value printed")
+    return value
+
+
 def make_environment(loader: BaseLoader | None = None, *, strict: bool = True) -> SandboxedEnvironment:
     """A sandboxed Jinja environment with the project's filters, tests and limits."""
     from jinja2 import StrictUndefined, Undefined
@@ -333,12 +407,18 @@ def make_environment(loader: BaseLoader | None = None, *, strict: bool = True) -
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     env.concat = _limited_concat  # type: ignore[method-assign]
     env.globals.pop("lipsum", None)  # lorem ipsum on demand: up to any size, and no use here
     env.filters.update(_limited_filters())
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
+    for name, function in list(env.filters.items()):
+        if name not in _SIZE_FREE_FILTERS:
+            env.filters[name] = size_guarded(function, f"|{name}")
+    for name, function in list(env.tests.items()):
+        env.tests[name] = size_guarded(function, f"`is {name}`")
     return env
 
 
@@ -410,10 +490,34 @@ def _name_refusal(attr: str) -> str | None:
     return None
 
 
+# C0 controls but tab and newline, DEL, C1 controls: in a template's text or in a string
+# constant ("\x1b]52;…" is the escape character to Jinja) they can only be there to
+# rewrite the terminal of whoever reads the draft. Drafts are filtered as well
+# (text.terminal); this says so while the playbook is validated.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _control_refusal(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    text = node.data if isinstance(node, nodes.TemplateData) else node.value
+    found = _CONTROL.search(text) if isinstance(text, str) else None
+    if found is None:
+        return None
+    return (
+        f"the text {quoted(text)} contains the control character U+{ord(found.group()):04X}; templates are plain text "
+        "(a control character could rewrite the terminal)"
+    )
+
+
 def _refusals(tree: Any, *, short: bool) -> tuple[str, ...]:
     from jinja2 import nodes
 
     found: list[str] = []
+    for node in tree.find_all((nodes.Const, nodes.TemplateData)):
+        message = _control_refusal(node)
+        if message and message not in found:
+            found.append(message)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         message = None
         if isinstance(node, nodes.Getattr):
@@ -458,22 +562,24 @@ def analyze_expression(source: str) -> Analysis:
     return Analysis(names, _refusals(tree, short=False))
 
 
-def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False) -> Analysis:
+def analyze_template(source: str, env: SandboxedEnvironment | None = None, *, short: bool = False, names: bool = True) -> Analysis:
     """The names a template reads, what the sandbox would refuse, and the templates it
     includes (raises ExpressionSyntaxError). `short`: a templated default, which may not
-    define macros or include files. `env` decides which filters exist."""
-    return _analyze_template(source, env or _env(), short)
+    define macros or include files. `env` decides which filters exist. `names=False`
+    reads only what safety needs (refusals and includes) and leaves the names empty:
+    finding them means generating the template's code, the larger part of the cost."""
+    return _analyze_template(source, env or _env(), short, names)
 
 
 @lru_cache(maxsize=512)  # the built-in playbooks share their templates: read each once
-def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> Analysis:
+def _analyze_template(source: str, env: SandboxedEnvironment, short: bool, with_names: bool = True) -> Analysis:
     from jinja2 import TemplateError as JinjaError
     from jinja2 import TemplateSyntaxError, meta
 
     try:
         tree = env.parse(source)
         # find_undeclared_variables compiles the tree, which is where unknown filters fail
-        names = frozenset(meta.find_undeclared_variables(tree))
+        names = frozenset(meta.find_undeclared_variables(tree)) if with_names else frozenset()
         includes = tuple(meta.find_referenced_templates(tree))
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and exc.lineno > 1 else ""
@@ -483,6 +589,25 @@ def _analyze_template(source: str, env: SandboxedEnvironment, short: bool) -> An
     except (RecursionError, SyntaxError):  # SyntaxError: the Python it compiles to nests too deeply
         raise ExpressionSyntaxError(_TOO_DEEP) from None
     return Analysis(names, _refusals(tree, short=short), includes)
+
+
+@lru_cache(maxsize=256)
+def expression_tree(source: str) -> Any:
+    """An expression as Jinja's parser reads it (a jinja2.nodes.Expr), for describing it
+    in words; raises ExpressionSyntaxError if it does not parse."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.parser import Parser
+
+    try:
+        parser = Parser(_env(), source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("unexpected text after the expression", parser.stream.current.lineno)
+    except TemplateSyntaxError as exc:
+        raise ExpressionSyntaxError(exc.message or "does not parse") from None
+    except RecursionError:
+        raise ExpressionSyntaxError(_TOO_DEEP) from None
+    return expr
 
 
 def expression_names(source: str) -> set[str]:
@@ -573,4 +698,5 @@ def render_string(source: str, context: Mapping[str, Any], *, what: str = "templ
     out = _guarded(run, what)
     if len(out) > MAX_OUTPUT:
         raise SecurityError(f"{what}: refused: output longer than {MAX_OUTPUT:,} characters")
-    return str(out)
+    # a default is shown in a question and may become an answer: plain text only
+    return safe_for_terminal(str(out))

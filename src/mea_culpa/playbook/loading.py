@@ -48,21 +48,23 @@ def json_schema() -> dict[str, Any]:
 # --- loading ------------------------------------------------------------------------
 
 
-def load(path: Path, *, display: str | None = None, templates: bool = True) -> Playbook:
+def load(path: Path, *, display: str | None = None, templates: bool = True, template_names: bool = True) -> Playbook:
     """Load and fully validate a playbook file; PlaybookError carries every problem.
 
-    With `templates=False` the message templates are only found, not analysed: the
-    analysis compiles every template, which `validate` and `show` pay, while a run does
-    not need it and a draft reports a bad template when it renders."""
+    With `templates=False` the message templates are only found, not analysed: a draft
+    reports a bad template when it renders. With `template_names=False` they are checked
+    for what the sandbox refuses and what they include, as a run must before it asks
+    anything, but not for the answers they name: that needs their code generated, which
+    `validate` and `show` pay, and a draft reports a missing answer by its step."""
     shown = display or str(path)
     try:
         text = yamlfile.read_text(path, display=shown)
     except yamlfile.YamlProblems as exc:
         raise PlaybookError(exc.diagnostics) from None
-    return loads(text, shown, path=path, templates=templates)
+    return loads(text, shown, path=path, templates=templates, template_names=template_names)
 
 
-def loads(text: str, display: str, *, path: Path | None = None, templates: bool = True) -> Playbook:
+def loads(text: str, display: str, *, path: Path | None = None, templates: bool = True, template_names: bool = True) -> Playbook:
     """Validate playbook text (see `load`)."""
     try:
         doc = yamlfile.parse(text, display)
@@ -78,7 +80,7 @@ def loads(text: str, display: str, *, path: Path | None = None, templates: bool 
     except pydantic.ValidationError as exc:
         problems.from_pydantic(Playbook, exc)
     if isinstance(doc.data, dict):
-        _Semantics(problems, doc.data, path.parent if path else None, templates=templates).run()
+        _Semantics(problems, doc.data, path.parent if path else None, templates=templates, template_names=template_names).run()
     if problems.found:
         raise PlaybookError(sorted(problems.found, key=lambda d: (d.line, d.column)))
     assert playbook is not None  # every shape error is a problem
@@ -264,9 +266,10 @@ _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]")
 class _Semantics:
     """The checks a shape cannot express: order, uniqueness, names, expressions, templates."""
 
-    def __init__(self, problems: Problems, data: dict[str, Any], folder: Path | None, *, templates: bool = True) -> None:
+    def __init__(self, problems: Problems, data: dict[str, Any], folder: Path | None, *, templates: bool = True,
+                 template_names: bool = True) -> None:
         self.problems, self.data, self.folder = problems, data, folder
-        self.templates = templates
+        self.templates, self.template_names = templates, template_names
 
     def problem(self, key: yamlfile.Key, message: str) -> None:
         if key not in self.problems.keys:  # the shape already said what is wrong there
@@ -369,6 +372,13 @@ class _Semantics:
             self.problem(key, f"a {kind} step needs `choices`")
         if kind not in ("choice", "multi-choice") and "choices" in raw:
             self.problem(key + ("choices",), f"only choice and multi-choice steps have choices (this one is {kind})")
+        exclusive = [(c_index, c) for c_index, c in _mappings(raw.get("choices")) if c.get("exclusive") is True]
+        if kind != "multi-choice":
+            for c_index, _ in exclusive:
+                self.problem(key + ("choices", c_index, "exclusive"),
+                             f"`exclusive` is for the choices of a multi-choice step (this one is {kind}), where it cannot be ticked with another")
+        elif exclusive and len(exclusive) == len(raw.get("choices") or ()):
+            self.problem(key + ("choices",), "every choice is exclusive: make it a choice step instead")
         if kind == "list" and not raw.get("fields"):
             self.problem(key, "a list step needs `fields` (the columns of each item, e.g. what / owner / due)")
         if kind != "list":
@@ -464,22 +474,32 @@ class _Semantics:
         """Check a message template and every template it includes, imports or extends:
         each parses, names only known answers, stays inside the template folders and asks
         nothing of the sandbox that it would refuse."""
+        from mea_culpa.files import NotReadable
         from mea_culpa.playbook import expressions
+        from mea_culpa.playbook.model import read_template, template_at
 
         env = _template_environment()
         globals_ = set(env.globals)
         todo = [(path, path.name)]
         seen: set[Path] = set()
-        while todo and len(seen) < 100:
+        while todo:
             current, shown = todo.pop(0)
             if current in seen:
                 continue
+            if len(seen) == MAX_TEMPLATES:
+                # every template is read and checked, or the message is refused: a long
+                # enough chain must not hide one at its end
+                self.problem(
+                    key, f"template {shown}: refused: a message may use at most {MAX_TEMPLATES} templates with "
+                    "everything they include; combine some"
+                )
+                return
             seen.add(current)
             try:
-                source = yamlfile.read_text(current)
-                found = expressions.analyze_template(source, env)
-            except yamlfile.YamlProblems as exc:
-                self.problem(key, f"template {shown}: {exc.diagnostics[0].message}")
+                source, _ = read_template(*template_at(current, self.folder))
+                found = expressions.analyze_template(source, env, names=self.template_names)
+            except NotReadable as exc:
+                self.problem(key, f"template {shown}: refused: {exc}")
                 continue
             except expressions.ExpressionSyntaxError as exc:
                 self.problem(key, f"template {shown} does not parse: {exc}")
@@ -504,6 +524,11 @@ class _Semantics:
                     self.problem(key, f"template {shown}: the include {quoted(included)} is neither beside the playbook nor built in")
                 else:
                     todo.append((target, included))
+
+
+# The most templates one message may read: its own and everything it includes, imports
+# or extends, however deep (the built-ins use at most 4).
+MAX_TEMPLATES = 50
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ FieldType = Literal["text", "long-text", "choice", "yes-no", "number", "date"]
 Audience = Literal["customer", "internal", "personal", "public"]
 Channel = Literal["email", "status-page", "social", "chat", "letter", "phone", "in-person", "document"]
 Tone = Literal["warm", "formal", "light"]
+StepAudience = Literal["public", "team"]  # who may read a step's answer in an export
 
 STAGE_KINDS: tuple[str, ...] = get_args(StageKind)
 STEP_TYPES: tuple[str, ...] = get_args(StepType)
@@ -60,7 +61,7 @@ VOCABULARY: frozenset[str] = frozenset(
         # apologize
         "apology_channels",
         # fix
-        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes",
+        "fix_done", "fix_status", "repair", "make_good", "next_update_minutes", "resolved_at",
         # prevent
         "prevention_actions", "prevention_summary",
         # move on
@@ -152,6 +153,7 @@ class Choice(_Model):
                                                   description="What is stored and what expressions compare with.")]
     label: Annotated[str, pydantic.Field(min_length=1, max_length=300, description="What the user sees.")]
     help: Annotated[str, pydantic.Field(description="One line shown under the choice.")] = ""
+    exclusive: Annotated[Flag, pydantic.Field(description="In a multi-choice step: this choice cannot be ticked with another (\"Nobody else\").")] = False
 
     @model_validator(mode="before")
     @classmethod
@@ -220,6 +222,9 @@ class Step(_Model):
     when: Annotated[Expression | None, pydantic.Field(description="The step is asked only when this sandboxed expression over earlier answers is true.")] = None
     validation: Annotated[Validation, pydantic.Field(alias="validate", description="Simple checks on an answer; a failing answer is explained and asked again.")] = Validation()
     sensitive: Annotated[Flag, pydantic.Field(description="Redacted in exports unless --include-sensitive.")] = False
+    audience: Annotated[StepAudience, pydantic.Field(
+        description="Who may read the answer: `public` (the default) or only the `team`; `export --audience public` leaves team steps out."
+    )] = "public"
     fields: Annotated[tuple[Field, ...], pydantic.Field(min_length=1, description="For list steps: the columns of each item.")] = ()
     min_items: Count | None = None
     max_items: Annotated[int, Strict(), pydantic.Field(ge=1)] | None = None
@@ -383,9 +388,43 @@ def find_template(name: str, playbook_folder: Path | None) -> Path | None:
     for names that would leave those folders."""
     check_relative(name)
     candidate = name if name.endswith(".j2") else f"{name}.j2"
-    roots = ([playbook_folder] if playbook_folder else []) + [builtin_templates_dir()]
-    for root in roots:
+    for root in template_roots(playbook_folder):
         found = resolve_inside(root, candidate)
         if found is not None and found.is_file():
             return found
     return None
+
+
+# The most a template may hold: hand-written text (the longest built-in is under 4 kB).
+MAX_TEMPLATE_BYTES = 100_000
+
+
+def template_roots(playbook_folder: Path | None) -> list[Path]:
+    """The folders templates are read from: the playbook's own, then the built-ins."""
+    return ([playbook_folder] if playbook_folder else []) + [builtin_templates_dir()]
+
+
+def read_template(root: Path, name: str) -> tuple[str, Any]:
+    """The text of template `name` below `root` and the status of the file read (for
+    "changed since?"). Opened once, without following any link below `root`, checked to
+    be a regular file of at most MAX_TEMPLATE_BYTES (files.read_below); raises
+    files.NotReadable with the reason, "no such file" when it is not there."""
+    from mea_culpa.files import NotReadable, read_below
+
+    check_relative(name)
+    raw, info = read_below(root, name, max_bytes=MAX_TEMPLATE_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotReadable(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+    return text.replace("\r\n", "\n"), info
+
+
+def template_at(path: Path, playbook_folder: Path | None) -> tuple[Path, str]:
+    """The template folder `path` (as find_template gives it) lies in, and its name there."""
+    for root in template_roots(playbook_folder):
+        try:
+            return root, path.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    raise ValueError(f"{path} is outside the template folders")

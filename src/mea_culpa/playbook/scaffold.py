@@ -137,6 +137,65 @@ def _title_from(name: str) -> str:
     return name.replace("-", " ").capitalize()
 
 
+# `new --from` copies a playbook kept in a folder of its own with its templates; a folder
+# someone else shares may hold anything, so what is copied is bounded.
+MAX_COPY_BYTES = 10_000_000
+MAX_COPY_FILES = 1_000
+
+
+class _Copy:
+    """Copies a playbook's folder: regular files and folders only, within the bounds. A
+    link, a FIFO, a device or a socket stops the copy with one line naming it: a link could
+    bring along a key file from elsewhere, /dev/zero would fill the disk, a FIFO would wait
+    for ever."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.bytes = 0
+        self.files = 0
+
+    def refuse(self, path: Path, why: str) -> UsageError:
+        return UsageError(
+            f"cannot copy {path}: {why}; `new --from` copies regular files only",
+            hint="remove it from the playbook's folder (or copy the file it stands for in its place) and run again",
+        )
+
+    def into(self, source: Path, target: Path, depth: int = 0) -> None:
+        """Copy what `source` holds into the existing, empty folder `target`."""
+        import os
+        import stat
+
+        from mea_culpa.files import NotReadable, describe_mode, read_file
+
+        if depth > 20:
+            raise self.refuse(source, "folders nest more than 20 deep")
+        with os.scandir(source) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+        for entry in entries:
+            path = Path(entry.path)
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISLNK(info.st_mode):
+                raise self.refuse(path, f"it is a link (to {os.readlink(path)!r})")
+            if stat.S_ISDIR(info.st_mode):
+                (target / entry.name).mkdir()
+                self.into(path, target / entry.name, depth + 1)
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise self.refuse(path, f"it is {describe_mode(info.st_mode)}")
+            self.files += 1
+            if self.files > MAX_COPY_FILES:
+                raise self.refuse(self.source, f"it holds more than {MAX_COPY_FILES:,} files")
+            try:  # opened once, not through a link, and checked again on what was opened
+                data = read_file(path, max_bytes=MAX_COPY_BYTES - self.bytes, follow_links=False)
+            except NotReadable as exc:
+                if str(exc).startswith("file is too large"):
+                    raise self.refuse(self.source, f"it holds more than {MAX_COPY_BYTES:,} bytes") from None
+                raise self.refuse(path, str(exc)) from None
+            self.bytes += len(data)
+            with open(target / entry.name, "xb") as handle:
+                handle.write(data)
+
+
 def create(name: str, directory: Path, *, from_id: str | None = None, extra: tuple[Path, ...] = ()) -> Path:
     """Write a new playbook NAME into `directory` and return its path. Never overwrites."""
     if not re.fullmatch(ID_PATTERN, name):
@@ -152,7 +211,12 @@ def create(name: str, directory: Path, *, from_id: str | None = None, extra: tup
 
         source = catalog.resolve(from_id, extra)
         assert source.path is not None
-        text = source.path.read_text(encoding="utf-8-sig")
+        from mea_culpa import yamlfile
+
+        try:
+            text = yamlfile.read_text(source.path)
+        except yamlfile.YamlProblems as exc:
+            raise UsageError(str(exc.diagnostics[0])) from None
         text = re.sub(r"(?m)^id:.*$", f"id: {name}", text, count=1)
         text = re.sub(r"(?m)^title:.*$", f"title: {source.title} (own copy)", text, count=1)
         # A playbook kept in a folder of its own carries its templates: copy them along.
@@ -161,21 +225,28 @@ def create(name: str, directory: Path, *, from_id: str | None = None, extra: tup
     text = SCHEMA_COMMENT + text
     if source_folder is not None:
         target = directory / name / "playbook.yaml"
-    loads(text, str(target), path=target)  # the scaffold must validate as written
+    # The scaffold must validate as written; its templates are the ones about to be copied.
+    loads(text, str(target), path=source.path if source_folder is not None else target)
+    made = None  # the folder this copy creates, removed whole if anything fails
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         if source_folder is not None:
-            shutil.copytree(source_folder, target.parent)
-        else:
-            directory.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir()  # FileExistsError: someone else's, left alone
+            made = target.parent
+            _Copy(source_folder).into(source_folder, made)
         with open(target, "x" if source_folder is None else "w", encoding="utf-8") as handle:
             handle.write(text)
         schema_path = target.parent / SCHEMA_FILE
         if not schema_path.exists():
             schema_path.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
-    except FileExistsError:
-        raise UsageError(f"{target} already exists; choose another name or edit that file") from None
-    except OSError as exc:
-        from mea_culpa.errors import StorageError
+    except BaseException as exc:  # a refusal, a full disk, Ctrl-C: no half copy is left behind
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        if isinstance(exc, FileExistsError):
+            raise UsageError(f"{target} already exists; choose another name or edit that file") from None
+        if isinstance(exc, OSError):
+            from mea_culpa.errors import StorageError
 
-        raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise StorageError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
     return target

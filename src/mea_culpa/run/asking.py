@@ -1,24 +1,21 @@
-"""The Asker seam: how the runner asks a person (questionary), a script, or nobody.
-
-This is the only module that imports questionary / prompt_toolkit, and only inside
-`QuestionaryAsker`, so that every non-interactive path stays free of their start-up cost.
-Questions use `unsafe_ask`: questionary's `ask` would swallow Ctrl-C and return None.
+"""The Asker seam's vocabulary and its two askers that need no person: nobody
+(`--no-input`, every answer must come from a file) and a script (the tests drive whole runs
+through it). The person at a terminal is asked by cli/prompts.py, which implements the
+same seam with questionary.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import os
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mea_culpa.playbook.model import Step
-from mea_culpa.run.runner import NeedsAnswer, Review
+from mea_culpa.run.runner import NeedsAnswer, Quote, Rephrase, Review, SkipStage
 from mea_culpa.run.session import Plan, PlannedStage, Session
 
 Check = Callable[[Any], "str | None"]
+Keep = Callable[[dict[str, Any]], None]
+Doubt = Callable[[Any], "str | None"]
 
 ACTION_CHOICES = (
     ("done", "Done"),
@@ -31,12 +28,10 @@ ACTION_REASONS = {
     "blocked": "What is blocking it?",
 }
 REASON_NEEDED = "A reason is needed, so the record stays honest"
-
-# questionary turns a Choice whose value is None into its title, so "no answer" and
-# "never mind" need a value of their own that no playbook choice can have.
-_NOTHING = "\x00nothing"
-_SELECT_HINT = "(↑↓ then Enter)"
-
+SKIP_KEY = "c-s"  # Ctrl-S, at any question of a stage: skip the rest of it
+SKIP_HINT = "Not needed here? Ctrl-S at any question skips the rest of this stage; what you answered is kept."
+REPHRASE_KEY = "c-r"  # Ctrl-R, at the question after a quoted answer: rephrase that answer
+REPHRASE_HINT = "Ctrl-R to rephrase it"
 
 class NoInputAsker:
     """Asks nothing (`--no-input`, or no terminal): every answer must come from elsewhere."""
@@ -44,8 +39,12 @@ class NoInputAsker:
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         return None
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         raise NeedsAnswer(step.id)
+
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        return None
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         return Review("continue")
@@ -57,7 +56,8 @@ class NoInputAsker:
 class ScriptedAsker:
     """Answers from a script, for tests: step id -> answer, or a list of answers tried in
     turn (the first ones may be invalid, to exercise re-asking). Reviews come from
-    `reviews[stage kind]` (a list consumed in order) and `final` (idem)."""
+    `reviews[stage kind]` (a list consumed in order) and `final` (idem). Where the drafts
+    quote an answer is kept in `quotes`, as (step id, quotes)."""
 
     def __init__(
         self,
@@ -75,23 +75,36 @@ class ScriptedAsker:
         self.interrupt_before = interrupt_before
         self.asked: list[str] = []
         self.problems: list[tuple[str, str]] = []
+        self.doubts: list[tuple[str, str]] = []
         self.headers: list[tuple[str, int, int]] = []
+        self.quotes: list[tuple[str, tuple[Quote, ...]]] = []
 
     def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
         self.headers.append((planned.stage.kind, position, total))
 
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
+    def ask(self, step: Step, default: Any, check: Check, current: Any = None, keep: Keep | None = None,
+            doubt: Doubt | None = None) -> Any:
         if step.id == self.interrupt_before:
             raise KeyboardInterrupt
         self.asked.append(step.id)
         attempts = self.answers.get(step.id)
         while attempts:
             raw = attempts.pop(0)
+            if isinstance(raw, _Skip):
+                raise SkipStage(str(raw))
+            if isinstance(raw, _Back):
+                raise Rephrase(str(raw))
             problem = check(raw)
             if problem is None:
+                line = doubt(raw) if doubt is not None else None
+                if line is not None:
+                    self.doubts.append((step.id, line))  # a script keeps what it gave
                 return raw
             self.problems.append((step.id, problem))
         raise NeedsAnswer(step.id)
+
+    def quoted(self, step: Step, quotes: Sequence[Quote]) -> None:
+        self.quotes.append((step.id, tuple(quotes)))
 
     def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
         queue = self.reviews.get(planned.stage.kind)
@@ -105,419 +118,25 @@ class _Attempts(list):  # type: ignore[type-arg]
     """A list of answers to try in turn (not a list-valued answer)."""
 
 
+class _Skip(str):
+    """In a script, instead of an answer: skip the rest of the stage, for this reason."""
+
+
+class _Back(str):
+    """In a script, instead of an answer: go back and rephrase the answer to this step."""
+
+
+def back_to(step_id: str) -> _Back:
+    """A scripted answer that rephrases the answer to `step_id` first (as Ctrl-R does
+    after a quoted answer); the step's next scripted answer is the new one."""
+    return _Back(step_id)
+
+
+def skip_stage(reason: str) -> _Skip:
+    """A scripted answer that skips the rest of the stage at this step (ScriptedAsker)."""
+    return _Skip(reason)
+
+
 def attempts(*values: Any) -> _Attempts:
     """Several answers for one step, tried in order by ScriptedAsker."""
     return _Attempts(values)
-
-
-def choose(message: str, choices: Sequence[tuple[str, str]]) -> str | None:
-    """One choice among (value, label) pairs at the terminal, for commands outside a run
-    (e.g. `draft` picking a message). Ctrl-C raises KeyboardInterrupt."""
-    return QuestionaryAsker().choose(message, choices)
-
-
-def stop_prompt() -> bool:
-    """Stop the question on screen as Ctrl-C would, for a signal handler (SIGTERM, SIGHUP).
-
-    Raising KeyboardInterrupt straight from the handler can land anywhere in
-    prompt_toolkit's event loop and skip its clean-up, leaving the terminal in raw mode
-    with bracketed paste on. Returns False when no question is being asked (raise then)."""
-    import sys
-
-    if "prompt_toolkit" not in sys.modules:
-        return False
-    from prompt_toolkit.application.current import get_app_or_none
-
-    app = get_app_or_none()
-    if app is None or not app.is_running or app.is_done:
-        return False
-    app.exit(exception=KeyboardInterrupt, style="class:aborting")
-    return True
-
-
-def editor_name() -> str:
-    """The editor Ctrl-X Ctrl-E opens (prompt_toolkit reads $VISUAL, then $EDITOR)."""
-    command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    return os.path.basename(words[0]) if words else "your editor"
-
-
-def long_text_instruction() -> str:
-    return (f"Enter on an empty line to finish (or Esc then Enter) · "
-            f"Ctrl-X Ctrl-E to write it in {editor_name()}")
-
-
-def resolved_when(step_type: str, raw: Any, stored: Any) -> str | None:
-    """What typed date words resolved to ("in 3 days" -> "Wed 25 Nov 2026"), shown under
-    the answer so that the user sees the date that is kept; None when nothing to add."""
-    if not isinstance(raw, str) or not isinstance(stored, str):
-        return None
-    typed = raw.strip().replace("T", " ")
-    try:
-        if step_type == "date":
-            day = dt.date.fromisoformat(stored)
-            return None if typed == stored else day.strftime("%a %d %b %Y")
-        if step_type == "datetime":
-            moment = dt.datetime.fromisoformat(stored)
-            return None if typed == stored.replace("T", " ") else moment.strftime("%a %d %b %Y %H:%M")
-    except ValueError:
-        return None
-    return None
-
-
-def _as_stored(step: Step, value: Any) -> Any:
-    """A default or current answer in its stored form, to pre-fill a widget with. A
-    templated default arrives as text ("False", "email"), which `bool()` or `set()` would
-    misread; one that does not fit is offered as typed text, or not at all."""
-    from mea_culpa.playbook import answers as answers_mod
-
-    if value is None:
-        return None
-    try:
-        return answers_mod.coerce(step, value)
-    except answers_mod.AnswerProblem:
-        typed = step.type in ("text", "long-text", "number", "date", "datetime")
-        return value if typed and isinstance(value, str) else None
-
-
-class QuestionaryAsker:
-    """The real thing: one questionary widget per step type, at a terminal.
-
-    Question lines go through prompt_toolkit (standard output, like the widgets); the
-    longer help before a question goes through rich (standard error), which wraps it."""
-
-    def __init__(self) -> None:
-        import questionary
-
-        self.q = questionary
-        self.style = questionary.Style([
-            ("qmark", "fg:#5f87af bold"), ("question", "bold"), ("answer", "fg:#5faf5f"),
-            ("instruction", "fg:#808080"), ("pointer", "fg:#5f87af bold"),
-            ("highlighted", "fg:#5f87af"),
-        ])
-
-    # --- display -----------------------------------------------------------------------
-
-    def stage_header(self, planned: PlannedStage, position: int, total: int, plan: Plan) -> None:
-        from mea_culpa.cli import ui
-
-        ui.stage_header(planned, position, total)
-
-    def _say(self, *fragments: tuple[str, str], indent: int = 0) -> None:
-        """(style, text) fragments in the widgets' own style, on the widgets' own output,
-        wrapped at spaces to the terminal's width with a hanging indent of two columns."""
-        from prompt_toolkit import print_formatted_text
-        from prompt_toolkit.application.current import get_app_session
-        from prompt_toolkit.formatted_text import FormattedText
-
-        width = max(get_app_session().output.get_size().columns - 1, 16)
-        lines: list[list[tuple[str, str]]] = []
-        line, column, words = [("", " " * indent)], indent, 0
-        for style, text in fragments:
-            for word in text.split():
-                if words and column + 1 + len(word) > width:
-                    lines.append(line)
-                    line, column, words = [("", "  ")], 2, 0
-                piece = f" {word}" if words else word
-                if line[-1][0] == style:  # one run per style: no escape codes inside words
-                    line[-1] = (style, line[-1][1] + piece)
-                else:
-                    line.append((style, piece))
-                column += len(piece)
-                words += 1
-        lines.append(line)
-        for one in lines:
-            print_formatted_text(FormattedText(one), style=self.style)
-
-    def _question_line(self, message: str, answer: str = "") -> None:
-        self._say(("class:qmark", "?"), ("class:question", message), ("class:answer", answer))
-
-    def _note(self, text: str) -> None:
-        self._say(("class:instruction", text), indent=2)
-
-    def _help(self, text: str) -> None:
-        from rich.markup import escape
-
-        from mea_culpa.cli import ui
-
-        ui.console().print(f"[dim]{escape(text)}[/dim]")
-
-    # --- questions ---------------------------------------------------------------------
-
-    def _validator(self, check: Check) -> Callable[[str], bool | str]:
-        def validate(text: str) -> bool | str:
-            problem = check(text)
-            return True if problem is None else problem
-
-        return validate
-
-    def _text(self, message: str, *, default: str = "", check: Check | None = None,
-              **kwargs: Any) -> str:
-        # Validate on Enter only: an error flashing up while "yesterday" is half typed
-        # ("'yes' is not a date") is noise for someone who is already stressed.
-        answer: str = self.q.text(
-            message, default=default, validate=self._validator(check) if check else None,
-            style=self.style, validate_while_typing=False, **kwargs,
-        ).unsafe_ask()
-        return answer
-
-    def _select(self, message: str, choices: list[Any], *, default: Any = None,
-                instruction: str = _SELECT_HINT) -> Any:
-        picked = self.q.select(message, choices=choices, default=default, style=self.style,
-                               instruction=instruction).unsafe_ask()
-        return None if picked == _NOTHING else picked
-
-    def ask(self, step: Step, default: Any, check: Check, current: Any = None) -> Any:
-        start = _as_stored(step, current if current is not None else default)
-        q = self.q
-        message = step.prompt + ("" if step.required else " (optional)")
-        if step.help:
-            self._help(step.help)
-        kind = step.type
-        if kind == "choice":
-            choices = [q.Choice(c.label, value=c.value, description=c.help or None)
-                       for c in step.choices]
-            if not step.required:
-                choices.append(q.Choice("(no answer)", value=_NOTHING))
-            known = any(c.value == start for c in step.choices)
-            return self._select(message, choices, default=start if known else None)
-        if kind == "multi-choice":
-            return self._multi_choice(step, message, start, check)
-        if kind == "yes-no":
-            return q.confirm(message, default=bool(start) if start is not None else True,
-                             style=self.style).unsafe_ask()
-        if kind == "action":
-            return self._action(step, start)
-        if kind == "list":
-            return self._list(step, message, start or [], check)
-        if kind == "long-text":
-            return self._long_text(message, start, check)
-        hint = {"date": " (e.g. 2026-03-31, today, yesterday, in 3 days)",
-                "datetime": " (e.g. now, 14:30, yesterday 09:00, 2026-03-31 14:30)"}.get(kind, "")
-        text_default = "" if start is None else str(start)
-        if kind == "datetime":
-            text_default = text_default.replace("T", " ")
-        answer = self._text(message + hint, default=text_default, check=check)
-        if kind in ("date", "datetime"):
-            from mea_culpa.playbook import answers as answers_mod
-
-            try:
-                shown = resolved_when(kind, answer, answers_mod.coerce(step, answer))
-            except answers_mod.AnswerProblem:  # pragma: no cover - the validator let it in
-                shown = None
-            if shown:
-                self._note(f"→ {shown}")
-        return answer
-
-    def _multi_choice(self, step: Step, message: str, start: Any, check: Check) -> list[str]:
-        chosen = set(start or [])
-        choices = [self.q.Choice(c.label, value=c.value, checked=c.value in chosen,
-                                 description=c.help or None) for c in step.choices]
-        # questionary shows "done (2 selections)" after the answer; the labels say more,
-        # so the widget is erased when done and the question is written again with them.
-        question = self.q.checkbox(message, choices=choices, style=self.style,
-                                   validate=lambda v: check(v) or True, erase_when_done=True,
-                                   instruction="(Space to tick, Enter when done)")
-        try:
-            picked: list[str] = question.unsafe_ask()
-        except KeyboardInterrupt:
-            self._question_line(message)
-            raise
-        labels = [step.choice_label(v) for v in picked]
-        self._question_line(message, ", ".join(labels) if labels else "(none)")
-        return picked
-
-    def _long_text(self, message: str, start: Any, check: Check) -> str:
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.document import Document
-        from prompt_toolkit.key_binding import KeyBindings
-        from prompt_toolkit.lexers import SimpleLexer
-        from questionary.prompts.common import build_validator
-
-        bindings = KeyBindings()
-
-        @bindings.add("enter", eager=True)
-        def _(event: Any) -> None:
-            # Enter on an empty last line finishes; otherwise it starts a new line. Esc then
-            # Enter (and Alt+Enter) finish too, and Ctrl-X Ctrl-E opens $VISUAL / $EDITOR.
-            buffer = event.current_buffer
-            at_end = buffer.document.is_cursor_at_the_end
-            if at_end and (buffer.text.endswith("\n") or not buffer.text.strip()):
-                buffer.text = buffer.text.rstrip("\n")
-                buffer.validate_and_handle()
-            else:
-                buffer.insert_text("\n")
-
-        @bindings.add("escape", "c-j")
-        def _(event: Any) -> None:
-            # Esc then Enter typed a moment before the prompt took the terminal: the tty
-            # (still in cooked mode) turned the Enter into a line feed.
-            event.current_buffer.validate_and_handle()
-
-        # The question and the keys go on lines of their own, printed rather than part of
-        # the prompt: prompt_toolkit cuts the lines above a multi-line input at the
-        # terminal's width instead of wrapping them. The input itself starts at "> ".
-        self._question_line(message)
-        self._note(long_text_instruction())
-        session: PromptSession[str] = PromptSession(
-            [("class:qmark", "> ")], style=self.style, lexer=SimpleLexer("class:answer"),
-            multiline=True, key_bindings=bindings, enable_open_in_editor=True,
-            validator=build_validator(self._validator(check)), validate_while_typing=False,
-            prompt_continuation=lambda width, line_number, wrap_count: " " * width,
-        )
-        session.default_buffer.reset(Document("" if start is None else str(start)))
-        answer: str = self.q.Question(session.app).unsafe_ask()
-        return answer
-
-    def _action(self, step: Step, start: Any) -> dict[str, str]:
-        q = self.q
-        current = start if isinstance(start, dict) else {}
-        state = self._select(
-            f"To do: {step.prompt}",
-            [q.Choice(label, value=value) for value, label in ACTION_CHOICES],
-            default=current.get("state") if current.get("state") in dict(ACTION_CHOICES) else None,
-        )
-        old_reason = str(current.get("reason") or "")
-        if state in ACTION_REASONS:
-            reason = self._text(
-                ACTION_REASONS[state], default=old_reason,
-                check=lambda t: None if str(t).strip() else REASON_NEEDED,
-            )
-        elif state == "later":
-            reason = self._text("Anything to note for later? (optional)", default=old_reason)
-        else:
-            reason = ""
-        return {"state": state, "reason": reason.strip()}
-
-    def _list(self, step: Step, message: str, start: list[dict[str, Any]],
-              check: Check) -> list[dict[str, Any]]:
-        from mea_culpa.cli import ui
-        from mea_culpa.playbook import answers as answers_mod
-
-        items = [dict(i) for i in start]
-        self._question_line(message)
-        minimum = step.min_items or (1 if step.required else 0)
-        show = bool(items)  # when changing an earlier answer: what is there to start with
-        while True:
-            if show:
-                for n, entry in enumerate(items, 1):
-                    self._note(f"{n}. {ui.describe_value(step, [entry], limit=200)}")
-                show = False
-            if len(items) >= minimum:
-                nxt = self._list_next(step, items)
-                if nxt == "done":
-                    problem = check(items)
-                    if problem is None:
-                        return items
-                    self._note(f"! {problem}")
-                    continue
-                if nxt == "remove":
-                    gone = self._select("Remove which one?", [
-                        *(self.q.Choice(f"{n}. {ui.describe_value(step, [i], limit=60)}", value=str(n))
-                          for n, i in enumerate(items, 1)),
-                        self.q.Choice("(keep them all)", value=_NOTHING)])
-                    if gone is not None:
-                        del items[int(gone) - 1]
-                        show = True
-                    continue
-            self._note(f"item {len(items) + 1}")
-            item: dict[str, Any] = {}
-            for field in step.fields:
-                probe = step.column(field)
-
-                # kept as it will be stored, so the list shows dates, not "in 3 days"
-                field_check = functools.partial(answers_mod.problem, probe)
-                item[field.id] = answers_mod.coerce(probe, self.ask(probe, None, field_check))
-            items.append(item)
-
-    def _list_next(self, step: Step, items: list[dict[str, Any]]) -> str:
-        if not items:
-            more = self.q.confirm(f"{step.prompt}: add an item?", default=True,
-                                  style=self.style).unsafe_ask()
-            return "add" if more else "done"
-        full = step.max_items is not None and len(items) >= step.max_items
-        choices = [self.q.Choice("Done", value="done")]
-        if not full:
-            choices.append(self.q.Choice("Add another", value="add"))
-        choices.append(self.q.Choice("Remove one", value="remove"))
-        count = f"{len(items)} item{'s' if len(items) != 1 else ''}"
-        picked: str = self._select(f"{step.prompt}: {count}. Anything else?", choices)
-        return picked
-
-    # --- reviews -----------------------------------------------------------------------
-
-    def _pick_step(self, plan: Plan) -> str | None:
-        from mea_culpa.cli import ui
-
-        q = self.q
-        choices: list[Any] = []
-        for planned in plan.stages:
-            steps = [p for p in planned.steps if p.record is not None and p.state != "not-applicable"]
-            if steps:
-                choices.append(q.Separator(f"── {planned.stage.title}"))
-            for p in steps:
-                assert p.record is not None
-                if p.record.state != "answered":
-                    value = p.record.state
-                else:
-                    value = ui.describe_value(p.step, plan.context.get(p.step.id), limit=32)
-                    if p.step.type == "datetime":
-                        value = value.replace("T", " ")
-                prompt = p.step.prompt if len(p.step.prompt) <= 48 else p.step.prompt[:47] + "…"
-                choices.append(q.Choice(f"{prompt} [{value}]", value=p.step.id))
-        choices.append(q.Choice("(never mind)", value=_NOTHING))
-        picked: str | None = self._select("Which answer do you want to change?", choices)
-        return picked
-
-    def stage_review(self, planned: PlannedStage, plan: Plan, session: Session) -> Review:
-        q = self.q
-        choice = self._select(
-            f"{planned.stage.title}: done. What next?",
-            [
-                q.Choice("Continue", value="continue"),
-                q.Choice("Change an earlier answer", value="edit"),
-                q.Choice("Skip this stage", value="skip"),
-                q.Choice("Save and quit for now", value="quit"),
-            ],
-        )
-        if choice == "edit":
-            step_id = self._pick_step(plan)
-            return Review("edit", step_id) if step_id else self.stage_review(planned, plan, session)
-        if choice == "skip":
-            reason = self._text("Why skip this stage?",
-                                check=lambda t: None if str(t).strip() else REASON_NEEDED)
-            return Review("skip", reason=reason.strip())
-        return Review(choice)
-
-    def final_review(self, plan: Plan, session: Session) -> Review:
-        from mea_culpa.cli import ui
-
-        ui.answers_table(plan, title="Your session, before you finish")
-        q = self.q
-        choice = self._select(
-            "Finish this session?",
-            [q.Choice("Finish", value="continue"), q.Choice("Change an answer", value="edit"),
-             q.Choice("Save and quit for now", value="quit")],
-        )
-        if choice == "edit":
-            step_id = self._pick_step(plan)
-            return Review("edit", step_id) if step_id else self.final_review(plan, session)
-        return Review(choice)
-
-    def choose_playbook(self, entries: Sequence[Any]) -> str:
-        q = self.q
-        choices = [q.Choice(f"{e.title}  ({e.id})", value=e.id, description=e.summary or None)
-                   for e in entries]
-        picked: str = self._select("Which kind of mistake is it?", choices)
-        return picked
-
-    def choose(self, message: str, choices: Sequence[tuple[str, str]]) -> str | None:
-        picked: str | None = self._select(
-            message, [self.q.Choice(label, value=value) for value, label in choices])
-        return picked
-
-    def text(self, message: str, default: str = "") -> str:
-        return self._text(message, default=default)

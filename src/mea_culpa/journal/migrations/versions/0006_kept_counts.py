@@ -11,8 +11,8 @@ The counts are derived from what the journal holds; a journal that comes through
 revision has them counted by the current code once it reaches the head
 (migrate.upgrade), so no domain logic lives in a migration.
 
-Revision ID: 0004_kept_counts
-Revises: 0003_team
+Revision ID: 0006_kept_counts
+Revises: 0005_to_dos
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from alembic import op
 
 from mea_culpa.journal.migrations import FORWARD_ONLY
 
-revision = "0004_kept_counts"
-down_revision = "0003_team"
+revision = "0006_kept_counts"
+down_revision = "0005_to_dos"
 branch_labels = None
 depends_on = None
 
