@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import random
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -755,6 +756,83 @@ def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_for
     journal.copy_to(copy)
     copied = copy.stats(now=later)
     assert _figures(copied) == _figures(copy.stats(since="1970-01-01", now=later)) and copied.sessions == kept.sessions
+
+
+def _kept_items(journal: Journal) -> dict[str, int]:
+    """The kept tallies of items ("<kind> <status>"), after checking that every kept tally
+    and duration is what a recount of the journal finds: the items counted row by row,
+    the rest as `count_tallies` counts them."""
+    from mea_culpa.journal import upkeep
+    from mea_culpa.journal.tables import durations, sessions
+
+    with journal.engine.connect() as conn:
+        kept = {(r.figure, r.value): r.n for r in conn.execute(text("SELECT figure, value, n FROM tallies")) if r.n}
+        kept_durations = {(r.milestone, r.severity, r.bucket): r.n for r in conn.execute(durations.select()) if r.n}
+        items = {("item", f"{r.kind} {r.status}"): r.n
+                 for r in conn.execute(text("SELECT kind, status, COUNT(*) AS n FROM actions GROUP BY kind, status"))}
+        recount = upkeep.shares(conn, [r[0] for r in conn.execute(sessions.select().with_only_columns(sessions.c.id))])
+    assert {k: n for k, n in kept.items() if k[0] == "item"} == items
+    assert kept == {k: n for k, n in recount.figures.items() if n}
+    assert kept_durations == {k: n for k, n in recount.durations.items() if n}
+    assert journal.count_actions() == len(journal.actions())
+    assert journal.count_actions(include_closed=True) == len(journal.actions(include_closed=True))
+    return {value: n for (figure, value), n in kept.items() if figure == "item"}
+
+
+def test_the_kept_tallies_agree_with_a_recount_through_to_dos_follow_ups_sent_and_forgetting(journal):
+    """To-dos a run leaves open (later, blocked) and marks done, `actions done` on a to-do,
+    follow-ups owed and marked sent, a session abandoned with its to-dos, a copy, and
+    `forget` with and without the lessons: after each, the kept tallies (to-dos and
+    follow-ups by status among them) are what a recount finds."""
+    from mea_culpa.journal.tables import sent as sent_table
+    from test_session import TWO_LATER_ONE_BLOCKED, answered, book
+
+    general = book("general")
+    first = journal.save_as_new(answered(general, TWO_LATER_ONE_BLOCKED), "2026-03-14", "gate", playbook=general)
+    assert _kept_items(journal)["to-do open"] == 3
+    # the run goes on: one to-do done in the run leaves `actions`, one is marked done in `actions`
+    s, change = sm.set_answer(first, general.step("stop_the_damage"), {"state": "done"}, now="2026-03-14T12:00:00Z")
+    journal.apply(s, change, playbook=general)
+    (blocked,) = [a for a in journal.actions() if a.kind == "to-do" and a.step_state == "blocked"]
+    journal.set_action_status(blocked.id, "done")
+    assert (_kept_items(journal)["to-do open"], _kept_items(journal)["to-do done"]) == (1, 1)
+
+    # a follow-up owed after the fix and the apology, drafted (still open), then marked sent
+    owed = answered(general, {"follow_up_sent": {"state": "later"}}, at="2026-03-15T10:00:00Z")
+    owed = replace(owed, id="2026-03-15-owed")
+    journal.save(owed, playbook=general)
+    owed, change = sm.add_draft(owed, sm.Draft("customer-apology", "warm", "Sorry.\n", "2026-03-15T11:00:00Z"))
+    journal.apply(owed, change)
+    owed, change = sm.add_draft(owed, sm.Draft("follow-up", "warm", "What changed.\n", "2026-03-16T09:00:00Z"))
+    journal.apply(owed, change)
+    assert _kept_items(journal)["follow-up open"] == 1
+    owed, change = sm.mark_sent(owed, owed.drafts[-1], now="2026-03-16T09:30:00Z")
+    journal.apply(owed, change, playbook=general)
+    assert _kept_items(journal)["follow-up done"] == 1 and not _kept_items(journal).get("follow-up open")
+
+    # a status update posted, a session abandoned with its to-dos open
+    told = record(journal, "told", fix=None, status="in-progress")
+    told.draft("status-update", "investigating", minutes=10)
+    told.apply(sm.record_sent(told.s, sm.Sent("status-update", "slack", "https://hooks.slack.com/services/***", "text",
+                                              at(12), told.s.drafts[-1].created_at, "investigating")))
+    left = replace(answered(general, TWO_LATER_ONE_BLOCKED, at="2026-03-17T10:00:00Z"), id="2026-03-17-left")
+    journal.save(left, playbook=general)
+    journal.save(sm.set_status(left, "abandoned", now="2026-03-17T11:00:00Z")[0], playbook=general)
+    kept = _kept_items(journal)
+    assert kept["to-do dropped"] == 3 and kept["follow-up open"] == 1  # the next status update
+
+    # many at once (new and again), a copy, then forgetting
+    journal.save_many([journal.load("told"), replace(journal.load(first.id), id="2026-03-18-again")])
+    _kept_items(journal)
+    copy = memory_journal()
+    journal.copy_to(copy)
+    assert _kept_items(copy) == _kept_items(journal)
+    journal.forget([owed.id], keep_lessons=True)
+    journal.forget([left.id])
+    kept = _kept_items(journal)
+    assert kept["to-do open"] == 1 and not kept.get("follow-up done")  # the owed follow-up went with the facts
+    with journal.engine.connect() as conn:
+        assert conn.execute(sent_table.select()).all()  # the posted update is still there
 
 
 def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(journal, store_url):
