@@ -9,7 +9,8 @@ The sessions span the built-in playbook ids, severities and tags, over months en
 each has the event log a real run leaves (stages entered and completed with plausible
 gaps, answers), contributing factors drawn from recurring themes written in varying ways,
 prevention actions with owners, due dates and statuses, lessons for most, and the drafts
-that make follow-ups (status updates of outages, apologies, follow-ups). Everything is
+that make follow-ups (status updates of outages, apologies, follow-ups), the resolved
+updates posted and the follow-ups marked sent (drafting alone settles none). Everything is
 written through the journal's own interface (`Journal.save_many`, then
 `set_action_statuses`), CHUNK sessions a transaction, into any store a URL names: a SQLite
 file, or a PostgreSQL database (which must exist; its journal tables are created). On a
@@ -31,7 +32,7 @@ from types import MappingProxyType
 
 from mea_culpa.journal import Journal, open_journal, upgrade_journal
 from mea_culpa.playbook.model import STAGE_KINDS
-from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord, slug
+from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord, slug
 
 PLAYBOOKS = {
     # id: (weight, titles, tags, customer-facing)
@@ -80,6 +81,8 @@ LESSONS = [
     "Write it down where everyone looks, not in one head.",
 ]
 PHASES = ("investigating", "identified", "monitoring", "resolved")
+MINUTE = dt.timedelta(minutes=1)
+SLACK = "https://hooks.slack.com/services/T…/B…/***"  # as the journal keeps a webhook: masked
 CHUNK = 10_000  # sessions a transaction: a bounded write-ahead log, and progress to show
 
 
@@ -120,6 +123,7 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
     steps: dict[str, StepRecord] = {}
     stages: dict[str, StageRecord] = {}
     drafts: list[Draft] = []
+    sent: list[Sent] = []
 
     def answer(step_id: str, stage: str, value: object) -> None:
         nonlocal t
@@ -175,8 +179,14 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
             for phase in reached[1:]:
                 t += dt.timedelta(minutes=rng.randint(10, 40))
                 drafts.append(Draft("status-update", "warm", f"Status: {phase}.", _utc(t), phase))
+                if phase == "resolved":  # posted to the team's Slack a minute later
+                    posted = Sent("status-update", "slack", SLACK, f"Status: {phase}.", _utc(t + MINUTE), _utc(t), phase)
+                    sent.append(posted)
+                    events.append(Event(posted.at, "draft-sent", detail=f"status-update {posted.draft_created_at}"))
         if kind == "move-on" and customer_facing and rng.random() < 0.6:
             drafts.append(Draft("follow-up", "warm", "What we fixed and what changes.", _utc(t)))
+            # sent from the person's own mail and marked sent: drafting alone settles no follow-up
+            events.append(Event(_utc(t + 10 * MINUTE), "draft-sent", detail=f"follow-up {_utc(t)}"))
     for d in drafts:
         events.append(Event(d.created_at, "draft", detail=d.message_id))
     if status == "completed":
@@ -189,7 +199,7 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
         playbook_version="1", playbook_hash="synthetic", playbook_path=f"<built-in>/{playbook}.yaml",
         status=status, created_at=_utc(started), updated_at=_utc(t), tags=tag_list,
         happened_at=_utc(happened), noticed_at=_utc(noticed), steps=MappingProxyType(steps),
-        stages=MappingProxyType(stages), events=tuple(events), drafts=tuple(drafts),
+        stages=MappingProxyType(stages), events=tuple(events), drafts=tuple(drafts), sent=tuple(sent),
     )
 
 
