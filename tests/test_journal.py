@@ -835,6 +835,22 @@ def test_the_kept_tallies_agree_with_a_recount_through_to_dos_follow_ups_sent_an
         assert conn.execute(sent_table.select()).all()  # the posted update is still there
 
 
+def test_stats_counts_the_sessions_another_program_wrote_where_the_tallies_cannot(journal):
+    """A session added by hand (SQL, not mea-culpa's writes) is in no tally: `stats` sees
+    that the tallies hold fewer sessions than the journal and counts instead."""
+    from mea_culpa.journal.tables import sessions
+
+    record(journal, "a", tags=("eu",), actions=[item("Check")])
+    record(journal, "b", start=START + dt.timedelta(days=40), severity="minor")
+    assert journal.stats().sessions == 2
+    columns = [c.name for c in sessions.columns if c.name not in ("id", "uid")]
+    with journal.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO sessions (id, {', '.join(columns)}) SELECT 'by-hand', {', '.join(columns)} FROM sessions WHERE id = 'b'"))
+    report = journal.stats()
+    assert report.sessions == 3 and dict(report.by_status) == {"completed": 3}
+    assert _figures(report) == _figures(journal.stats(since="1970-01-01"))
+
+
 def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(journal, store_url):
     """A journal at 0005_to_dos (sessions, no tallies) upgraded in place, or by `journal
     upgrade` on a server: the tallies are counted from what it holds."""
