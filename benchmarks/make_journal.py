@@ -3,31 +3,36 @@
     python benchmarks/make_journal.py --sessions 10000 --home /tmp/mc-10k
     MEA_CULPA_HOME=/tmp/mc-10k mea-culpa stats
     python benchmarks/make_journal.py --sessions 100000 --database-url sqlite:////tmp/team.sqlite3
+    python benchmarks/make_journal.py --sessions 100000 --database-url postgresql://me@/bench --force
 
 The sessions span the built-in playbook ids, severities and tags, over months ending today;
 each has the event log a real run leaves (stages entered and completed with plausible
 gaps, answers), contributing factors drawn from recurring themes written in varying ways,
 prevention actions with owners, due dates and statuses, lessons for most, and the drafts
-that make follow-ups (status updates of outages, apologies, follow-ups). Everything is
-written through the journal's own code (`Journal.save_many`) in one transaction: a bulk
-write, some 1.3 ms a session, not one command line per session.
+that make follow-ups (status updates of outages, apologies, follow-ups), the resolved
+updates posted and the follow-ups marked sent (drafting alone settles none). Everything is
+written through the journal's own interface (`Journal.save_many`, then
+`set_action_statuses`), CHUNK sessions a transaction, into any store a URL names: a SQLite
+file, or a PostgreSQL database (which must exist; its journal tables are created). On a
+server the tables are then vacuumed and analysed, as autovacuum does with a table that has
+just grown, so that the planner knows their size.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import random
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from mea_culpa.journal import open_journal
+from mea_culpa.journal import Journal, open_journal, upgrade_journal
 from mea_culpa.playbook.model import STAGE_KINDS
-from mea_culpa.run.session import Draft, Event, Session, StageRecord, StepRecord, slug
+from mea_culpa.run.session import Draft, Event, Sent, Session, StageRecord, StepRecord, slug
 
 PLAYBOOKS = {
     # id: (weight, titles, tags, customer-facing)
@@ -76,6 +81,9 @@ LESSONS = [
     "Write it down where everyone looks, not in one head.",
 ]
 PHASES = ("investigating", "identified", "monitoring", "resolved")
+MINUTE = dt.timedelta(minutes=1)
+SLACK = "https://hooks.slack.com/services/T…/B…/***"  # as the journal keeps a webhook: masked
+CHUNK = 10_000  # sessions a transaction: a bounded write-ahead log, and progress to show
 
 
 def _weighted(rng: random.Random, pairs: list[tuple[str, int]] | tuple[tuple[str, int], ...]) -> str:
@@ -115,6 +123,7 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
     steps: dict[str, StepRecord] = {}
     stages: dict[str, StageRecord] = {}
     drafts: list[Draft] = []
+    sent: list[Sent] = []
 
     def answer(step_id: str, stage: str, value: object) -> None:
         nonlocal t
@@ -170,8 +179,14 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
             for phase in reached[1:]:
                 t += dt.timedelta(minutes=rng.randint(10, 40))
                 drafts.append(Draft("status-update", "warm", f"Status: {phase}.", _utc(t), phase))
+                if phase == "resolved":  # posted to the team's Slack a minute later
+                    posted = Sent("status-update", "slack", SLACK, f"Status: {phase}.", _utc(t + MINUTE), _utc(t), phase)
+                    sent.append(posted)
+                    events.append(Event(posted.at, "draft-sent", detail=f"status-update {posted.draft_created_at}"))
         if kind == "move-on" and customer_facing and rng.random() < 0.6:
             drafts.append(Draft("follow-up", "warm", "What we fixed and what changes.", _utc(t)))
+            # sent from the person's own mail and marked sent: drafting alone settles no follow-up
+            events.append(Event(_utc(t + 10 * MINUTE), "draft-sent", detail=f"follow-up {_utc(t)}"))
     for d in drafts:
         events.append(Event(d.created_at, "draft", detail=d.message_id))
     if status == "completed":
@@ -184,11 +199,11 @@ def make_session(rng: random.Random, started: dt.datetime, now: dt.datetime, tak
         playbook_version="1", playbook_hash="synthetic", playbook_path=f"<built-in>/{playbook}.yaml",
         status=status, created_at=_utc(started), updated_at=_utc(t), tags=tag_list,
         happened_at=_utc(happened), noticed_at=_utc(noticed), steps=MappingProxyType(steps),
-        stages=MappingProxyType(stages), events=tuple(events), drafts=tuple(drafts),
+        stages=MappingProxyType(stages), events=tuple(events), drafts=tuple(drafts), sent=tuple(sent),
     )
 
 
-def action_statuses(rng: random.Random, journal: Any, today: str) -> list[tuple[int, str, str]]:
+def action_statuses(rng: random.Random, journal: Journal, today: str) -> list[tuple[int, str, str]]:
     """(id, status, reason) for the action items that are no longer open: past-due items are
     mostly done, some dropped, some still open (overdue); later ones mostly still open."""
     out = []
@@ -213,12 +228,50 @@ def sqlite_file(url: str) -> Path | None:
     return Path(rest[1:].split("?")[0])
 
 
-def fill_sqlite(path: Path, sessions: Iterable[Session], rng: random.Random, today: str) -> None:
-    """Write the sessions through the journal's own interface (`save_many`, one
-    transaction), then close some of their action items."""
-    with open_journal(path) as journal:
-        journal.save_many(sessions)
-        journal.set_action_statuses(action_statuses(rng, journal, today))
+def fill(journal: Journal, sessions: Iterable[Session], rng: random.Random, today: str, total: int) -> None:
+    """Write the sessions through the journal's own interface (`save_many`, CHUNK sessions
+    a transaction), then close some of their action items."""
+    began, done = time.perf_counter(), 0
+    for chunk in batched(sessions, CHUNK):
+        done += journal.save_many(chunk)
+        if total > CHUNK:
+            print(f"  {done:,} of {total:,} sessions ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+    journal.set_action_statuses(action_statuses(rng, journal, today))
+    if journal.location.is_server:
+        # What autovacuum does with a table that has just grown (the planner learns its
+        # size; index-only scans need the visibility map), done now rather than in a minute.
+        with journal.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+
+
+def batched(items: Iterable[Session], n: int) -> Iterator[list[Session]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, n)):
+        yield chunk
+
+
+def clear_server(url: str, *, force: bool) -> str:
+    """Make the database at `url` hold an empty journal of the newest schema: created when
+    it holds none; with `force`, the journal it holds is dropped first. Returns a problem
+    (it holds sessions, and no `force`), or ""."""
+    from sqlalchemy import create_engine, inspect
+
+    from mea_culpa.journal.engine import locate
+    from mea_culpa.journal.tables import metadata
+
+    location = locate(url)
+    engine = create_engine(location.url)
+    try:
+        with engine.begin() as conn:
+            if "sessions" in inspect(conn).get_table_names():
+                if not force:
+                    return f"the database at {location.shown} holds a journal; pass --force to replace it"
+                metadata.drop_all(conn)
+                conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    finally:
+        engine.dispose()
+    upgrade_journal(url)
+    return ""
 
 
 def remove_sqlite(path: Path) -> None:
@@ -231,38 +284,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, required=True, help="how many sessions")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--home", type=Path, help="the MEA_CULPA_HOME to fill (its journal.sqlite3)")
-    where.add_argument("--database-url", metavar="URL", help="the store to fill, as MEA_CULPA_DATABASE_URL names it (sqlite:///FILE today)")
+    where.add_argument("--database-url", metavar="URL",
+                       help="the store to fill, as MEA_CULPA_DATABASE_URL names it: sqlite:///FILE, or postgresql://user@host/db (the database must exist)")
     parser.add_argument("--months", type=int, default=18, help="how far back the sessions go (default 18)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7): the same journal every time")
     parser.add_argument("--force", action="store_true", help="replace an existing journal")
     args = parser.parse_args(argv)
     if args.sessions < 0:
         parser.error("--sessions must be 0 or more")
+    path: Path | None = None
     if args.home is not None:
         path = args.home.expanduser() / "journal.sqlite3"
+        target: Path | str = path
     else:
-        # The seam for a server: a PostgreSQL store gets its own fill_ function once the
-        # journal speaks SQLAlchemy (one bulk insert per table, not one session at a time).
+        target = args.database_url
         found = sqlite_file(args.database_url)
-        if found is None:
-            scheme = args.database_url.partition(":")[0]  # not the whole URL: it may hold a password
-            parser.error(f"--database-url: this journal is a SQLite file; only sqlite:///FILE URLs can be filled, not {scheme}:")
-        path = found.expanduser()
-    if path.exists():
-        if not args.force:
-            print(f"{path} exists; pass --force to replace it", file=sys.stderr)
+        path = found.expanduser() if found is not None else None
+    if path is not None:
+        if path.exists():
+            if not args.force:
+                print(f"{path} exists; pass --force to replace it", file=sys.stderr)
+                return 2
+            remove_sqlite(path)
+        target = path
+    else:
+        problem = clear_server(args.database_url, force=args.force)
+        if problem:
+            print(problem, file=sys.stderr)
             return 2
-        remove_sqlite(path)
     rng = random.Random(args.seed)
     began = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     span = dt.timedelta(days=30 * args.months).total_seconds()
     starts = sorted(now - dt.timedelta(seconds=rng.uniform(3600, span)) for _ in range(args.sessions))
     taken: dict[str, int] = {}
-    fill_sqlite(path, (make_session(rng, start, now, taken) for start in starts), rng, now.date().isoformat())
+    with open_journal(target) as journal:
+        shown = journal.location.shown
+        fill(journal, (make_session(rng, start, now, taken) for start in starts), rng, now.date().isoformat(), args.sessions)
     took = time.perf_counter() - began
-    size = path.stat().st_size / 1e6
-    print(f"{args.sessions} sessions in {path} ({size:.1f} MB) in {took:.1f} s", file=sys.stderr)
+    size = f" ({path.stat().st_size / 1e6:.1f} MB)" if path is not None else ""
+    print(f"{args.sessions} sessions in {shown}{size} in {took:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -12,13 +12,20 @@ Every run is cold: it gets fresh folders (MEA_CULPA_HOME copied afresh from a pr
 home whose journal already holds what the command needs, and empty HOME, XDG cache,
 config and data folders), so nothing a previous run left can help the next one.
 
+Scale: `history`, `actions` and `stats` at 10,000 sessions against 100 in the home, and at
+100,000 against 1,000 in a store named by URL (MEA_CULPA_DATABASE_URL, nothing copied):
+a SQLite file always; with --postgres, databases on a throwaway PostgreSQL server started
+from the machine's binaries the way the tests start one (tests/postgres_server.py).
+
     .venv/bin/python benchmarks/run.py                    # 15 rounds; prints the table
     .venv/bin/python benchmarks/run.py --quick            # 5 rounds: a smoke test
     .venv/bin/python benchmarks/run.py --only help,terminal --rounds 30
-    .venv/bin/python benchmarks/run.py --write-results    # also rewrites benchmarks/RESULTS.md
-    .venv/bin/python benchmarks/run.py --database-url sqlite:////tmp/team.sqlite3
+    .venv/bin/python benchmarks/run.py --postgres --write-results   # what RESULTS.md holds
+    .venv/bin/python benchmarks/run.py --only postgres --postgres --quick
+    .venv/bin/python benchmarks/run.py --database-url postgresql://me@db.example/team
 
-Standard library and pexpect (the test extra). Every timed run goes to benchmarks/out/results.json.
+Standard library, pexpect (the test extra), and mea-culpa's own SQLAlchemy and psycopg for the
+PostgreSQL stores. Every timed run goes to benchmarks/out/results.json.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -40,11 +48,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -70,13 +78,14 @@ LINEAR_SLACK = 1.5  # check: cost per extra KB at 10->100 KB against 1->10 KB
 NEGLIGIBLE_GROWTH = 0.10  # ...or 100 KB costs at most 10% more than 1 KB: nothing to fit
 CHECK_KB = (1, 10, 100)
 JOURNALS = (100, 10_000)  # the home's SQLite journal
-STORE_JOURNALS = (1_000, 100_000)  # --database-url
+STORE_JOURNALS = (1_000, 100_000)  # the stores' journals: SQLite always, PostgreSQL with --postgres or --database-url
+PG_DATABASE = "mea_culpa"  # --postgres: the throwaway server's database, beside which the sized ones are made
 JOURNAL_COMMANDS = ("history", "actions", "stats")
 DRAFT_MESSAGE = "customer-apology"
 JOURNAL_FILES = ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm")  # all a prepared home keeps
 WALKED = "general"  # the playbook walked in the pseudo-terminal
 TITLE_PROMPT = "A short name for this session"  # the first question `start PLAYBOOK` asks
-TIMEOUT = 900  # seconds for one untimed preparation (100,000 sessions take a few minutes)
+TIMEOUT = 1800  # seconds for one untimed preparation (100,000 sessions take some minutes)
 RUN_TIMEOUT = 120  # seconds for one timed command
 QUESTION_TIMEOUT = 30  # seconds for one question to be drawn
 
@@ -128,13 +137,13 @@ def failure(proc: subprocess.CompletedProcess[str], what: str) -> str:
 
 @dataclass(frozen=True)
 class Store:
-    """A journal outside the home, named by a database URL (`--database-url`).
-
-    The seam for more engines: `sized` names the journal of one size beside the one the URL
-    names, `make_journal.py --database-url` fills it, and `prepare_home` and `env` point a
-    command at it."""
+    """Where the journals of the scale figures live, named by a database URL (what
+    MEA_CULPA_DATABASE_URL names): `sized` is the journal of one size beside it, which
+    `create` makes ready for make_journal.py to fill and `remove` takes away again."""
 
     url: str
+    prefix: str  # of its figures' keys: "sqlite-", "postgres-" (--postgres) or "db-" (--database-url)
+    shown: str  # in the figures' labels: "SQLite", "PostgreSQL"
 
     @property
     def engine(self) -> str:
@@ -148,29 +157,63 @@ class Store:
             return None
         return Path(rest[1:].split("?")[0]).resolve()
 
+    def database(self) -> str:
+        """A server's database name (the URL's path)."""
+        return urlsplit(self.url).path.lstrip("/")
+
     def sized(self, sessions: int) -> Store:
         """The journal of `sessions` sessions: for SQLite a file beside the one named
-        (team.sqlite3 -> team-100000.sqlite3); for a server a schema of its own in the
-        same database, chosen through libpq's `options` (the database stays the user's)."""
+        (team.sqlite3 -> team-100000.sqlite3); for a server a database of its own beside
+        the one named, on the same server (team -> team_bench_100000)."""
         file = self.sqlite_file()
         if file is not None:
             scheme = self.url.partition("://")[0]
             sized = file.with_name(f"{file.stem}-{sessions}{file.suffix or '.sqlite3'}")
-            return Store(f"{scheme}:///{sized}")
+            return replace(self, url=f"{scheme}:///{sized}")
         parts = urlsplit(self.url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-        query.append(("options", f"-csearch_path=mea_culpa_bench_{sessions}"))
-        return Store(urlunsplit(parts._replace(query=urlencode(query))))
+        return replace(self, url=urlunsplit(parts._replace(path=f"/{self.database()}_bench_{sessions}")))
+
+    def create(self, base: Store) -> str:
+        """Make this sized store ready to be filled: a server's database is made afresh
+        (CREATE DATABASE, which the URL's user must be allowed), through a connection to
+        the `base` one; a SQLite file is made by make_journal.py. Returns a problem, or ""."""
+        if self.sqlite_file() is not None:
+            return ""
+        if not re.fullmatch(r"[A-Za-z0-9_]+", self.database()):
+            return f"{self.database()!r} is not a database name the benchmark makes (letters, digits, _)"
+        return base.on_server(f'DROP DATABASE IF EXISTS "{self.database()}" WITH (FORCE)', f'CREATE DATABASE "{self.database()}"')
+
+    def remove(self, base: Store) -> None:
+        """Take the sized journal away (a file and its log, or a database)."""
+        file = self.sqlite_file()
+        if file is not None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{file}{suffix}").unlink(missing_ok=True)
+        else:
+            base.on_server(f'DROP DATABASE IF EXISTS "{self.database()}" WITH (FORCE)')
+
+    def on_server(self, *statements: str) -> str:
+        """Run statements that cannot run in a transaction on the server, connected to this
+        store's database. Returns a problem, or ""."""
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from mea_culpa.journal.engine import locate
+
+        engine = create_engine(locate(self.url).url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+        except SQLAlchemyError as exc:
+            what = statements[-1].split('"')[0].strip()
+            return f"{what} on {self.masked()}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}"
+        finally:
+            engine.dispose()
+        return ""
 
     def env(self) -> dict[str, str]:
         return {"MEA_CULPA_DATABASE_URL": self.url}
-
-    def prepare_home(self, home: Path) -> None:
-        """A journal that reads only MEA_CULPA_HOME (today's) finds a SQLite store through a
-        link in the home; one that reads MEA_CULPA_DATABASE_URL uses the URL and ignores it."""
-        file = self.sqlite_file()
-        if file is not None:
-            (home / "journal.sqlite3").symlink_to(file)
 
     def masked(self) -> str:
         """The URL with any password hidden, for notes and the JSON."""
@@ -178,6 +221,35 @@ class Store:
         if parts.password:
             return self.url.replace(f":{parts.password}@", ":***@", 1)
         return self.url
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[tuple[Store | None, str]]:
+    """A PostgreSQL server of the machine's own binaries for this run only, started as the
+    test suite starts one (tests/postgres_server.py: a private folder, a Unix socket, no
+    TCP port; under root, as a system user), stopped and removed at the end: (the store of
+    its database `mea_culpa`, a note), or (None, why it could not start)."""
+    import postgres_server
+
+    try:
+        server = postgres_server.start()
+    except postgres_server.Unavailable as exc:
+        yield None, str(exc)
+        return
+    try:
+        url = server.create_database(PG_DATABASE)
+        import psycopg
+
+        with server.admin() as conn:
+            version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]
+        yield Store(url, "postgres-", "PostgreSQL"), (
+            f"PostgreSQL {version} ({server.bindir}), a throwaway server on a Unix socket, started in"
+            f" {server.started_in:.1f} s, fsync off (nothing here measures writes), psycopg {psycopg.__version__}"
+        )
+    finally:
+        with contextlib.suppress(postgres_server.Unavailable, OSError, subprocess.SubprocessError):
+            server.stop()
+        server.remove()
 
 
 # --- what is timed ------------------------------------------------------------------------
@@ -226,6 +298,7 @@ class Bench:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     book: Any = None  # the walked playbook's steps, for the terminal figure
+    made: list[tuple[Store, Store]] = field(default_factory=list)  # (a sized store, its base): removed at the end
 
     def offer(self, key: str, label: str, args: Sequence[str], command: str | None, problem: str = "", **kw: Any) -> None:
         """Add a figure if it is wanted: `mea-culpa ARGS`, or the reason it cannot run
@@ -261,7 +334,6 @@ class Bench:
             MEA_CULPA_HOME=str(home),
         )
         if store is not None:
-            store.prepare_home(home)
             env.update(store.env())
         yield run / "cwd", env
 
@@ -390,11 +462,16 @@ def start_args(playbook: str) -> list[str]:
     return ["start", playbook, "--answers", str(ANSWERS / f"{playbook}.yaml"), "--no-input"]
 
 
-def build_journal(bench: Bench, sessions: int, where: Path | Store) -> str:
+def build_journal(bench: Bench, sessions: int, where: Path | Store, base: Store | None = None) -> str:
     """Fill a journal with make_journal.py (untimed): the home `where`, or the store it
-    names. Returns a problem, or ""."""
+    names (made first, beside `base`). Returns a problem, or ""."""
     if isinstance(where, Store):
-        args, file, shown = ["--database-url", where.url, "--force"], where.sqlite_file(), f"at {where.masked()}"
+        assert base is not None
+        problem = where.create(base)
+        if problem:
+            return problem
+        bench.made.append((where, base))
+        args, file, shown = ["--database-url", where.url, "--force"], where.sqlite_file(), f"({where.shown}) at {where.masked()}"
     else:
         args, file, shown = ["--home", str(where)], where / "journal.sqlite3", "in the home"
     started = time.perf_counter()
@@ -406,7 +483,7 @@ def build_journal(bench: Bench, sessions: int, where: Path | Store) -> str:
     return ""
 
 
-def prepare(work: Path, wanted: Callable[[str], bool], store: Store | None) -> Bench:
+def prepare(work: Path, wanted: Callable[[str], bool], stores: Sequence[Store]) -> Bench:
     for name in ("templates", "texts"):
         (work / name).mkdir(parents=True)
     peer, peer_version = ensure_peer()
@@ -422,10 +499,10 @@ def prepare(work: Path, wanted: Callable[[str], bool], store: Store | None) -> B
     prepare_runs(bench)
     prepare_checks(bench)
     for n in JOURNALS:
-        prepare_journals(bench, n, JOURNALS[0], "", None)
-    if store is not None:
+        prepare_journals(bench, n, JOURNALS[0], None)
+    for store in stores:
         for n in STORE_JOURNALS:
-            prepare_journals(bench, n, STORE_JOURNALS[0], "db-", store)
+            prepare_journals(bench, n, STORE_JOURNALS[0], store)
     return bench
 
 
@@ -490,11 +567,12 @@ def prepare_checks(bench: Bench) -> None:
                     ok_codes=(0, 1))
 
 
-def prepare_journals(bench: Bench, n: int, small: int, prefix: str, store: Store | None) -> None:
-    """history, actions and stats on a journal of `n` sessions: the home's (prefix "") or a
-    store's (prefix "db-"). The large journal is judged against the small one; the home's
-    small one is also a user figure, judged against the peer."""
-    short = size_key(n)
+def prepare_journals(bench: Bench, n: int, small: int, store: Store | None) -> None:
+    """history, actions and stats on a journal of `n` sessions: the home's, or a store's
+    (its journal of that size, named by URL; nothing is copied for a run). The large
+    journal is judged against the small one; the home's small one is also a user figure,
+    judged against the peer."""
+    short, prefix = size_key(n), store.prefix if store is not None else ""
     if not any(bench.wanted(f"{prefix}{c}-{short}") for c in JOURNAL_COMMANDS):
         return
     where: Path | Store
@@ -503,7 +581,7 @@ def prepare_journals(bench: Bench, n: int, small: int, prefix: str, store: Store
         where.mkdir()
     else:
         where = store.sized(n)
-    problem = build_journal(bench, n, where)
+    problem = build_journal(bench, n, where, store)
     if isinstance(where, Path):
         keep_only_journal(bench, where)
     for name in JOURNAL_COMMANDS:
@@ -511,7 +589,7 @@ def prepare_journals(bench: Bench, n: int, small: int, prefix: str, store: Store
         limit: float | None = SCALE_TARGET
         if n == small:
             ref, limit = (None, None) if store is not None else (PEER, PEER_TARGET)
-        label = f"mea-culpa {name} ({n:,} sessions{', ' + store.engine if store is not None else ''})"
+        label = f"mea-culpa {name} ({n:,} sessions{', ' + store.shown if store is not None else ''})"
         bench.offer(f"{prefix}{name}-{short}", label, [name], name, problem, ref=ref, limit=limit,
                     template=where if isinstance(where, Path) else None, store=where if isinstance(where, Store) else None)
 
@@ -920,17 +998,19 @@ def figure_data(row: Row, fig: Figure | None) -> dict[str, Any]:
     return data
 
 
-def figure_keys(store: Store | None) -> list[str]:
+PREFIXES = ("sqlite-", "postgres-", "db-")  # the stores' figures: always, --postgres, --database-url
+
+
+def figure_keys(prefixes: Sequence[str]) -> list[str]:
     keys = ["help", "list", "start", "draft", "export", "terminal", *(f"check-{kb}kb" for kb in CHECK_KB)]
     keys += [f"{c}-{size_key(n)}" for n in JOURNALS for c in JOURNAL_COMMANDS]
-    if store is not None:
-        keys += [f"db-{c}-{size_key(n)}" for n in STORE_JOURNALS for c in JOURNAL_COMMANDS]
+    keys += [f"{p}{c}-{size_key(n)}" for p in prefixes for n in STORE_JOURNALS for c in JOURNAL_COMMANDS]
     return keys
 
 
-def selection(only: list[str], store: Store | None) -> set[str]:
+def selection(only: list[str], prefixes: Sequence[str]) -> set[str]:
     """The figures to run: those named (or prefixed) by --only, and what their ratios need."""
-    keys = figure_keys(store)
+    keys = figure_keys(prefixes)
     chosen = {k for k in keys if not only or any(k == p or k.startswith(p) for p in only)}
     for key in list(chosen):  # a large journal is judged against the small one; check's growth needs all three
         for big, small in ((size_key(JOURNALS[1]), size_key(JOURNALS[0])), (size_key(STORE_JOURNALS[1]), size_key(STORE_JOURNALS[0]))):
@@ -945,10 +1025,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, help=f"timed rounds after the warm-up (default {ROUNDS})")
     parser.add_argument("--quick", action="store_true", help=f"a smoke run: {QUICK_ROUNDS} rounds")
-    parser.add_argument("--only", help="comma-separated figure keys or prefixes: " + ", ".join(figure_keys(Store("sqlite:///x"))))
+    parser.add_argument("--only", help="comma-separated figure keys or prefixes: " + ", ".join(figure_keys(PREFIXES)))
+    sizes = " and ".join(f"{n:,}" for n in STORE_JOURNALS)
+    parser.add_argument("--postgres", action="store_true",
+                        help=f"also run {', '.join(JOURNAL_COMMANDS)} at {sizes} sessions on PostgreSQL: a throwaway server from"
+                        " the machine's binaries (as the tests start one), removed at the end")
     parser.add_argument("--database-url", metavar="URL",
-                        help=f"also run {', '.join(JOURNAL_COMMANDS)} at {' and '.join(f'{n:,}' for n in STORE_JOURNALS)} sessions against this store"
-                        " (sqlite:///FILE today; a journal of each size is built beside it)")
+                        help=f"also run {', '.join(JOURNAL_COMMANDS)} at {sizes} sessions in this store: sqlite:///FILE (files"
+                        " beside it) or postgresql://user@host/db (databases db_bench_N on that server: the user needs CREATEDB);"
+                        " removed at the end unless --keep")
     parser.add_argument("--seed", type=int, help="seed of the shuffled order (default: random; recorded in the JSON)")
     parser.add_argument("--json", type=Path, default=OUT / "results.json", help="where every run goes (default benchmarks/out/results.json)")
     parser.add_argument("--write-results", action="store_true", help="also rewrite benchmarks/RESULTS.md")
@@ -958,28 +1043,48 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
     if rounds < 1:
         parser.error("--rounds must be at least 1")
-    store = Store(args.database_url) if args.database_url else None
-    if store is not None and not urlsplit(store.url).scheme:
-        parser.error(f"--database-url: {store.url!r} is not a URL (sqlite:///FILE, postgresql://user@host/db)")
+    given: Store | None = None
+    if args.database_url:
+        given = Store(args.database_url, "db-", "--database-url")
+        if not urlsplit(given.url).scheme or given.engine not in ("sqlite", "postgresql", "postgres"):
+            parser.error(f"--database-url: {given.masked()!r} is not a sqlite:///FILE or postgresql://user@host/db URL")
+        given = replace(given, shown="SQLite, --database-url" if given.engine == "sqlite" else "PostgreSQL, --database-url")
+    prefixes = ["sqlite-", *(["postgres-"] if args.postgres else []), *(["db-"] if given else [])]
     only = [p.strip() for p in args.only.split(",") if p.strip()] if args.only else []
-    chosen = selection(only, store)
+    chosen = selection(only, prefixes)
     if not chosen:
-        parser.error(f"--only {args.only}: no figure has that name; choose from {', '.join(figure_keys(store))}")
+        parser.error(f"--only {args.only}: no figure has that name; choose from {', '.join(figure_keys(prefixes))}")
     if importlib.util.find_spec("mea_culpa") is None:
         parser.error(f"mea_culpa is not importable by {sys.executable}; run with the venv: .venv/bin/python benchmarks/run.py")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     OUT.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="mea-culpa-bench-"))
-    try:
-        bench = prepare(work, chosen.__contains__, store)
-        measure(bench, rounds, random.Random(seed))
-        rows, extra = verdicts(bench)
-    finally:
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    (work / "journals").mkdir()
+    stores = [Store(f"sqlite:///{work / 'journals' / 'journal.sqlite3'}", "sqlite-", "SQLite")]
+    with contextlib.ExitStack() as cleanup:
+        notes = []
+        if args.postgres:
+            server, note = cleanup.enter_context(throwaway_postgres())
+            if server is None:
+                raise SystemExit(f"--postgres: {note}")
+            stores.append(server)
+            notes.append(note)
+        stores += [given] if given is not None else []
+        bench = None
+        try:
+            bench = prepare(work, chosen.__contains__, stores)
+            bench.notes += notes
+            measure(bench, rounds, random.Random(seed))
+            rows, extra = verdicts(bench)
+        finally:
+            if args.keep:
+                log(f"kept {work}" + (" and the journals built for --database-url" if given else ""))
+            else:
+                for sized, base in bench.made if bench is not None else []:
+                    if base is given:
+                        sized.remove(base)
+                shutil.rmtree(work, ignore_errors=True)
     took = time.perf_counter() - began
 
     method = (

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import random
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -707,6 +708,183 @@ def test_the_kept_pattern_counts_agree_with_a_recount_after_edits_and_forgets(jo
     kept = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats().patterns}
     recounted = {(p.key, p.sessions, p.learned, p.first, p.last) for p in journal.stats(since="1970-01-01").patterns}
     assert kept == recounted and kept
+
+
+def _figures(report: stats.Report) -> dict[str, Any]:
+    data = stats.to_json(report)
+    return {k: v for k, v in data.items() if k not in ("since", "recurring_factors")}
+
+
+def test_the_kept_tallies_agree_with_a_recount_after_edits_drafts_copies_and_forgets(journal):
+    """Over the whole journal `stats`, `history` and `actions` read tallies kept on write;
+    over a range they count. After every kind of write the two agree."""
+    rng = random.Random(11)
+    recorders = []
+    for n in range(24):
+        recorders.append(record(
+            journal, f"s{n:02d}", playbook=rng.choice(["general", "service-outage", "email-blunder"]),
+            start=START + dt.timedelta(days=9 * n), severity=rng.choice(["minor", "major", None]),
+            tags=tuple(rng.sample(["eu", "api", "billing"], rng.randint(0, 2))), noticed_before=rng.choice([None, 30, 600]),
+            own=rng.choice([None, 5, 20, 90]), apologize=rng.choice([None, 45, 300]), fix=rng.choice([None, 120, 4000]),
+            actions=[item(f"Check {k}", due=f"2026-0{rng.randint(3, 9)}-01") for k in range(rng.randint(0, 3))] or None,
+            lesson=rng.choice([None, "Slow down."]), status=rng.choice(["completed", "in-progress", "abandoned"]),
+        ))
+    recorders[0].answer("severity", "critical")
+    told = record(journal, "told", fix=120, status="in-progress")
+    told.draft("status-update", phase="investigating")  # owes the next update
+    told.draft("customer-apology")  # after the fix: owes the follow-up message
+    recorders[3].answer("prevention_actions", [item("Another check")])
+    recorders[4].clear("prevention_actions")
+    for a in journal.actions()[::3]:
+        journal.set_action_status(a.id, "done")
+    journal.set_action_statuses([(a.id, "dropped", "no budget") for a in journal.actions()[:2]])
+    again = journal.load("s05")
+    journal.save(sm.set_status(again, "completed", now=at(5000))[0])
+    journal.save_many([journal.load("s06"), sm.new_session(SimpleNamespace(  # type: ignore[arg-type]
+        id="general", title="General", version="1", content_hash="h", tags=(), path=None), session_id="s99", title="New", now=at(1))[0]])
+    journal.forget(["s07", "s08"])
+    journal.forget(["s09", "s10"], keep_lessons=True)
+    later = START + dt.timedelta(days=120)  # some items overdue, some not yet
+    kept, counted = journal.stats(now=later), journal.stats(since="1970-01-01", now=later)
+    assert _figures(kept) == _figures(counted)
+    assert kept.sessions == 24 and kept.medians[0].sessions and 0 < kept.actions.overdue < kept.actions.open
+    assert journal.count_sessions() == len(journal.history(limit=100)) == 24
+    assert journal.count_sessions(status="completed") == len(journal.history(status="completed", limit=100))
+    assert journal.count_actions() == len(journal.actions())
+    assert journal.count_actions(include_closed=True) == len(journal.actions(include_closed=True))
+    copy = memory_journal()  # `journal copy` writes each session anew, statuses and all
+    journal.copy_to(copy)
+    copied = copy.stats(now=later)
+    assert _figures(copied) == _figures(copy.stats(since="1970-01-01", now=later)) and copied.sessions == kept.sessions
+
+
+def _kept_items(journal: Journal) -> dict[str, int]:
+    """The kept tallies of items ("<kind> <status>"), after checking that every kept tally
+    and duration is what a recount of the journal finds: the items counted row by row,
+    the rest as `count_tallies` counts them."""
+    from mea_culpa.journal import upkeep
+    from mea_culpa.journal.tables import durations, sessions
+
+    with journal.engine.connect() as conn:
+        kept = {(r.figure, r.value): r.n for r in conn.execute(text("SELECT figure, value, n FROM tallies")) if r.n}
+        kept_durations = {(r.milestone, r.severity, r.bucket): r.n for r in conn.execute(durations.select()) if r.n}
+        items = {("item", f"{r.kind} {r.status}"): r.n
+                 for r in conn.execute(text("SELECT kind, status, COUNT(*) AS n FROM actions GROUP BY kind, status"))}
+        recount = upkeep.shares(conn, [r[0] for r in conn.execute(sessions.select().with_only_columns(sessions.c.id))])
+    assert {k: n for k, n in kept.items() if k[0] == "item"} == items
+    assert kept == {k: n for k, n in recount.figures.items() if n}
+    assert kept_durations == {k: n for k, n in recount.durations.items() if n}
+    assert journal.count_actions() == len(journal.actions())
+    assert journal.count_actions(include_closed=True) == len(journal.actions(include_closed=True))
+    return {value: n for (figure, value), n in kept.items() if figure == "item"}
+
+
+def test_the_kept_tallies_agree_with_a_recount_through_to_dos_follow_ups_sent_and_forgetting(journal):
+    """To-dos a run leaves open (later, blocked) and marks done, `actions done` on a to-do,
+    follow-ups owed and marked sent, a session abandoned with its to-dos, a copy, and
+    `forget` with and without the lessons: after each, the kept tallies (to-dos and
+    follow-ups by status among them) are what a recount finds."""
+    from mea_culpa.journal.tables import sent as sent_table
+    from test_session import TWO_LATER_ONE_BLOCKED, answered, book
+
+    general = book("general")
+    first = journal.save_as_new(answered(general, TWO_LATER_ONE_BLOCKED), "2026-03-14", "gate", playbook=general)
+    assert _kept_items(journal)["to-do open"] == 3
+    # the run goes on: one to-do done in the run leaves `actions`, one is marked done in `actions`
+    s, change = sm.set_answer(first, general.step("stop_the_damage"), {"state": "done"}, now="2026-03-14T12:00:00Z")
+    journal.apply(s, change, playbook=general)
+    (blocked,) = [a for a in journal.actions() if a.kind == "to-do" and a.step_state == "blocked"]
+    journal.set_action_status(blocked.id, "done")
+    assert (_kept_items(journal)["to-do open"], _kept_items(journal)["to-do done"]) == (1, 1)
+
+    # a follow-up owed after the fix and the apology, drafted (still open), then marked sent
+    owed = answered(general, {"follow_up_sent": {"state": "later"}}, at="2026-03-15T10:00:00Z")
+    owed = replace(owed, id="2026-03-15-owed")
+    journal.save(owed, playbook=general)
+    owed, change = sm.add_draft(owed, sm.Draft("customer-apology", "warm", "Sorry.\n", "2026-03-15T11:00:00Z"))
+    journal.apply(owed, change)
+    owed, change = sm.add_draft(owed, sm.Draft("follow-up", "warm", "What changed.\n", "2026-03-16T09:00:00Z"))
+    journal.apply(owed, change)
+    assert _kept_items(journal)["follow-up open"] == 1
+    owed, change = sm.mark_sent(owed, owed.drafts[-1], now="2026-03-16T09:30:00Z")
+    journal.apply(owed, change, playbook=general)
+    assert _kept_items(journal)["follow-up done"] == 1 and not _kept_items(journal).get("follow-up open")
+
+    # a status update posted, a session abandoned with its to-dos open
+    told = record(journal, "told", fix=None, status="in-progress")
+    told.draft("status-update", "investigating", minutes=10)
+    told.apply(sm.record_sent(told.s, sm.Sent("status-update", "slack", "https://hooks.slack.com/services/***", "text",
+                                              at(12), told.s.drafts[-1].created_at, "investigating")))
+    left = replace(answered(general, TWO_LATER_ONE_BLOCKED, at="2026-03-17T10:00:00Z"), id="2026-03-17-left")
+    journal.save(left, playbook=general)
+    journal.save(sm.set_status(left, "abandoned", now="2026-03-17T11:00:00Z")[0], playbook=general)
+    kept = _kept_items(journal)
+    assert kept["to-do dropped"] == 3 and kept["follow-up open"] == 1  # the next status update
+
+    # many at once (new and again), a copy, then forgetting
+    journal.save_many([journal.load("told"), replace(journal.load(first.id), id="2026-03-18-again")])
+    _kept_items(journal)
+    copy = memory_journal()
+    journal.copy_to(copy)
+    assert _kept_items(copy) == _kept_items(journal)
+    journal.forget([owed.id], keep_lessons=True)
+    journal.forget([left.id])
+    kept = _kept_items(journal)
+    assert kept["to-do open"] == 1 and not kept.get("follow-up done")  # the owed follow-up went with the facts
+    with journal.engine.connect() as conn:
+        assert conn.execute(sent_table.select()).all()  # the posted update is still there
+
+
+def test_stats_counts_the_sessions_another_program_wrote_where_the_tallies_cannot(journal):
+    """A session added by hand (SQL, not mea-culpa's writes) is in no tally: `stats` sees
+    that the tallies hold fewer sessions than the journal and counts instead."""
+    from mea_culpa.journal.tables import sessions
+
+    record(journal, "a", tags=("eu",), actions=[item("Check")])
+    record(journal, "b", start=START + dt.timedelta(days=40), severity="minor")
+    assert journal.stats().sessions == 2
+    columns = [c.name for c in sessions.columns if c.name not in ("id", "uid")]
+    with journal.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO sessions (id, {', '.join(columns)}) SELECT 'by-hand', {', '.join(columns)} FROM sessions WHERE id = 'b'"))
+    report = journal.stats()
+    assert report.sessions == 3 and dict(report.by_status) == {"completed": 3}
+    assert _figures(report) == _figures(journal.stats(since="1970-01-01"))
+
+
+def test_a_journal_from_before_the_kept_counts_has_them_counted_when_upgraded(journal, store_url):
+    """A journal at 0005_to_dos (sessions, no tallies) upgraded in place, or by `journal
+    upgrade` on a server: the tallies are counted from what it holds."""
+    from mea_culpa.journal import upgrade_journal
+
+    for n in range(5):
+        record(journal, f"u{n}", start=START + dt.timedelta(days=40 * n), severity=("minor", None)[n % 2],
+               tags=("eu",) * (n % 2), actions=[item("Check", due="2026-04-01")], own=10 * (n + 1))
+    expected = _figures(journal.stats(now=START + dt.timedelta(days=60)))
+    with journal.engine.begin() as conn:  # as 0005_to_dos left it
+        conn.execute(text("DROP TABLE tallies"))
+        conn.execute(text("DROP TABLE durations"))
+        conn.execute(text("DROP INDEX actions_due"))
+        conn.execute(text("DROP INDEX actions_session_status"))
+        conn.execute(text("DROP INDEX sessions_author_lower"))
+        conn.execute(text("CREATE INDEX sessions_author ON sessions (author, created_at)"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0005_to_dos'"))
+    journal.close()
+    assert upgrade_journal(store_url)[:2] == ("0005_to_dos", HEAD)
+    with open_journal(store_url) as upgraded:
+        assert _figures(upgraded.stats(now=START + dt.timedelta(days=60))) == expected
+        assert upgraded.count_sessions() == 5 and upgraded.count_actions() == 5
+
+
+def test_a_median_is_read_across_buckets_as_the_pure_median(journal):
+    """Durations spread over many buckets, an even and an odd count: the middle is found
+    through the kept bucket counts, and is the exact middle value."""
+    for n, minutes in enumerate([1, 2, 3, 50, 51, 52, 400, 3000]):
+        record(journal, f"m{n}", start=START + dt.timedelta(days=n), noticed_before=None, own=minutes, severity="minor")
+    assert journal.stats().medians[0].seconds == (51 + 50) / 2 * 60
+    assert journal.stats().medians_by_severity["minor"][0].seconds == (51 + 50) / 2 * 60
+    record(journal, "m9", start=START + dt.timedelta(days=20), noticed_before=None, own=10, severity="minor")
+    assert journal.stats().medians[0].seconds == 50 * 60
+    assert _figures(journal.stats()) == _figures(journal.stats(since="1970-01-01"))
 
 
 def test_forget_says_when_another_reader_keeps_the_file_from_being_compacted(sqlite_journal, monkeypatch):

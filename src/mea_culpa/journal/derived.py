@@ -8,6 +8,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -110,6 +111,16 @@ def parse_utc(text: str | None) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+_START_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-")
+
+
+def start_month(created_at: str) -> str | None:
+    """The calendar month ("YYYY-MM") a session counts in for `stats`: that of its start
+    time (UTC), or none for a start time that is no ISO date (a journal written by
+    something else: "March 2, 2026"), as reports._per_month counts them."""
+    return created_at[:7] if _START_MONTH.match(created_at) else None
+
+
 # The states of a to-do (an action step) in a session; only "done" means it happened.
 PUT_OFF = ("later", "blocked")
 
@@ -149,3 +160,23 @@ def milestone_seconds(noticed_at: str | None, created_at: str, events: Iterable[
         seconds = (at - start).total_seconds() if at and start else None
         out[name] = seconds if seconds is not None and seconds >= 0 else None
     return out
+
+
+def _bucket_bounds() -> tuple[int, ...]:
+    bounds, at = [], 1
+    while at < 10**10:  # some three centuries, in seconds
+        bounds.append(at)
+        at = max(at + 1, round(at * 1.1))
+    return tuple(bounds)
+
+
+# The lower bounds (whole seconds, each some 10% above the one before) of the buckets the
+# journal counts milestone durations in, for finding a median without reading them all.
+# Stored counts are by index in this tuple: changing it needs a migration that recounts.
+DURATION_BUCKETS = _bucket_bounds()
+
+
+def duration_bucket(seconds: float) -> int:
+    """The bucket a duration falls in: 0 below one second, then i + 1 from
+    DURATION_BUCKETS[i] up to (not including) the next bound."""
+    return bisect.bisect_right(DURATION_BUCKETS, seconds)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST_WITH_FIGURES = "0002_stats"  # journals from before it get their derived figures computed
 FIRST_WITH_TO_DOS = "0005_to_dos"  # journals from before it get their to-dos derived and their milestones recounted
+FIRST_WITH_TALLIES = "0006_kept_counts"  # ...and their tallies counted, last (after the milestones)
 LOCK_KEY = 0x6D65612D63  # PostgreSQL advisory lock held while a journal is upgraded ("mea-c")
 
 
@@ -118,4 +119,6 @@ def upgrade(conn: Connection, location: Location, *, author: str) -> tuple[str |
             upkeep.refresh_milestones(conn)  # only what happened counts now: a stage with a to-do put off is no milestone
         if before < REVISIONS.index(FIRST_WITH_TO_DOS):
             upkeep.refresh_to_dos(conn)
+        if before < REVISIONS.index(FIRST_WITH_TALLIES):
+            upkeep.count_tallies(conn)  # from the milestones and to-dos as they stand now
     return found.revision, HEAD

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mea_culpa.errors import MeaCulpaError, NotFound, StorageError, UsageError
@@ -43,6 +43,7 @@ from mea_culpa.journal.tables import (
     sessions,
     stages,
     steps,
+    tallies,
 )
 from mea_culpa.journal.tables import SCHEMA_VERSION as SCHEMA_VERSION  # part of the interface
 from mea_culpa.journal.upkeep import FACTORS_STEP, LESSON_STEP  # noqa: F401  (part of the interface)
@@ -326,14 +327,30 @@ class Journal:
             raise self._kept(session, exc) from None
 
     def save_many(self, items: Iterable[Session]) -> int:
-        """Write many whole sessions in one transaction (imports, the benchmark journal).
+        """Write many whole sessions in one transaction (imports, the benchmark journal),
+        each replacing any earlier copy, as `save` does. Those the journal does not hold
+        yet go in a few hundred at a time, one insert per table (`upkeep.write_new`).
         Returns how many were written."""
+        from itertools import islice
 
         def work(w: upkeep.Writes) -> int:
             count = 0
-            for session in items:
-                upkeep.write_whole(w, session, author=self.user)
-                count += 1
+            iterator = iter(items)
+            while chunk := list(islice(iterator, upkeep.CHUNK)):
+                ids = [s.id for s in chunk]
+                held = {r[0] for r in w.conn.execute(select(sessions.c.id).where(sessions.c.id.in_(ids)))}
+                fresh: list[Session] = []
+                for session in chunk:
+                    if session.id in held:
+                        # written in order: what came before it in this chunk goes in first
+                        upkeep.write_new(w, fresh, author=self.user)
+                        fresh = []
+                        upkeep.write_whole(w, session, author=self.user)
+                    else:
+                        fresh.append(session)
+                        held.add(session.id)  # a second copy later in the chunk replaces this one
+                upkeep.write_new(w, fresh, author=self.user)
+                count += len(chunk)
             return count
 
         return self._write(work)
@@ -542,28 +559,32 @@ class Journal:
     def count_sessions(self, *, playbook: str | None = None, tag: str | None = None, status: str | None = None,
                        since: str | None = None, severity: str | None = None, before: str | None = None,
                        author: str | None = None) -> int:
-        """How many sessions `history` would page through with these filters."""
-        query = select(func.count()).select_from(sessions).where(
-            *self._session_filters(playbook, tag, status, severity, since, before, author)
-        )
+        """How many sessions `history` would page through with these filters: from the kept
+        tallies without filters (or with only a status), else counted."""
+        filters = self._session_filters(playbook, tag, None, severity, since, before, author)
+        if filters:
+            query = select(func.count()).select_from(sessions).where(*filters, *self._session_filters(status=status))
+        else:
+            c = tallies.c
+            query = select(func.coalesce(func.sum(c.n), 0)).where(c.figure == "status", *([c.value == status] if status else []))
         with self._reading() as conn:
             return int(conn.execute(query).scalar() or 0)
 
     # --- action items ---------------------------------------------------------------------
 
     @staticmethod
-    def _action_filters(include_closed: bool, overdue: bool, owner: str | None, session: str | None,
-                        today: str, now: str) -> list[ColumnElement[Any]]:
+    def _action_filters(overdue: bool, owner: str | None, session: str | None, today: str, now: str) -> list[ColumnElement[Any]]:
+        """The filters of `actions` beyond the status (on actions joined with sessions)."""
         a = actions.c
         where: list[ColumnElement[Any]] = []
-        if not include_closed:
-            where.append(a.status == "open")
         if overdue:
-            where.append(_overdue(a, today, now) == 1)
+            # every overdue item is due before now (a date before today is too): the range
+            # lets the index find them
+            where += [a.due < now, _overdue(a, today, now) == 1]
         if owner:
             name = owner.strip().lower()
-            authored = select(sessions.c.id).where(func.lower(sessions.c.author) == name)
-            where.append(or_(func.lower(a.owner) == name, (a.owner.is_(None) | (a.owner == "")) & a.session_id.in_(authored)))
+            unowned = or_(a.owner.is_(None), a.owner == "")
+            where.append(or_(func.lower(a.owner) == name, and_(unowned, func.lower(sessions.c.author) == name)))
         if session:
             where.append(a.session_id == session)
         return where
@@ -572,50 +593,53 @@ class Journal:
                 session: str | None = None, limit: int | None = None, now: dt.datetime | None = None) -> list[ActionRow]:
         """Action items and follow-ups across sessions: open ones (all with `include_closed`),
         soonest due first, those without a due date last. An item without an owner is its
-        session author's; `owner` ignores case."""
+        session author's; `owner` ignores case.
+
+        Read in the order of the index `actions_due`, in parts (the open items with a due
+        date, the open ones without, then the closed ones), each cut at what is still
+        wanted: a page of `limit` items costs the same however many are open."""
         today, now_text = _today(now)
         a = actions.c
-        order = (a.status != "open", a.due.is_(None), a.due, a.session_id, a.position, a.id)
-        # Order and cut the actions first, then fetch the sessions for that page only.
-        page = (
-            select(actions).where(*self._action_filters(include_closed, overdue, owner, session, today, now_text))
-            .order_by(*order).limit(limit).subquery()
-        )
-        p = page.c
-        owner_or_author = case((or_(p.owner.is_(None), p.owner == ""), sessions.c.author), else_=p.owner)
-        query = (
-            select(p.id, p.session_id, sessions.c.title.label("session_title"), p.kind, p.step_id, p.what,
-                   owner_or_author.label("owner"), p.due, p.effort, p.commitment, p.status, p.reason, p.updated_at,
-                   _overdue(p, today, now_text).label("overdue"), p.step_state, p.note)
-            .join_from(page, sessions, sessions.c.id == p.session_id)
-            .order_by(p.status != "open", p.due.is_(None), p.due, p.session_id, p.position, p.id)
-        )
+        parts: list[tuple[list[ColumnElement[Any]], tuple[Any, ...]]] = [
+            ([a.status == "open", a.due.is_not(None)], (a.due, a.session_id, a.position, a.id)),
+            ([a.status == "open", a.due.is_(None)], (a.session_id, a.position, a.id)),
+        ]
+        if include_closed:
+            parts.append(([a.status != "open"], (a.due.is_(None), a.due, a.session_id, a.position, a.id)))
+        filters = self._action_filters(overdue, owner, session, today, now_text)
+        found: list[ActionRow] = []
         with self._reading() as conn:
-            return [_action_row(r) for r in conn.execute(query)]
+            for where, order in parts:
+                wanted = None if limit is None else limit - len(found)
+                if wanted is not None and wanted <= 0:
+                    break
+                query = _items(today, now_text).where(*where, *filters).order_by(*order).limit(wanted)
+                found += [_action_row(r) for r in conn.execute(query)]
+        return found
 
     def count_actions(self, *, include_closed: bool = False, overdue: bool = False, owner: str | None = None,
                       session: str | None = None, now: dt.datetime | None = None) -> int:
-        """How many rows `actions` would return without a limit."""
+        """How many rows `actions` would return without a limit: from the kept tallies
+        when nothing but the status is asked for, else counted."""
         today, now_text = _today(now)
-        query = select(func.count()).select_from(actions).where(
-            *self._action_filters(include_closed, overdue, owner, session, today, now_text)
-        )
         with self._reading() as conn:
+            if not (overdue or owner or session):
+                c = tallies.c
+                kept = select(func.coalesce(func.sum(c.n), 0)).where(c.figure == "item")
+                if not include_closed:
+                    kept = kept.where(c.value.in_([f"{kind} open" for kind in (upkeep.ACTION, upkeep.FOLLOW_UP, upkeep.TO_DO)]))
+                return int(conn.execute(kept).scalar() or 0)
+            query = (
+                select(func.count()).select_from(actions).join(sessions, sessions.c.id == actions.c.session_id)
+                .where(*([] if include_closed else [actions.c.status == "open"]), *self._action_filters(overdue, owner, session, today, now_text))
+            )
             return int(conn.execute(query).scalar() or 0)
 
     def action(self, action_id: int, *, now: dt.datetime | None = None) -> ActionRow:
         """One action item by id; NotFound when there is none."""
         today, now_text = _today(now)
-        a = actions.c
-        owner_or_author = case((or_(a.owner.is_(None), a.owner == ""), sessions.c.author), else_=a.owner)
-        query = (
-            select(a.id, a.session_id, sessions.c.title.label("session_title"), a.kind, a.step_id, a.what,
-                   owner_or_author.label("owner"), a.due, a.effort, a.commitment, a.status, a.reason, a.updated_at,
-                   _overdue(a, today, now_text).label("overdue"), a.step_state, a.note)
-            .join_from(actions, sessions, sessions.c.id == a.session_id).where(a.id == action_id)
-        )
         with self._reading() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_items(today, now_text).where(actions.c.id == action_id)).first()
         if row is None:
             raise NotFound(f"no action item {action_id}", hint="see the ids with: mea-culpa actions --all")
         return _action_row(row)
@@ -631,6 +655,7 @@ class Journal:
         item = self.action(action_id)
 
         def work(w: upkeep.Writes) -> None:
+            w.before([item.session_id])
             w.conn.execute(update(actions).where(actions.c.id == action_id).values(
                 status=status, reason=reason if status == "dropped" else "", updated_at=at,
             ))
@@ -651,15 +676,17 @@ class Journal:
         def work(w: upkeep.Writes) -> None:
             from sqlalchemy import bindparam
 
+            ids = [r["item"] for r in rows]
+            for start in range(0, len(ids), upkeep.CHUNK):
+                chunk = ids[start:start + upkeep.CHUNK]
+                touched = [r[0] for r in w.conn.execute(select(actions.c.session_id).distinct().where(actions.c.id.in_(chunk)))]
+                w.before(touched)
+                w.sessions.update(touched)
             w.conn.execute(
                 update(actions).where(actions.c.id == bindparam("item"))
                 .values(status=bindparam("status"), reason=bindparam("reason"), updated_at=bindparam("at")),
                 rows,
             )
-            ids = [r["item"] for r in rows]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                w.sessions.update(r[0] for r in w.conn.execute(select(actions.c.session_id).distinct().where(actions.c.id.in_(chunk))))
 
         if rows:
             self._write(work)
@@ -700,6 +727,7 @@ class Journal:
                 row = w.conn.execute(select(sessions.c.id, sessions.c.created_at, sessions.c.lessons_only).where(sessions.c.id == sid)).first()
                 if row is None:
                     raise NotFound(f"no session {sid!r} in the journal", hint="see the sessions with: mea-culpa history")
+                w.before([sid])
                 w.keys.update(r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == sid)))
                 if not keep_lessons:
                     for table in SESSION_TABLES:
@@ -737,6 +765,7 @@ class Journal:
             # The id is the title's slug (a fact): the row moves to the new id, and every
             # row that points at it follows (a copy first, so no reference dangles).
             s = sessions.c
+            w.before([sid, new])
             uid = conn.execute(select(s.uid).where(s.id == sid)).scalar()
             conn.execute(update(sessions).where(s.id == sid).values(uid=None))
             columns = [c for c in sessions.c if c.name not in ("id", "uid")]
@@ -841,6 +870,19 @@ class Journal:
 
 def _exists(conn: Connection, session_id: str) -> bool:
     return conn.execute(select(literal(1)).where(sessions.c.id == session_id)).first() is not None
+
+
+def _items(today: str, now: str) -> Any:
+    """The columns of an ActionRow: the item, its session's title, its owner (else the
+    session's author), whether it is overdue, and a to-do's state and note."""
+    a = actions.c
+    owner_or_author = case((or_(a.owner.is_(None), a.owner == ""), sessions.c.author), else_=a.owner)
+    return (
+        select(a.id, a.session_id, sessions.c.title.label("session_title"), a.kind, a.step_id, a.what,
+               owner_or_author.label("owner"), a.due, a.effort, a.commitment, a.status, a.reason, a.updated_at,
+               _overdue(a, today, now).label("overdue"), a.step_state, a.note)
+        .join_from(actions, sessions, sessions.c.id == a.session_id)
+    )
 
 
 def _action_row(r: Any) -> ActionRow:

@@ -9,12 +9,12 @@ have always kept them.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text, func
 
 # The Alembic revisions, oldest first; the last is what this code reads and writes. A
 # journal at an earlier one is upgraded, one at a revision not listed here is from a newer
 # mea-culpa and is refused. (tests/test_journal_upgrade.py checks this against migrations/.)
-REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent", "0005_to_dos")
+REVISIONS = ("0001_sessions", "0002_stats", "0003_team", "0004_sent", "0005_to_dos", "0006_kept_counts")
 HEAD = REVISIONS[-1]
 # SQLite journals also carry a plain number (PRAGMA user_version), which mea-culpa read
 # before Alembic: 1 and 2 are REVISIONS[0] and [1]; the upgrade to 0003_team sets 3, so an
@@ -66,17 +66,20 @@ Index("sessions_created", sessions.c.created_at, sessions.c.id)
 Index("sessions_playbook", sessions.c.playbook_id, sessions.c.created_at)
 Index("sessions_status", sessions.c.status, sessions.c.created_at)
 Index("sessions_severity", sessions.c.severity, sessions.c.created_at)
-Index("sessions_author", sessions.c.author, sessions.c.created_at)
+# `--author`, `--mine`: a name matches in any case (0006_kept_counts; 0003_team's index was
+# on the name as written, which no query asks for)
+Index("sessions_author_lower", func.lower(sessions.c.author), sessions.c.created_at)
 Index("sessions_uid", sessions.c.uid, unique=True)
-# A median is one step along one of these (ordered by duration), so each covers the
-# filters `stats` applies: the start time, and the severity.
+# A median is read along one of these (ordered by duration), so each covers the filters
+# `stats` applies: the start time, and the severity. Whole indexes, not partial ones
+# (`WHERE owned_s IS NOT NULL`, as 0002_stats made them): declaring a partial index
+# makes SQLAlchemy import every dialect it names, PostgreSQL's with all its drivers, some
+# 30 ms on every command that opens a SQLite journal (0006_kept_counts).
 for _name in ("owned", "apologized", "fixed"):
     _column = sessions.c[f"{_name}_s"]
-    _where = text(f"{_name}_s IS NOT NULL")
-    Index(f"sessions_{_name}", _column, sessions.c.created_at, sqlite_where=_where, postgresql_where=_where)
-    Index(f"sessions_severity_{_name}", sessions.c.severity, _column, sessions.c.created_at,
-          sqlite_where=_where, postgresql_where=_where)
-del _name, _column, _where
+    Index(f"sessions_{_name}", _column, sessions.c.created_at)
+    Index(f"sessions_severity_{_name}", sessions.c.severity, _column, sessions.c.created_at)
+del _name, _column
 
 session_tags = Table(
     "session_tags",
@@ -145,6 +148,10 @@ actions = Table(
 )
 Index("actions_status", actions.c.status, actions.c.kind, actions.c.due, actions.c.session_id)
 Index("actions_session", actions.c.session_id, actions.c.step_id)
+# `actions` reads a page of items in this order (soonest due first), from the index
+# instead of sorting every open item; and `history` counts a session's open items.
+Index("actions_due", actions.c.status, actions.c.due, actions.c.session_id, actions.c.position, actions.c.id)
+Index("actions_session_status", actions.c.session_id, actions.c.status)
 
 drafts = Table(
     "drafts",
@@ -208,6 +215,33 @@ factor_counts = Table(
 )
 Index("factor_counts_rank", factor_counts.c.sessions, factor_counts.c.key)
 Index("factor_counts_unlearned", factor_counts.c.learned, factor_counts.c.sessions, factor_counts.c.key)
+
+# What `stats`, `history` and `actions` count over the whole journal, kept up to date by
+# every write (upkeep.Writes: each session's share before the write and after it), so
+# that they read a few dozen rows instead of counting every session (0006_kept_counts).
+# `figure` is status, playbook, severity, author, month (of the start, YYYY-MM), tag, item
+# ("<kind> <status>" of action items, follow-ups and to-dos) or "open action due" (open prevention
+# actions by due date: those before today are overdue); `value` "" is none (a session
+# without severity or author).
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("figure", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# How many sessions reached each milestone (owned, apologized, fixed) after how long, by
+# severity ("" for none), in the buckets of derived.DURATION_BUCKETS: a median is then
+# found in the one bucket that holds it, not by walking half of every duration.
+durations = Table(
+    "durations",
+    metadata,
+    Column("milestone", Text, primary_key=True),
+    Column("severity", Text, primary_key=True),
+    Column("bucket", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
 
 # Every table that holds something of a session, children first (for deleting in order).
 SESSION_TABLES = (factors, sent, drafts, actions, events, stages, steps, session_tags)

@@ -1,8 +1,11 @@
 """What the journal keeps up to date on every write, so that reading stays cheap: the
-rows of a session (its answers, stages, events, drafts, action items), the to-dos it
-leaves open and the follow-ups its messages imply (both as the run layer defines them:
-`run.session.open_items` and `follow_ups`), its contributing factors in their normal form,
-whether it shows learning, and the per-factor counts `stats` reads.
+rows of a session (its answers, stages, events, drafts, what was sent, action items),
+the to-dos it leaves open and the follow-ups its messages imply (both as the run layer
+defines them: `run.session.open_items` and `follow_ups`), its contributing factors in
+their normal form, whether it shows learning, the per-factor counts `stats` reads, and
+the tallies (sessions by status, playbook, severity, author, month and tag; items by kind
+and status; durations in buckets) that `history`, `actions` and `stats` read instead of
+counting.
 
 Which to-dos a session leaves open depends on its playbook (which steps apply, which are
 required, what they ask), which the journal does not keep: a write that knows the
@@ -11,25 +14,34 @@ as they were through writes that do not (a draft, a copy between journals).
 
 One code path for SQLite and PostgreSQL. Every function works inside the caller's write
 transaction (`Writes`); `Writes.settle` runs last, before the commit: it recomputes
-`learned` for the sessions touched and recounts the factors whose counts may have
-changed. On PostgreSQL two writers may touch the same factor at once, so a count is
-recomputed only while its row is locked (`SELECT … FOR UPDATE`, in key order so that two
-writers cannot wait on each other), and each statement then sees what the other
-committed.
+`learned` for the sessions touched, recounts the factors whose counts may have changed,
+and adds to the tallies what the sessions touched add now less what they added before.
+On PostgreSQL two writers may touch the same factor at once, so a count is recomputed
+only while its row is locked (`SELECT … FOR UPDATE`, in key order so that two writers
+cannot wait on each other), and each statement then sees what the other committed; a
+tally is only ever added to (`n = n + change`), also in key order.
+
+Many new sessions at once (`write_new`) go in a few hundred at a time, one insert per
+table: their follow-ups and to-dos are derived from the sessions alone (there are none
+yet to keep), their learning a few queries per few hundred sessions.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, not_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, not_, select, update
 
 from mea_culpa.journal import derived
 from mea_culpa.journal.tables import (
     actions,
     drafts,
+    durations,
     events,
     factor_counts,
     factors,
@@ -38,6 +50,7 @@ from mea_culpa.journal.tables import (
     sessions,
     stages,
     steps,
+    tallies,
 )
 
 if TYPE_CHECKING:
@@ -45,7 +58,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from mea_culpa.playbook.model import Playbook
-    from mea_culpa.run.session import Draft, Event, OpenItem, Sent, Session
+    from mea_culpa.run.session import Draft, Event, FollowUp, OpenItem, Sent, Session, StageRecord, StepRecord
 
 # Conventional step ids the journal reads (see playbook.VOCABULARY).
 FACTORS_STEP = "contributing_factors"
@@ -55,6 +68,10 @@ POSTED = ("slack", "webhook")  # ways of sending that deliver (run.session.POSTE
 # The kinds of rows in `actions`: an item of an action-items list, a message a session's
 # other messages make due, and a to-do (an action step) the session leaves open.
 ACTION, FOLLOW_UP, TO_DO = "action", "follow-up", "to-do"
+# The columns of `actions` that an item of one kind or another leaves empty: every row of
+# a multi-row insert names them all.
+ITEM_DEFAULTS: dict[str, Any] = {"owner": None, "due": None, "effort": None, "commitment": None, "step_state": None, "note": ""}
+CHUNK = 500  # sessions named in one statement (SQLite allows some thousands of parameters)
 
 
 def as_json(value: Any) -> str:
@@ -67,19 +84,25 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], ke
     `keep`). INSERT … ON CONFLICT, which SQLite and PostgreSQL spell the same way."""
     if not rows:
         return
-    statement = _dialect_insert(conn, table)
-    columns = [c for c in rows[0] if c not in keys and c not in keep]
-    statement = statement.on_conflict_do_update(index_elements=list(keys), set_={c: statement.excluded[c] for c in columns})
-    conn.execute(statement, list(rows))
+    columns = tuple(c for c in rows[0] if c not in keys and c not in keep)
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), columns), list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """One statement per shape, built once: building `excluded` costs more than running
+    the statement (a run answers every question with two of them per answer)."""
+    statement = _dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(index_elements=list(keys), set_={c: statement.excluded[c] for c in columns})
 
 
 def insert_missing(conn: Connection, table: Table, row: Mapping[str, Any], keys: Sequence[str]) -> None:
     """Insert a row unless one with the same `keys` exists (INSERT … ON CONFLICT DO NOTHING)."""
-    conn.execute(_dialect_insert(conn, table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
+    conn.execute(_dialect_insert(conn.dialect.name, table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
+def _dialect_insert(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
@@ -89,19 +112,43 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
 
 
 class Writes:
-    """One write transaction: its connection, and what must be settled before it commits."""
+    """One write transaction: its connection, and what must be settled before it commits.
 
-    def __init__(self, conn: Connection) -> None:
+    Whatever changes what a session adds to the kept tallies (tables.tallies, durations)
+    first calls `before` with its id: the session's share is read then, before the change,
+    and again when the transaction settles; the difference goes into the tallies."""
+
+    def __init__(self, conn: Connection, *, counting: bool = True) -> None:
         self.conn = conn
+        # False: the tallies are counted afresh once the writing is done (`count_tallies`, as
+        # an upgrade does), so no share is read before a change
+        self.counting = counting
         self.sessions: set[str] = set()  # sessions whose `learned` may have changed
         self.keys: set[str] = set()  # factors whose counts may have changed
+        self.counted: set[str] = set()  # sessions whose share of the tallies may change
+        self.shares = Shares()  # their shares before this transaction changed them
+
+    def before(self, session_ids: Iterable[str]) -> None:
+        """Note the sessions' shares of the tallies as they are now, before a change
+        (once per transaction: the first call is the state before it)."""
+        if not self.counting:
+            return
+        new = sorted(set(session_ids) - self.counted)
+        if new:
+            self.shares.add(shares(self.conn, new))
+            self.counted.update(new)
 
     def settle(self) -> None:
-        for session_id in sorted(self.sessions):
-            refresh_learned(self, session_id)
+        refresh_learned(self, sorted(self.sessions))
         recount(self.conn, self.keys)
+        if self.counted:
+            change = shares(self.conn, sorted(self.counted))
+            change.subtract(self.shares)
+            add_to_tallies(self.conn, change)
         self.sessions.clear()
         self.keys.clear()
+        self.counted.clear()
+        self.shares = Shares()
 
 
 # --- a session's rows ------------------------------------------------------------------------
@@ -112,7 +159,7 @@ def session_row(s: Session, *, author: str) -> dict[str, Any]:
     return {
         "id": s.id, "title": s.title, "playbook_id": s.playbook_id, "playbook_title": s.playbook_title,
         "playbook_version": s.playbook_version, "playbook_hash": s.playbook_hash, "playbook_path": s.playbook_path,
-        "status": s.status, "severity": s.severity, "stage_reached": s.stage_reached, "tags": as_json(list(s.tags)),
+        "status": s.status, "severity": s.severity or None, "stage_reached": s.stage_reached, "tags": as_json(list(s.tags)),
         "created_at": s.created_at, "updated_at": s.updated_at,
         "completed_at": s.updated_at if s.status == "completed" else None,
         "happened_at": s.happened_at, "noticed_at": s.noticed_at,
@@ -127,6 +174,7 @@ def write_session_row(w: Writes, s: Session, *, author: str, uid: str | None = N
     that two people starting the same title at once cannot share one session)."""
     import uuid
 
+    w.before([s.id])
     row = session_row(s, author=author)
     if new:
         w.conn.execute(insert(sessions).values(**row, uid=uid or str(uuid.uuid4())))
@@ -143,6 +191,7 @@ def touch_session(w: Writes, s: Session) -> None:
 
 
 def write_step(w: Writes, s: Session, step_id: str) -> None:
+    w.before([s.id])  # its action items are counted
     record = s.steps.get(step_id)
     if step_id == FACTORS_STEP:
         sync_factors(w, s.id, record.value if record and record.state == "answered" else None)
@@ -153,47 +202,76 @@ def write_step(w: Writes, s: Session, step_id: str) -> None:
         w.conn.execute(delete(actions).where(actions.c.session_id == s.id, actions.c.step_id == step_id, actions.c.kind == "action"))
         w.sessions.add(s.id)
         return
-    upsert(w.conn, steps, [{
-        "session_id": s.id, "step_id": step_id, "stage": record.stage, "state": record.state,
-        "value": as_json(record.value), "reason": record.reason, "at": record.at, "source": record.source,
-    }], ["session_id", "step_id"])
-    if isinstance(record.value, list) and all(isinstance(i, dict) and "what" in i for i in record.value):
+    upsert(w.conn, steps, [step_row(s.id, step_id, record)], ["session_id", "step_id"])
+    if is_action_list(record.value):
         sync_actions(w, s.id, step_id, record.value, record.at)
 
 
+def step_row(session_id: str, step_id: str, record: StepRecord) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "step_id": step_id, "stage": record.stage, "state": record.state,
+        "value": as_json(record.value), "reason": record.reason, "at": record.at, "source": record.source,
+    }
+
+
+def is_action_list(value: Any) -> bool:
+    """An answer that is a list of action items (a list step with `action_items`)."""
+    return isinstance(value, list) and all(isinstance(i, dict) and "what" in i for i in value)
+
+
 def write_stage(w: Writes, s: Session, kind: str) -> None:
-    r = s.stages[kind]
-    upsert(w.conn, stages, [{
-        "session_id": s.id, "stage": kind, "state": r.state, "reason": r.reason,
+    upsert(w.conn, stages, [stage_row(s.id, kind, s.stages[kind])], ["session_id", "stage"])
+
+
+def stage_row(session_id: str, kind: str, r: StageRecord) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "stage": kind, "state": r.state, "reason": r.reason,
         "entered_at": r.entered_at, "completed_at": r.completed_at,
-    }], ["session_id", "stage"])
+    }
 
 
 def write_events(w: Writes, session_id: str, items: Iterable[Event]) -> None:
-    rows = [{"session_id": session_id, "at": e.at, "kind": e.kind, "stage": e.stage, "step": e.step, "detail": e.detail} for e in items]
+    rows = event_rows(session_id, items)
     if rows:
         w.conn.execute(insert(events), rows)
 
 
+def event_rows(session_id: str, items: Iterable[Event]) -> list[dict[str, Any]]:
+    return [{"session_id": session_id, "at": e.at, "kind": e.kind, "stage": e.stage, "step": e.step, "detail": e.detail} for e in items]
+
+
 def write_draft(w: Writes, session_id: str, d: Draft) -> None:
-    w.conn.execute(insert(drafts).values(
-        session_id=session_id, message_id=d.message_id, tone=d.tone, phase=d.phase, text=d.text, created_at=d.created_at,
-        edited=int(d.edited), score=d.score, findings=as_json([dict(f) for f in d.findings]),
-    ))
+    w.conn.execute(insert(drafts), [draft_row(session_id, d)])
+
+
+def draft_row(session_id: str, d: Draft) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "message_id": d.message_id, "tone": d.tone, "phase": d.phase, "text": d.text,
+        "created_at": d.created_at, "edited": int(d.edited), "score": d.score, "findings": as_json([dict(f) for f in d.findings]),
+    }
 
 
 def write_sent(w: Writes, session_id: str, s: Sent) -> None:
-    w.conn.execute(insert(sent).values(
-        session_id=session_id, message_id=s.message_id, phase=s.phase, how=s.how, destination=s.where, text=s.text,
-        sent_at=s.at, draft_created_at=s.draft_created_at,
-    ))
+    w.conn.execute(insert(sent), [sent_row(session_id, s)])
+
+
+def sent_row(session_id: str, s: Sent) -> dict[str, Any]:
+    return {
+        "session_id": session_id, "message_id": s.message_id, "phase": s.phase, "how": s.how, "destination": s.where,
+        "text": s.text, "sent_at": s.at, "draft_created_at": s.draft_created_at,
+    }
 
 
 def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, new: bool = False,
                 playbook: Playbook | None = None) -> None:
     """Every row of a session, replacing an earlier copy. The action items, to-dos and
     follow-ups are synced in place rather than replaced: their ids and statuses (done,
-    dropped) survive. The to-dos are derived only with the `playbook`."""
+    dropped) survive. The to-dos are derived only with the `playbook`. A `new` session
+    (its id must be free) is written by `write_new`."""
+    if new:
+        write_new(w, [s], author=author, uids=[uid], playbook=playbook)
+        return
+    w.before([s.id])
     for table in (steps, stages, events, drafts, sent):
         w.conn.execute(delete(table).where(table.c.session_id == s.id))
     old_keys = [r[0] for r in w.conn.execute(select(factors.c.key).where(factors.c.session_id == s.id))]
@@ -219,6 +297,55 @@ def write_whole(w: Writes, s: Session, *, author: str, uid: str | None = None, n
     w.sessions.add(s.id)
 
 
+def write_new(w: Writes, batch: Sequence[Session], *, author: str, uids: Sequence[str | None] = (),
+              playbook: Playbook | None = None) -> None:
+    """Sessions the journal does not hold yet, every row of each, one multi-row insert per
+    table for the whole batch (importing a journal, filling the benchmark's): the rows
+    `write_whole` would write, without the replacing and without asking what is there
+    (nothing: their follow-ups and to-dos are all new). With the `playbook` (of every
+    session in the batch) their to-dos are derived. Fails if an id is taken."""
+    import uuid
+
+    if not batch:
+        return
+    w.before(s.id for s in batch)  # nothing yet: they are counted when the transaction settles
+    uids = list(uids) + [None] * (len(batch) - len(uids))
+    conn = w.conn
+    rows: dict[Table, list[dict[str, Any]]] = {
+        t: [] for t in (sessions, session_tags, steps, stages, events, drafts, sent, actions, factors)
+    }
+    for s, uid in zip(batch, uids, strict=True):
+        rows[sessions].append({**session_row(s, author=author), "uid": uid or str(uuid.uuid4())})
+        rows[session_tags] += [{"session_id": s.id, "tag": t} for t in dict.fromkeys(s.tags)]
+        for step_id, record in s.steps.items():
+            rows[steps].append(step_row(s.id, step_id, record))
+            if is_action_list(record.value):
+                rows[actions] += [
+                    {**ITEM_DEFAULTS, **action_fields(item, position), "session_id": s.id, "step_id": step_id, "kind": ACTION,
+                     "what": str(item.get("what") or ""), "status": "open", "reason": "", "updated_at": record.at}
+                    for position, item in enumerate(record.value)
+                ]
+            if step_id == FACTORS_STEP and record.state == "answered":
+                found = derived.factor_keys(factor_text(record.value))
+                rows[factors] += [
+                    {"key": key, "session_id": s.id, "text": text, "created_at": s.created_at, "learned": 0}
+                    for key, text in found.items()
+                ]
+                w.keys.update(found)
+        rows[stages] += [stage_row(s.id, kind, r) for kind, r in s.stages.items()]
+        rows[events] += event_rows(s.id, s.events)
+        rows[drafts] += [draft_row(s.id, d) for d in s.drafts]
+        rows[sent] += [sent_row(s.id, item) for item in s.sent]
+        # in the order write_whole gives them ids: the action items, the follow-ups, the to-dos
+        rows[actions] += new_follow_ups(s)
+        if playbook is not None:
+            rows[actions] += new_to_dos(s, playbook)
+    for table, written in rows.items():  # parents first: `sessions` leads
+        if written:
+            conn.execute(insert(table), written)
+    w.sessions.update(s.id for s in batch)
+
+
 # --- action items --------------------------------------------------------------------------
 
 
@@ -230,9 +357,18 @@ def commitment(value: Any) -> int | None:
     return int(bool(value))
 
 
+def action_fields(item: Mapping[str, Any], position: int) -> dict[str, Any]:
+    """An action item's own columns, as a list answer gives them."""
+    return {
+        "position": position, "owner": item.get("owner"), "due": item.get("due"), "effort": item.get("effort"),
+        "commitment": commitment(item.get("commitment")),
+    }
+
+
 def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str, Any]], at: str) -> None:
     """Items that survive an edit (matched by their text) keep their row, id and status,
     so an action marked done is not reopened and `actions done 12` still means it."""
+    w.before([session_id])
     conn = w.conn
     old: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
     rows = conn.execute(
@@ -244,8 +380,8 @@ def sync_actions(w: Writes, session_id: str, step_id: str, items: list[dict[str,
         old.setdefault(r.what, []).append((r.id, (r.position, r.owner, r.due, r.effort, r.commitment)))
     for position, item in enumerate(items):
         what = str(item.get("what") or "")
-        fields = (position, item.get("owner"), item.get("due"), item.get("effort"), commitment(item.get("commitment")))
-        values = dict(zip(("position", "owner", "due", "effort", "commitment"), fields, strict=True))
+        values = action_fields(item, position)
+        fields = tuple(values.values())
         matches = old.get(what)
         if matches:
             action_id, before = matches.pop(0)
@@ -280,6 +416,7 @@ def sync_follow_ups(w: Writes, s: Session) -> None:
     conn = w.conn
     if not _kept(conn, s.id):
         return
+    w.before([s.id])
     existing = {
         r.step_id: r
         for r in conn.execute(
@@ -292,10 +429,7 @@ def sync_follow_ups(w: Writes, s: Session) -> None:
         row = existing.get(message_id)
         if row is None:
             if f.state != "dropped":
-                conn.execute(insert(actions).values(
-                    session_id=s.id, step_id=message_id, position=0, kind=FOLLOW_UP, what=f.what, due=f.due,
-                    status=f.state, reason=f.reason, updated_at=s.updated_at,
-                ))
+                conn.execute(insert(actions), [follow_up_row(s, f)])
         elif f.state != "open":
             if row.status == "open":
                 conn.execute(update(actions).where(actions.c.id == row.id).values(status=f.state, reason=f.reason, updated_at=s.updated_at))
@@ -308,6 +442,21 @@ def sync_follow_ups(w: Writes, s: Session) -> None:
     gone = [row.id for message_id, row in existing.items() if message_id not in owed and row.status == "open"]
     if gone:
         conn.execute(delete(actions).where(actions.c.id.in_(gone)))
+
+
+def new_follow_ups(s: Session) -> list[dict[str, Any]]:
+    """The rows `sync_follow_ups` inserts for a session that has no follow-ups yet."""
+    from mea_culpa.run.session import follow_ups
+
+    owed = {f.message_id: f for f in follow_ups(s)}
+    return [follow_up_row(s, f) for f in owed.values() if f.state != "dropped"]
+
+
+def follow_up_row(s: Session, f: FollowUp) -> dict[str, Any]:
+    return {
+        **ITEM_DEFAULTS, "session_id": s.id, "step_id": f.message_id, "position": 0, "kind": FOLLOW_UP, "what": f.what,
+        "due": f.due, "status": f.state, "reason": f.reason, "updated_at": s.updated_at,
+    }
 
 
 def to_do_due(item: OpenItem) -> str | None:
@@ -327,11 +476,10 @@ def sync_to_dos(w: Writes, s: Session, playbook: Playbook) -> None:
     session runs. A to-do that stays open keeps its row, id and status (`actions done 12`
     is not undone by the next answer); one marked done, skipped or no longer applicable
     in the run leaves `actions`. An abandoned session drops the open ones."""
-    from mea_culpa.run.session import open_items
-
     conn = w.conn
     if not _kept(conn, s.id):
         return
+    w.before([s.id])
     a = actions.c
     existing = {
         (r.step_id, r.what): r
@@ -341,16 +489,12 @@ def sync_to_dos(w: Writes, s: Session, playbook: Playbook) -> None:
         )
     }
     abandoned = s.status == "abandoned"
-    to_dos = [item for item in open_items(playbook, s) if item.kind == TO_DO]
-    for position, item in enumerate(to_dos):
-        fields = {"position": position, "due": to_do_due(item), "step_state": item.state, "note": item.note}
+    for position, item in enumerate(left_open(playbook, s)):
+        fields = to_do_fields(position, item)
         row = existing.pop((item.step_id, item.what), None)
         if row is None:
             if not abandoned:
-                conn.execute(insert(actions).values(
-                    session_id=s.id, step_id=item.step_id, kind=TO_DO, what=item.what, status="open", reason="",
-                    updated_at=item.since or s.updated_at, **fields,
-                ))
+                conn.execute(insert(actions), [to_do_row(s, position, item)])
             continue
         values: dict[str, Any] = {}
         if (row.position, row.due, row.step_state, row.note) != tuple(fields.values()):
@@ -361,6 +505,32 @@ def sync_to_dos(w: Writes, s: Session, playbook: Playbook) -> None:
             conn.execute(update(actions).where(a.id == row.id).values(**values))
     if existing:
         conn.execute(delete(actions).where(a.id.in_([row.id for row in existing.values()])))
+
+
+def left_open(playbook: Playbook, s: Session) -> list[OpenItem]:
+    """The to-dos (not the action items) `run.session.open_items` finds in the session."""
+    from mea_culpa.run.session import open_items
+
+    return [item for item in open_items(playbook, s) if item.kind == TO_DO]
+
+
+def new_to_dos(s: Session, playbook: Playbook) -> list[dict[str, Any]]:
+    """The rows `sync_to_dos` inserts for a session that has no to-dos yet."""
+    if s.status == "abandoned":
+        return []
+    return [to_do_row(s, position, item) for position, item in enumerate(left_open(playbook, s))]
+
+
+def to_do_fields(position: int, item: OpenItem) -> dict[str, Any]:
+    """What of a to-do's row follows the run (its place, due date, state and note)."""
+    return {"position": position, "due": to_do_due(item), "step_state": item.state, "note": item.note}
+
+
+def to_do_row(s: Session, position: int, item: OpenItem) -> dict[str, Any]:
+    return {
+        **ITEM_DEFAULTS, "session_id": s.id, "step_id": item.step_id, "kind": TO_DO, "what": item.what, "status": "open",
+        "reason": "", "updated_at": item.since or s.updated_at, **to_do_fields(position, item),
+    }
 
 
 # --- contributing factors, learning, counts ------------------------------------------------
@@ -410,17 +580,22 @@ def learned(session_id: ColumnElement[Any]) -> ColumnElement[Any]:
     return case((and_(lesson, any_action, not_(open_action)), 1), else_=0)
 
 
-def refresh_learned(w: Writes, session_id: str) -> None:
-    """Recompute the session's learning flag; when it changes, its factors follow."""
+def refresh_learned(w: Writes, session_ids: Sequence[str]) -> None:
+    """Recompute the sessions' learning flags, a few hundred sessions a statement; the
+    factors of a session whose flag changed follow it."""
     conn = w.conn
-    row = conn.execute(
-        select(sessions.c.learned, learned(literal(session_id)).label("now")).where(sessions.c.id == session_id)
-    ).first()
-    if row is None or row.learned == row.now:
-        return
-    conn.execute(update(sessions).where(sessions.c.id == session_id).values(learned=row.now))
-    conn.execute(update(factors).where(factors.c.session_id == session_id).values(learned=row.now))
-    w.keys.update(r[0] for r in conn.execute(select(factors.c.key).where(factors.c.session_id == session_id)))
+    for start in range(0, len(session_ids), CHUNK):
+        chunk = session_ids[start:start + CHUNK]
+        rows = conn.execute(
+            select(sessions.c.id, sessions.c.learned, learned(sessions.c.id).label("now")).where(sessions.c.id.in_(chunk))
+        ).all()
+        changed = [{"sid": r.id, "now": r.now} for r in sorted(rows) if r.learned != r.now]
+        if not changed:
+            continue
+        conn.execute(update(sessions).where(sessions.c.id == bindparam("sid")).values(learned=bindparam("now")), changed)
+        conn.execute(update(factors).where(factors.c.session_id == bindparam("sid")).values(learned=bindparam("now")), changed)
+        ids = [c["sid"] for c in changed]
+        w.keys.update(r[0] for r in conn.execute(select(factors.c.key).distinct().where(factors.c.session_id.in_(ids))))
 
 
 def recount(conn: Connection, keys: Iterable[str]) -> None:
@@ -474,7 +649,8 @@ def read_session(conn: Connection, session_id: str) -> Session | None:
 def refresh_milestones(conn: Connection) -> None:
     """Recompute every session's milestone seconds from its stored stage completions and
     to-dos, in three passes over the tables (for a journal whose figures were computed
-    by an older rule, or never)."""
+    by an older rule, or never). The durations it changes are counted afterwards
+    (`count_tallies`, migrate.upgrade)."""
     kinds = [stage for _, stage in derived.MILESTONES]
     completed: dict[str, list[Any]] = {}
     for event in conn.execute(select(events.c.session_id, events.c.at, events.c.kind, events.c.stage)
@@ -503,7 +679,8 @@ def refresh_to_dos(conn: Connection) -> int:
     (found as `draft` and `export` find them: the file the session was started from, else
     its id on the search path). A session whose playbook is gone or no longer loads gets
     none. Only sessions that can have one are read: those in progress, and those with a
-    to-do put off. Returns how many sessions were derived."""
+    to-do put off. Returns how many sessions were derived. The tallies are not kept:
+    `count_tallies` counts them afterwards (migrate.upgrade)."""
     from mea_culpa.errors import MeaCulpaError
     from mea_culpa.playbook import catalog
 
@@ -512,7 +689,7 @@ def refresh_to_dos(conn: Connection) -> int:
     ids = [r[0] for r in conn.execute(
         select(s.id).where(s.lessons_only == 0, (s.status == "in-progress") | s.id.in_(put_off)).order_by(s.id)
     )]
-    w = Writes(conn)
+    w = Writes(conn, counting=False)
     books: dict[tuple[str, str], Playbook | None] = {}
     derived_n = 0
     for session_id in ids:
@@ -534,9 +711,10 @@ def refresh_to_dos(conn: Connection) -> int:
 
 def refresh_all(conn: Connection) -> None:
     """Recompute everything derived, for every session, from what is stored: milestones,
-    factors, learning, follow-ups and the counts. For a journal whose derived figures were
-    never computed (one from before schema 2)."""
-    w = Writes(conn)
+    factors, learning, follow-ups and the factor counts. For a journal whose derived figures
+    were never computed (one from before schema 2); `count_tallies` counts the tallies
+    afterwards (migrate.upgrade)."""
+    w = Writes(conn, counting=False)
     refresh_milestones(conn)
     for (session_id,) in conn.execute(select(sessions.c.id)).all():
         session = read_session(conn, session_id)
@@ -548,3 +726,88 @@ def refresh_all(conn: Connection) -> None:
         w.sessions.add(session_id)
     w.keys.update(r[0] for r in conn.execute(select(factor_counts.c.key)))
     w.settle()
+
+
+# --- the kept tallies ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Shares:
+    """What some sessions add to the tallies: (figure, value) -> sessions or items, and
+    (milestone, severity, bucket) -> sessions."""
+
+    figures: Counter[tuple[str, str]] = field(default_factory=Counter)
+    durations: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+
+    def add(self, other: Shares) -> None:
+        self.figures.update(other.figures)
+        self.durations.update(other.durations)
+
+    def subtract(self, other: Shares) -> None:
+        self.figures.subtract(other.figures)
+        self.durations.subtract(other.durations)
+
+
+def shares(conn: Connection, session_ids: Sequence[str]) -> Shares:
+    """The sessions' shares of the tallies as the journal holds them now (a session not
+    there adds nothing), three queries a few hundred sessions."""
+    out = Shares()
+    s = sessions.c
+    milestones = [name for name, _ in derived.MILESTONES]
+    for start in range(0, len(session_ids), CHUNK):
+        chunk = session_ids[start:start + CHUNK]
+        rows = conn.execute(
+            select(s.status, s.playbook_id, s.severity, s.author, s.created_at, *(s[f"{m}_s"] for m in milestones))
+            .where(s.id.in_(chunk))
+        )
+        for r in rows:
+            severity = r.severity or ""
+            out.figures.update((
+                ("status", r.status), ("playbook", r.playbook_id), ("severity", severity), ("author", r.author or ""),
+            ))
+            month = derived.start_month(r.created_at)
+            if month is not None:
+                out.figures[("month", month)] += 1
+            for m in milestones:
+                seconds = getattr(r, f"{m}_s")
+                if seconds is not None:
+                    out.durations[(m, severity, derived.duration_bucket(seconds))] += 1
+        n = func.count()
+        for tag, count in conn.execute(
+            select(session_tags.c.tag, n).where(session_tags.c.session_id.in_(chunk)).group_by(session_tags.c.tag)
+        ):
+            out.figures[("tag", tag)] += count
+        a = actions.c
+        for kind, status, due, count in conn.execute(
+            select(a.kind, a.status, a.due, n).where(a.session_id.in_(chunk)).group_by(a.kind, a.status, a.due)
+        ):
+            out.figures[("item", f"{kind} {status}")] += count
+            if kind == "action" and status == "open" and due and len(due) == 10:
+                out.figures[("open action due", due)] += count  # how many fall overdue on each day
+    return out
+
+
+def add_to_tallies(conn: Connection, change: Shares) -> None:
+    """Add a change (what some sessions add now less what they added before) to the kept
+    tallies, in key order: two PostgreSQL writers then never wait on each other's rows in
+    a circle. A count that falls to nothing keeps its row, at 0."""
+    figures = [{"figure": f, "value": v, "n": n} for (f, v), n in sorted(change.figures.items()) if n]
+    if figures:
+        conn.execute(_adding_statement(conn.dialect.name, tallies, ("figure", "value")), figures)
+    buckets = [{"milestone": m, "severity": s, "bucket": b, "n": n} for (m, s, b), n in sorted(change.durations.items()) if n]
+    if buckets:
+        conn.execute(_adding_statement(conn.dialect.name, durations, ("milestone", "severity", "bucket")), buckets)
+
+
+@functools.lru_cache(maxsize=4)
+def _adding_statement(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    statement = _dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(index_elements=list(keys), set_={"n": table.c.n + statement.excluded.n})
+
+
+def count_tallies(conn: Connection) -> None:
+    """Count the tallies afresh from every session (a journal upgraded to them)."""
+    conn.execute(delete(tallies))
+    conn.execute(delete(durations))
+    ids = [r[0] for r in conn.execute(select(sessions.c.id).order_by(sessions.c.id))]
+    add_to_tallies(conn, shares(conn, ids))
